@@ -1,0 +1,1 @@
+"""Development and test stand-ins: the embedded Tansu broker and SecantusDB, and `make run`."""

@@ -1,0 +1,67 @@
+"""``make run``: the whole platform on this machine, until Ctrl-C.
+
+Uses the Kafka and MongoDB named by ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGO_URL`` when they are
+set; otherwise starts the embedded Tansu broker and SecantusDB (data kept in ``.data/mongo``).
+"""
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from devstack import infra
+from devstack.platform import DEFAULT_PORTS, start_platform
+
+
+def _port(name: str) -> int:
+    wanted = DEFAULT_PORTS[name]
+    try:
+        infra.wait_for_port(wanted, timeout=0.1)
+    except TimeoutError:
+        return wanted  # nothing listens there: use the documented default
+    return infra.free_port()
+
+
+def main() -> None:
+    """Start everything, print where it listens, stop cleanly on Ctrl-C or SIGTERM."""
+    data = Path(os.environ.get("LAPOR_DATA_DIR", ".data"))
+    ports = {name: _port(name) for name in DEFAULT_PORTS}
+    print("starting the LAPOR platform ...", flush=True)
+    platform = start_platform(
+        kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
+        mongo_url=os.environ.get("MONGO_URL"),
+        mongo_storage=data / "mongo",
+        ports=ports,
+        log_dir=data / "logs",
+    )
+    print(f"kafka      {platform.kafka_bootstrap}")
+    print(f"mongodb    {platform.mongo_url}")
+    for name in platform.services:
+        print(f"{name:<10} {platform.url(name)}  (docs: {platform.url(name)}/docs)")
+    print(f"logs in {data / 'logs'}; Ctrl-C stops everything", flush=True)
+
+    stopping = False
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            for name, server in platform.services.items():
+                if server.process.poll() is not None:
+                    print(f"{name} exited with {server.process.returncode}", file=sys.stderr)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("stopping ...", flush=True)
+        platform.stop()
+        print("stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()

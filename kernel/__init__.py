@@ -1,0 +1,1 @@
+"""What every service needs and none re-writes: settings, logging, metrics, MongoDB, Kafka, HTTP."""

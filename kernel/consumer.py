@@ -1,0 +1,234 @@
+"""At-least-once event consumption with idempotent effects and a dead-letter topic.
+
+For each batch: decode every record, hand the event to the service's handler, and commit the
+offsets only after every effect is stored. A record that is not a valid event, or that the
+handler rejects as the sender's fault, goes to the group's dead-letter topic with the reason and
+its original headers, and the consumer moves on. Outages (database or broker unreachable) are
+retried without limit so nothing is skipped; a handler that keeps raising for one event is
+dead-lettered after ``handler_max_attempts`` so a bug cannot stall a partition forever.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from kernel import kafka
+from kernel.logging import bound_context, get_logger
+from kernel.metrics import (
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    HANDLER_FAILURES,
+    MESSAGE_HANDLING,
+    MESSAGES_CONSUMED,
+)
+from kernel.mongo import is_unavailable
+from kernel.settings import ServiceSettings
+from schemas.envelope import Event, EventPayload, InvalidEvent, decode, event_type_of, header_map
+from schemas.topics import dead_letter_topic
+
+EventHandler = Callable[[Event], Awaitable[None]]
+
+log = get_logger(__name__)
+
+
+class RejectedEvent(ValueError):
+    """A well-formed event the service cannot accept (the sender's fault): dead-letter it."""
+
+
+class EventConsumer:
+    """One consumer group: subscribes, dispatches by CloudEvents type, commits after effects."""
+
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        group_id: str,
+        topics: list[str],
+        handlers: Mapping[str, EventHandler],
+        payload_types: Mapping[str, type[EventPayload]],
+        producer: kafka.Publisher,
+    ) -> None:
+        self._settings = settings
+        self._group_id = group_id
+        self._topics = topics
+        self._handlers = dict(handlers)
+        self._payload_types = payload_types
+        self._producer = producer
+        self._dlq = dead_letter_topic(group_id)
+        self._service = settings.service_name
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def dead_letter_topic(self) -> str:
+        """Where this group's rejected records go."""
+        return self._dlq.name
+
+    @property
+    def assigned(self) -> bool:
+        """True once the group coordinator has given this instance its partitions."""
+        return self._consumer is not None and bool(self._consumer.assignment())
+
+    async def start(self) -> None:
+        """Join the group and consume in the background."""
+        if self._settings.kafka_create_topics:
+            await kafka.ensure_topics(self._settings, [self._dlq])
+        self._consumer = kafka.consumer(self._settings, group_id=self._group_id, topics=self._topics)
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self._group_id}")
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, commit it, and leave the group."""
+        self._stopping = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=15)
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while not self._stopping:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=200)
+            except KafkaError:
+                log.warning("kafka_fetch_failed", exc_info=True)
+                await asyncio.sleep(1)
+                continue
+            if not batches:
+                continue
+            for records in batches.values():
+                for record in records:
+                    await self._handle(record)
+            await self._commit()
+            await self._observe_lag(batches.keys())
+
+    async def _commit(self) -> None:
+        assert self._consumer is not None
+        delay = 0.2
+        while True:
+            try:
+                await self._consumer.commit()
+                return
+            except KafkaError:
+                # A rebalance or a broker outage: the effects are stored, so redelivery is safe.
+                log.warning("kafka_commit_failed", exc_info=True)
+                if self._stopping or not self._consumer.assignment():
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _observe_lag(self, partitions: Iterable[TopicPartition]) -> None:
+        assert self._consumer is not None
+        for tp in partitions:
+            end = self._consumer.highwater(tp)
+            if end is None:
+                continue
+            with contextlib.suppress(KafkaError, AssertionError):
+                position = await self._consumer.position(tp)
+                CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(
+                    max(end - position, 0)
+                )
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            headers = header_map(record.headers)
+        except InvalidEvent as exc:
+            await self._dead_letter(record, str(exc), event_type="unknown")
+            return
+        event_type = event_type_of(headers) or "unknown"
+        handler = self._handlers.get(event_type)
+        if handler is None:
+            if event_type == "unknown":
+                await self._dead_letter(record, "missing ce_type header", event_type=event_type)
+            else:
+                MESSAGES_CONSUMED.labels(self._service, record.topic, event_type, "ignored").inc()
+            return
+        try:
+            event = decode(headers, record.value or b"", self._payload_types)
+        except InvalidEvent as exc:
+            await self._dead_letter(record, str(exc), event_type=event_type)
+            return
+        with bound_context(
+            event_id=event.id,
+            event_type=event.type,
+            complaint_id=event.subject,
+            correlation_id=event.correlation_id,
+        ):
+            await self._apply(record, event, handler)
+
+    async def _apply(
+        self, record: ConsumerRecord[bytes, bytes], event: Event, handler: EventHandler
+    ) -> None:
+        attempt = 0
+        delay = 0.1
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                await handler(event)
+            except RejectedEvent as exc:
+                await self._dead_letter(record, f"rejected: {exc}", event_type=event.type)
+                return
+            except Exception as exc:
+                outage = is_unavailable(exc) or isinstance(exc, KafkaError)
+                HANDLER_FAILURES.labels(
+                    self._service, event.type, "outage" if outage else "error"
+                ).inc()
+                if not outage and attempt >= self._settings.handler_max_attempts:
+                    log.error("event_handler_gave_up", exc_info=True, attempts=attempt)
+                    await self._dead_letter(
+                        record, f"handler failed {attempt} times: {exc!r}", event_type=event.type
+                    )
+                    return
+                log.warning("event_handler_failed", exc_info=True, attempt=attempt, outage=outage)
+                if self._stopping and outage:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            MESSAGE_HANDLING.labels(self._service, event.type).observe(
+                time.perf_counter() - started
+            )
+            MESSAGES_CONSUMED.labels(self._service, record.topic, event.type, "processed").inc()
+            return
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], reason: str, *, event_type: str
+    ) -> None:
+        log.warning(
+            "event_dead_lettered",
+            reason=reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+        headers = [
+            *list(record.headers),
+            ("x-dlq-reason", reason.encode()),
+            ("x-dlq-consumer-group", self._group_id.encode()),
+            ("x-dlq-original-topic", record.topic.encode()),
+            ("x-dlq-original-partition", str(record.partition).encode()),
+            ("x-dlq-original-offset", str(record.offset).encode()),
+            ("x-dlq-failed-at", datetime.now(UTC).isoformat().encode()),
+        ]
+        delay = 0.2
+        while True:
+            try:
+                await self._producer.send_and_wait(
+                    self._dlq.name, key=record.key, value=record.value, headers=headers
+                )
+                break
+            except KafkaError:
+                # The offset must not be committed before the record is safe in the DLQ.
+                log.warning("dead_letter_publish_failed", exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        DEAD_LETTERS.labels(self._service, self._dlq.name).inc()
+        MESSAGES_CONSUMED.labels(self._service, record.topic, event_type, "dead_lettered").inc()
+

@@ -1,0 +1,235 @@
+"""The HTTP face every service shares: health, readiness, metrics, errors, limits, correlation IDs.
+
+Errors are RFC 9457 problem documents (``application/problem+json``) with a stable ``code`` a
+client can branch on and, for validation, one entry per offending field.
+"""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kernel.logging import bind_context, clear_context, get_logger
+from kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from kernel.mongo import is_unavailable
+
+CORRELATION_HEADER = "X-Correlation-ID"
+PROBLEM_JSON = "application/problem+json"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+log = get_logger(__name__)
+
+
+class Component(Protocol):
+    """Something with a lifetime: started in order at boot, stopped in reverse at shutdown."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class ProblemError(Exception):
+    """An error the client can act on, rendered as a problem document."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    """A problem+json response."""
+    body = {
+        "type": f"urn:lapor:problem:{code}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the limit with 413, whether declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413,
+            "payload_too_large",
+            f"request body exceeds {self.max_bytes} bytes",
+            max_bytes=self.max_bytes,
+        )
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(
+    *,
+    service: str,
+    title: str,
+    version: str = "0.1.0",
+    description: str = "",
+    components: Sequence[Component] = (),
+    readiness: Sequence[ReadinessCheck] = (),
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    """A FastAPI app with the platform's endpoints, middleware and error format.
+
+    ``components`` start in order before the first request and stop in reverse on shutdown
+    (uvicorn turns SIGTERM into that shutdown).
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        started: list[Component] = []
+        try:
+            for component in components:
+                await component.start()
+                started.append(component)
+            log.info("service_started")
+            yield
+        finally:
+            log.info("service_stopping")
+            for component in reversed(started):
+                try:
+                    await component.stop()
+                except Exception:
+                    log.exception("component_stop_failed", component=type(component).__name__)
+
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        openapi_tags=openapi_tags,
+    )
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: the database and the broker answer",
+        responses={503: {"description": "A dependency does not answer"}},
+    )
+    async def readyz() -> Response:
+        failures: dict[str, str] = {}
+        for check in readiness:
+            try:
+                await asyncio.wait_for(check(), timeout=3)
+            except Exception as exc:
+                failures[getattr(check, "__name__", "check")] = repr(exc)
+        if failures:
+            return problem(503, "not_ready", "a dependency does not answer", checks=failures)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(part) for part in error["loc"]),
+                "code": error["type"],
+                "message": error["msg"],
+            }
+            for error in exc.errors()
+        ]
+        if any(error["code"] == "json_invalid" for error in errors):
+            return problem(400, "malformed_json", "the request body is not valid JSON", errors=errors)
+        return problem(422, "validation_failed", "the request does not match the schema", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return problem(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(ProblemError)
+    async def on_problem(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem(exc.status, exc.code, exc.detail, **exc.extra)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if is_unavailable(exc):
+            log.warning("dependency_unavailable", exc_info=exc)
+            response = problem(503, "service_unavailable", "the database does not answer; retry")
+            response.headers["Retry-After"] = "5"
+            return response
+        log.error("unhandled_error", exc_info=exc)
+        return problem(500, "internal_error", "an unexpected error occurred")
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        correlation_id = request.headers.get(CORRELATION_HEADER) or uuid.uuid4().hex
+        clear_context()
+        bind_context(correlation_id=correlation_id[:128])
+        request.state.correlation_id = correlation_id[:128]
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(service, request.method, template, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(service, request.method, template).observe(
+            time.perf_counter() - started
+        )
+        response.headers[CORRELATION_HEADER] = correlation_id[:128]
+        return response
+
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    return app
+
+
+def correlation_id(request: Request) -> str:
+    """The correlation ID of the request being served (from its header, or minted)."""
+    value: str = getattr(request.state, "correlation_id", "") or uuid.uuid4().hex
+    return value

@@ -1,0 +1,110 @@
+"""Kafka clients built from settings, and topic creation with each topic's partitions and policy."""
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from kernel.logging import get_logger
+from kernel.settings import ServiceSettings
+from schemas.topics import TopicSpec
+
+TOPIC_ALREADY_EXISTS = 36
+
+log = get_logger(__name__)
+
+
+class Publisher:
+    """The service's one Kafka producer, created on start (aiokafka needs a running loop).
+
+    Waits for all in-sync replicas: a record counts as published only then.
+    """
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        """Connect to the cluster."""
+        settings = self._settings
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id=f"{settings.kafka_client_id_prefix}-{settings.service_name}",
+            acks="all",
+            enable_idempotence=settings.kafka_enable_idempotence,
+            linger_ms=2,
+            request_timeout_ms=15_000,
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        """Flush and disconnect."""
+        if self._producer is not None:
+            await self._producer.stop()
+
+    @property
+    def _started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("publisher not started")
+        return self._producer
+
+    async def send(
+        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> "asyncio.Future[Any]":
+        """Queue a record; the returned future resolves when the broker acknowledges it."""
+        future: asyncio.Future[Any] = await self._started.send(
+            topic, key=key, value=value, headers=headers
+        )
+        return future
+
+    async def send_and_wait(
+        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        """Publish one record and wait for the acknowledgement."""
+        await self._started.send_and_wait(topic, key=key, value=value, headers=headers)
+
+    async def check(self) -> None:
+        """Raise unless the cluster answers a metadata request."""
+        await self._started.client.fetch_all_metadata()
+
+
+def consumer(settings: ServiceSettings, *, group_id: str, topics: Iterable[str]) -> AIOKafkaConsumer:
+    """A group consumer that commits by hand, after effects are stored, and starts at the earliest
+    offset so that nothing published before the group first joined is missed."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.kafka_client_id_prefix}-{settings.service_name}",
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=settings.kafka_max_batch,
+        isolation_level="read_committed",
+    )
+
+
+async def ensure_topics(settings: ServiceSettings, topics: Iterable[TopicSpec]) -> None:
+    """Create the topics that do not exist yet; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{settings.kafka_client_id_prefix}-{settings.service_name}-admin",
+    )
+    await admin.start()
+    try:
+        wanted = [
+            NewTopic(
+                name=topic.name,
+                num_partitions=topic.partitions,
+                replication_factor=settings.kafka_replication_factor,
+                topic_configs=topic.config(),
+            )
+            for topic in topics
+        ]
+        response = await admin.create_topics(wanted)
+        for name, code, *_ in response.topic_errors:
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                raise RuntimeError(f"could not create topic {name}: error code {code}")
+    finally:
+        await admin.close()

@@ -1,0 +1,84 @@
+"""Every Prometheus metric of the platform, named once (base units, ``_total`` counters).
+
+Label sets are bounded: ``service``, ``topic``, ``event_type``, ``outcome``, HTTP ``route``
+templates (never raw paths) and status codes, agency IDs from the directory.
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "lapor_http_requests_total",
+    "HTTP requests served, by route template and status code.",
+    ["service", "method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "lapor_http_request_duration_seconds",
+    "Time to serve an HTTP request.",
+    ["service", "method", "route"],
+)
+MESSAGES_CONSUMED = Counter(
+    "lapor_messages_consumed_total",
+    "Kafka records a consumer group finished with, by outcome "
+    "(processed, duplicate, ignored, dead_lettered).",
+    ["service", "topic", "event_type", "outcome"],
+)
+MESSAGE_HANDLING = Histogram(
+    "lapor_message_handling_seconds",
+    "Time to apply one event, including its transaction.",
+    ["service", "event_type"],
+)
+HANDLER_FAILURES = Counter(
+    "lapor_message_handler_failures_total",
+    "Attempts at an event that raised (each one is retried or dead-lettered).",
+    ["service", "event_type", "kind"],
+)
+DEAD_LETTERS = Counter(
+    "lapor_dead_letters_total",
+    "Records sent to a dead-letter topic.",
+    ["service", "topic"],
+)
+CONSUMER_LAG = Gauge(
+    "lapor_consumer_lag_messages",
+    "Records between the committed position and the end of a partition.",
+    ["service", "topic", "partition"],
+)
+OUTBOX_BACKLOG = Gauge(
+    "lapor_outbox_backlog_messages",
+    "Events stored in the outbox and not yet published.",
+    ["service"],
+)
+OUTBOX_PUBLISHED = Counter(
+    "lapor_outbox_published_total",
+    "Events the outbox relay published to Kafka.",
+    ["service", "topic"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "lapor_outbox_oldest_age_seconds",
+    "Age of the oldest unpublished outbox event (0 when empty).",
+    ["service"],
+)
+COMPLAINTS_RECEIVED = Counter(
+    "lapor_complaints_received_total",
+    "Complaints accepted by intake.",
+    ["channel", "report_type"],
+)
+COMPLAINTS_ROUTED = Counter(
+    "lapor_complaints_routed_total",
+    "Routing decisions, by agency and whether a rule or the fallback decided.",
+    ["agency", "decided_by"],
+)
+SLA_DEADLINES_SET = Counter(
+    "lapor_sla_deadlines_set_total",
+    "Deadlines computed, by stage.",
+    ["stage"],
+)
+NOTIFICATIONS_RECORDED = Counter(
+    "lapor_notifications_recorded_total",
+    "Notifications recorded for delivery, by recipient role and channel.",
+    ["recipient_role", "channel"],
+)
+STANDARDS_STORED = Counter(
+    "lapor_standards_stored_total",
+    "Service standards stored in the registry.",
+    ["agency"],
+)

@@ -1,0 +1,56 @@
+"""The MongoDB client (PyMongo async) and the transaction helper every store uses."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, PyMongoError
+
+from kernel.settings import ServiceSettings
+
+Document = dict[str, Any]
+Session = AsyncClientSession
+T = TypeVar("T")
+
+# Errors that mean "the database is unreachable right now", not "this request is wrong".
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure,)
+
+
+def connect(settings: ServiceSettings) -> AsyncMongoClient[Document]:
+    """A client for the configured deployment; connects lazily on first use."""
+    return AsyncMongoClient(
+        settings.mongo_url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+        connectTimeoutMS=settings.mongo_timeout_ms,
+        socketTimeoutMS=settings.mongo_timeout_ms * 2,
+        appname=f"lapor-{settings.service_name}",
+    )
+
+
+def database(client: AsyncMongoClient[Document], settings: ServiceSettings) -> AsyncDatabase[Document]:
+    """The database this service owns."""
+    return client[settings.database_name]
+
+
+async def ping(client: AsyncMongoClient[Document]) -> None:
+    """Raise unless the server answers."""
+    await client.admin.command("ping")
+
+
+async def in_transaction(
+    client: AsyncMongoClient[Document], work: Callable[[Session], Awaitable[T]]
+) -> T:
+    """Run ``work`` in one multi-document transaction; everything it writes lands or none of it."""
+    async with client.start_session() as session:
+        result: T = await session.with_transaction(work)
+        return result
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True for database outages (retry later), false for errors a retry will not fix."""
+    return isinstance(error, UNAVAILABLE_ERRORS) or (
+        isinstance(error, PyMongoError) and error.has_error_label("TransientTransactionError")
+    )

@@ -1,0 +1,91 @@
+"""The clients and background workers every service runs, built from settings in one place."""
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from kernel import kafka, mongo
+from kernel.consumer import EventConsumer, EventHandler
+from kernel.http import ReadinessCheck
+from kernel.outbox import OutboxRelay
+from kernel.settings import ServiceSettings
+from kernel.unit_of_work import UnitOfWork
+from schemas.envelope import EventPayload
+from schemas.topics import PRODUCT_TOPICS
+
+
+class Runtime:
+    """MongoDB client and database, Kafka producer, outbox relay and unit of work of one service."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.mongo = mongo.connect(settings)
+        self.db = mongo.database(self.mongo, settings)
+        self.producer = kafka.Publisher(settings)
+        self.relay = OutboxRelay(
+            db=self.db,
+            producer=self.producer,
+            service=settings.service_name,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        self.uow = UnitOfWork(client=self.mongo, db=self.db, relay=self.relay)
+
+    async def start(self) -> None:
+        """Create topics (when allowed), connect the producer, prepare indexes, start the relay."""
+        if self.settings.kafka_create_topics:
+            await kafka.ensure_topics(self.settings, PRODUCT_TOPICS)
+        await self.producer.start()
+        await self.uow.create_indexes()
+        await self.relay.start()
+
+    async def stop(self) -> None:
+        """Flush the relay, then close the clients."""
+        await self.relay.stop()
+        await self.producer.stop()
+        await self.mongo.close()
+
+    def consumer(
+        self,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        handlers: Mapping[str, EventHandler],
+        payload_types: Mapping[str, type[EventPayload]],
+    ) -> EventConsumer:
+        """A consumer group of this service that dead-letters through this service's producer."""
+        return EventConsumer(
+            settings=self.settings,
+            group_id=group_id,
+            topics=list(topics),
+            handlers=handlers,
+            payload_types=payload_types,
+            producer=self.producer,
+        )
+
+    def readiness_checks(self) -> list[ReadinessCheck]:
+        """Checks for ``/readyz``: the database and the broker answer."""
+
+        async def mongodb() -> None:
+            await mongo.ping(self.mongo)
+
+        async def kafka_broker() -> None:
+            await self.producer.check()
+
+        return [mongodb, kafka_broker]
+
+
+class Startable:
+    """Adapts a pair of coroutines (e.g. a store's index creation) to the Component protocol."""
+
+    def __init__(
+        self,
+        start: Callable[[], Awaitable[None]],
+        stop: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._start = start
+        self._stop = stop
+
+    async def start(self) -> None:
+        await self._start()
+
+    async def stop(self) -> None:
+        if self._stop is not None:
+            await self._stop()

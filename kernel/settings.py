@@ -1,0 +1,69 @@
+"""Settings every service shares, read only from environment variables.
+
+Each field is one environment variable of the same name in upper case (``KAFKA_BOOTSTRAP_SERVERS``);
+services subclass ``ServiceSettings`` to add their own. ``make config-docs`` style tables in the
+README are checked against these fields by a test, so the documentation cannot drift.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration of one service process."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    service_name: str = Field(
+        default="service", description="Name in logs, metrics and the CloudEvents source."
+    )
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP server.")
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Comma-separated Kafka bootstrap servers."
+    )
+    kafka_client_id_prefix: str = Field(default="lapor", description="Prefix of Kafka client IDs.")
+    kafka_create_topics: bool = Field(
+        default=True,
+        description="Create missing topics at start-up; turn off where Strimzi or an admin owns them.",
+    )
+    kafka_replication_factor: int = Field(
+        default=1, ge=1, description="Replication factor for topics this service creates."
+    )
+    kafka_enable_idempotence: bool = Field(
+        default=False,
+        description="Idempotent producer; needs InitProducerId, which the embedded Tansu broker lacks.",
+    )
+    kafka_max_batch: int = Field(
+        default=500, ge=1, description="Most records a consumer handles before committing."
+    )
+    mongo_url: str = Field(
+        default="mongodb://127.0.0.1:27017/?retryWrites=false&directConnection=true",
+        description="MongoDB connection string; must reach a replica set (transactions).",
+    )
+    mongo_database: str = Field(
+        default="", description="Database this service owns; empty means 'lapor_<service_name>'."
+    )
+    mongo_timeout_ms: int = Field(
+        default=5000, ge=100, description="Server selection and socket timeout for MongoDB."
+    )
+    handler_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Attempts at an event whose handler keeps failing before it is dead-lettered "
+        "(infrastructure outages are retried without limit).",
+    )
+    outbox_poll_seconds: float = Field(
+        default=0.5, gt=0, description="Outbox relay poll interval when no commit has woken it."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level logged."
+    )
+    log_json: bool = Field(default=True, description="JSON log lines (off: human-readable).")
+
+    @property
+    def database_name(self) -> str:
+        """The MongoDB database this service owns."""
+        return self.mongo_database or f"lapor_{self.service_name}"

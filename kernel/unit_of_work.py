@@ -1,0 +1,74 @@
+"""One MongoDB transaction holding a state change, the events it causes, and (for consumers) the
+ID of the event that caused it, so that a redelivered event has no second effect."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from kernel.mongo import Document, Session, in_transaction
+from kernel.outbox import Outbox, OutboxRelay
+from schemas.envelope import Event
+
+PROCESSED_COLLECTION = "processed_events"
+# Longer than any topic's retention: a redelivery can only come from within that window.
+PROCESSED_TTL_SECONDS = 120 * 24 * 3600
+
+T = TypeVar("T")
+Effect = Callable[[Session], Awaitable[tuple[T, Sequence[Event]]]]
+
+
+class UnitOfWork:
+    """Runs effects transactionally and wakes the outbox relay after each commit."""
+
+    def __init__(
+        self,
+        *,
+        client: AsyncMongoClient[Document],
+        db: AsyncDatabase[Document],
+        relay: OutboxRelay | None = None,
+    ) -> None:
+        self._client = client
+        self._processed = db[PROCESSED_COLLECTION]
+        self._outbox = Outbox(db)
+        self._relay = relay
+
+    def attach_relay(self, relay: OutboxRelay) -> None:
+        """Wake this relay after every commit that queued events."""
+        self._relay = relay
+
+    async def create_indexes(self) -> None:
+        """Expire dedup records once no redelivery can reach them."""
+        await self._processed.create_index("processed_at", expireAfterSeconds=PROCESSED_TTL_SECONDS)
+
+    async def run(self, effect: Effect[T]) -> T:
+        """Apply ``effect`` and store the events it returns, all or nothing."""
+
+        async def work(session: Session) -> tuple[T, int]:
+            result, events = await effect(session)
+            await self._outbox.add(events, session=session)
+            return result, len(events)
+
+        result, queued = await in_transaction(self._client, work)
+        if queued and self._relay is not None:
+            self._relay.wake()
+        return result
+
+    async def run_once(self, event: Event, effect: Effect[None]) -> bool:
+        """Apply ``effect`` for ``event`` unless it was applied before; False for a repeat."""
+
+        async def guarded(session: Session) -> tuple[bool, Sequence[Event]]:
+            # Read, then insert: a duplicate-key error would abort the transaction, whereas a
+            # concurrent twin (during a rebalance) surfaces as a write conflict that is retried.
+            if await self._processed.find_one({"_id": event.id}, session=session) is not None:
+                return False, ()
+            await self._processed.insert_one(
+                {"_id": event.id, "type": event.type, "processed_at": datetime.now(UTC)},
+                session=session,
+            )
+            _, events = await effect(session)
+            return True, events
+
+        return await self.run(guarded)

@@ -1,0 +1,135 @@
+"""Event payloads of the complaint lifecycle and of the standards registry.
+
+Past-tense facts. Each names its type and schema version; a breaking change adds a new version.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field
+
+from schemas.complaint import Channel, ReporterContact, ReportType
+from schemas.envelope import EventPayload
+from schemas.regions import REGION_CODE_PATTERN
+from schemas.topics import COMPLAINT_EVENTS, STANDARD_EVENTS, TopicSpec
+
+ComplaintId = str
+
+
+class ComplaintEvent(EventPayload):
+    """An event about one complaint: keyed, and ordered, by complaint ID."""
+
+    complaint_id: ComplaintId = Field(description="The complaint's tracking ID.")
+
+    def subject(self) -> str:
+        return self.complaint_id
+
+
+class ComplaintSubmitted(ComplaintEvent):
+    """A citizen's report was accepted and stored."""
+
+    NAME = "complaint.submitted"
+    VERSION = 1
+
+    title: str = Field(max_length=200)
+    body: str = Field(max_length=20_000)
+    category: str = Field(max_length=100, description="Category code, e.g. 'kesehatan.bpjs'.")
+    region_code: str = Field(pattern=REGION_CODE_PATTERN, description="Kemendagri region code.")
+    report_type: ReportType
+    anonymous: bool = Field(description="anonim: hide the reporter from the agency and the public.")
+    confidential: bool = Field(description="rahasia: keep the report out of every public view.")
+    reporter: ReporterContact
+    channel: Channel
+    submitted_at: AwareDatetime
+
+
+class ComplaintRouted(ComplaintEvent):
+    """The complaint was assigned to the agency with authority over it."""
+
+    NAME = "complaint.routed"
+    VERSION = 1
+
+    agency_id: str
+    agency_name: str
+    time_zone: str = Field(description="IANA zone of the agency: deadlines end in its local time.")
+    rule_id: str = Field(description="The routing rule that matched, or 'fallback'.")
+    reason: str = Field(description="Why this agency, in words an admin can check.")
+    routed_at: AwareDatetime
+
+
+class SlaStage(StrEnum):
+    """A clock the SLA service runs on a complaint."""
+
+    FIRST_FOLLOW_UP = "first_follow_up"
+
+
+class SlaDeadlineSet(ComplaintEvent):
+    """A deadline was computed for one stage of a complaint."""
+
+    NAME = "sla.deadline_set"
+    VERSION = 1
+
+    stage: SlaStage
+    agency_id: str
+    started_at: AwareDatetime
+    due_at: AwareDatetime = Field(description="End of the last working day, as a UTC instant.")
+    working_days: int = Field(ge=0)
+    time_zone: str
+
+
+class RecipientRole(StrEnum):
+    """Who a notification is for."""
+
+    COMPLAINANT = "complainant"
+    AGENCY = "agency"
+
+
+class NotificationSent(ComplaintEvent):
+    """A message to a person was recorded for delivery."""
+
+    NAME = "notification.sent"
+    VERSION = 1
+
+    notification_id: str
+    recipient_role: RecipientRole
+    recipient: str = Field(description="Agency ID, or 'complainant'; never a personal address.")
+    channel: str
+    template: str
+    caused_by: str = Field(description="ce_id of the event this notification answers.")
+    sent_at: datetime
+
+
+class StandardPublished(EventPayload):
+    """A service standard was published (latest state per standard, for a compacted topic)."""
+
+    NAME = "standard.published"
+    VERSION = 1
+
+    standard_id: str
+    agency_id: str
+    service_name: str
+    version: int = Field(ge=1)
+    completion_time_days: int | None = None
+    fee_idr: int | None = Field(default=None, description="0 when the service is free.")
+    published_at: AwareDatetime
+
+    def subject(self) -> str:
+        return self.standard_id
+
+
+COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
+    model.event_type(): model
+    for model in (ComplaintSubmitted, ComplaintRouted, SlaDeadlineSet, NotificationSent)
+}
+STANDARD_EVENT_TYPES: dict[str, type[EventPayload]] = {
+    StandardPublished.event_type(): StandardPublished
+}
+
+
+def topic_for(payload: EventPayload) -> TopicSpec:
+    """The one topic each kind of event goes to."""
+    if isinstance(payload, ComplaintEvent):
+        return COMPLAINT_EVENTS
+    if isinstance(payload, StandardPublished):
+        return STANDARD_EVENTS
+    raise TypeError(f"no topic for {type(payload).__name__}")

@@ -1,0 +1,56 @@
+"""Every Kafka topic of the platform, named once.
+
+Per-complaint ordering: every event about one complaint goes to ``COMPLAINT_EVENTS`` keyed by the
+complaint ID, so all of them land on one partition in the order they were produced.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic and how it must be created (partitions, retention, compaction)."""
+
+    name: str
+    partitions: int
+    description: str
+    compacted: bool = False
+    retention_ms: int = 30 * 24 * 3600 * 1000
+
+    def config(self) -> dict[str, str]:
+        """Topic-level configuration for the admin API and for Strimzi ``KafkaTopic`` resources."""
+        if self.compacted:
+            return {"cleanup.policy": "compact"}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+
+
+COMPLAINT_EVENTS = TopicSpec(
+    name="lapor.complaint-events.v1",
+    partitions=12,
+    description=(
+        "Every fact about a complaint (submitted, routed, deadline set, notification sent, ...), "
+        "keyed by complaint ID. Internal: carries reporter contact details."
+    ),
+)
+
+STANDARD_EVENTS = TopicSpec(
+    name="lapor.standard-events.v1",
+    partitions=6,
+    compacted=True,
+    description="Latest state of each published service standard, keyed by standard ID.",
+)
+
+DEAD_LETTER_PREFIX = "lapor.dlq."
+
+
+def dead_letter_topic(consumer_group: str) -> TopicSpec:
+    """The dead-letter topic of one consumer group: messages it could not accept, with the reason."""
+    return TopicSpec(
+        name=f"{DEAD_LETTER_PREFIX}{consumer_group}",
+        partitions=1,
+        retention_ms=90 * 24 * 3600 * 1000,
+        description=f"Messages the consumer group {consumer_group!r} rejected, with the reason.",
+    )
+
+
+PRODUCT_TOPICS: tuple[TopicSpec, ...] = (COMPLAINT_EVENTS, STANDARD_EVENTS)

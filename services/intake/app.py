@@ -1,0 +1,42 @@
+"""Composition root of intake: the one place its parts are built and wired."""
+
+from fastapi import FastAPI
+
+from kernel import http
+from kernel.runtime import Runtime, Startable
+from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintRouted, SlaDeadlineSet
+from schemas.topics import COMPLAINT_EVENTS
+from services.intake.api import router
+from services.intake.config import IntakeSettings
+from services.intake.service import IntakeService
+from services.intake.store import ComplaintStore
+
+Settings = IntakeSettings
+CONSUMER_GROUP = "intake"
+
+
+def create_app(settings: IntakeSettings) -> FastAPI:
+    """Intake's HTTP app, with its outbox relay and its consumer of routing and SLA outcomes."""
+    runtime = Runtime(settings)
+    store = ComplaintStore(runtime.db)
+    service = IntakeService(store=store, uow=runtime.uow)
+    consumer = runtime.consumer(
+        group_id=CONSUMER_GROUP,
+        topics=[COMPLAINT_EVENTS.name],
+        handlers={
+            ComplaintRouted.event_type(): service.reflect,
+            SlaDeadlineSet.event_type(): service.reflect,
+        },
+        payload_types=COMPLAINT_EVENT_TYPES,
+    )
+    app = http.create_app(
+        service=settings.service_name,
+        title="LAPOR intake",
+        description="Submit and track complaints (pengaduan), suggestions (aspirasi) and "
+        "information requests.",
+        components=[runtime, Startable(store.create_indexes), consumer],
+        readiness=runtime.readiness_checks(),
+        max_body_bytes=settings.intake_max_body_bytes,
+    )
+    app.include_router(router(service))
+    return app
