@@ -23,7 +23,9 @@ def free_port() -> int:
         return port
 
 
-def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Block until something accepts connections on the port."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -68,7 +70,9 @@ class ServerProcess:
         self.process.send_signal(18)
 
 
-def _spawn(name: str, argv: list[str], port: int, log_dir: Path | None, timeout: float) -> ServerProcess:
+def _spawn(
+    name: str, argv: list[str], port: int, log_dir: Path | None, timeout: float
+) -> ServerProcess:
     log = None
     log_path = None
     if log_dir is not None:

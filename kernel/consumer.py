@@ -13,6 +13,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
+
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
@@ -78,7 +79,9 @@ class EventConsumer:
         """Join the group and consume in the background."""
         if self._settings.kafka_create_topics:
             await kafka.ensure_topics(self._settings, [self._dlq])
-        self._consumer = kafka.consumer(self._settings, group_id=self._group_id, topics=self._topics)
+        self._consumer = kafka.consumer(
+            self._settings, group_id=self._group_id, topics=self._topics
+        )
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self._group_id}")
 
@@ -192,9 +195,9 @@ class EventConsumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            MESSAGE_HANDLING.labels(self._service, event.type).observe(
-                time.perf_counter() - started
-            )
+            elapsed = time.perf_counter() - started
+            MESSAGE_HANDLING.labels(self._service, event.type).observe(elapsed)
+            log.info("event_applied", seconds=round(elapsed, 4))
             MESSAGES_CONSUMED.labels(self._service, record.topic, event.type, "processed").inc()
             return
 
@@ -231,4 +234,3 @@ class EventConsumer:
                 delay = min(delay * 2, 5.0)
         DEAD_LETTERS.labels(self._service, self._dlq.name).inc()
         MESSAGES_CONSUMED.labels(self._service, record.topic, event_type, "dead_lettered").inc()
-

@@ -186,8 +186,12 @@ def create_app(
             for error in exc.errors()
         ]
         if any(error["code"] == "json_invalid" for error in errors):
-            return problem(400, "malformed_json", "the request body is not valid JSON", errors=errors)
-        return problem(422, "validation_failed", "the request does not match the schema", errors=errors)
+            return problem(
+                400, "malformed_json", "the request body is not valid JSON", errors=errors
+            )
+        return problem(
+            422, "validation_failed", "the request does not match the schema", errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -209,7 +213,9 @@ def create_app(
         return problem(500, "internal_error", "an unexpected error occurred")
 
     @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         correlation_id = request.headers.get(CORRELATION_HEADER) or uuid.uuid4().hex
         clear_context()
         bind_context(correlation_id=correlation_id[:128])

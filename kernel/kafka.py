@@ -51,7 +51,12 @@ class Publisher:
         return self._producer
 
     async def send(
-        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+        self,
+        topic: str,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
     ) -> "asyncio.Future[Any]":
         """Queue a record; the returned future resolves when the broker acknowledges it."""
         future: asyncio.Future[Any] = await self._started.send(
@@ -60,7 +65,12 @@ class Publisher:
         return future
 
     async def send_and_wait(
-        self, topic: str, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+        self,
+        topic: str,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
     ) -> None:
         """Publish one record and wait for the acknowledgement."""
         await self._started.send_and_wait(topic, key=key, value=value, headers=headers)
@@ -70,7 +80,9 @@ class Publisher:
         await self._started.client.fetch_all_metadata()
 
 
-def consumer(settings: ServiceSettings, *, group_id: str, topics: Iterable[str]) -> AIOKafkaConsumer:
+def consumer(
+    settings: ServiceSettings, *, group_id: str, topics: Iterable[str]
+) -> AIOKafkaConsumer:
     """A group consumer that commits by hand, after effects are stored, and starts at the earliest
     offset so that nothing published before the group first joined is missed."""
     return AIOKafkaConsumer(

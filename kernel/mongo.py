@@ -30,7 +30,9 @@ def connect(settings: ServiceSettings) -> AsyncMongoClient[Document]:
     )
 
 
-def database(client: AsyncMongoClient[Document], settings: ServiceSettings) -> AsyncDatabase[Document]:
+def database(
+    client: AsyncMongoClient[Document], settings: ServiceSettings
+) -> AsyncDatabase[Document]:
     """The database this service owns."""
     return client[settings.database_name]
 

@@ -1,4 +1,4 @@
-"""``lapor-service NAME``: run one service under uvicorn with graceful shutdown on SIGTERM/SIGINT."""
+"""``lapor-service NAME``: run one service under uvicorn, shutting down gracefully on SIGTERM."""
 
 import argparse
 import importlib

@@ -27,14 +27,14 @@ class ServiceSettings(BaseSettings):
     kafka_client_id_prefix: str = Field(default="lapor", description="Prefix of Kafka client IDs.")
     kafka_create_topics: bool = Field(
         default=True,
-        description="Create missing topics at start-up; turn off where Strimzi or an admin owns them.",
+        description="Create missing topics at start-up; off where Strimzi or an admin owns them.",
     )
     kafka_replication_factor: int = Field(
         default=1, ge=1, description="Replication factor for topics this service creates."
     )
     kafka_enable_idempotence: bool = Field(
         default=False,
-        description="Idempotent producer; needs InitProducerId, which the embedded Tansu broker lacks.",
+        description="Idempotent producer; needs InitProducerId, which embedded Tansu lacks.",
     )
     kafka_max_batch: int = Field(
         default=500, ge=1, description="Most records a consumer handles before committing."

@@ -4,6 +4,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+# Crockford base32 without I, L, O, U: easy to read out over the phone; 10 characters, 50 bits.
+TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+TRACKING_ID_PATTERN = r"^LPR-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$"
+
 
 class ReportType(StrEnum):
     """What the citizen is filing (SP4N-LAPOR! report types)."""

@@ -31,7 +31,7 @@ class EventPayload(BaseModel):
 
     @classmethod
     def event_type(cls) -> str:
-        """CloudEvents ``type``: reverse-DNS name with the schema version, e.g. ``...submitted.v1``."""
+        """CloudEvents ``type``: reverse-DNS name and schema version, e.g. ``...submitted.v1``."""
         return f"{TYPE_PREFIX}.{cls.NAME}.v{cls.VERSION}"
 
     @classmethod

@@ -44,7 +44,7 @@ DEAD_LETTER_PREFIX = "lapor.dlq."
 
 
 def dead_letter_topic(consumer_group: str) -> TopicSpec:
-    """The dead-letter topic of one consumer group: messages it could not accept, with the reason."""
+    """The dead-letter topic of one consumer group: what it could not accept, with the reason."""
     return TopicSpec(
         name=f"{DEAD_LETTER_PREFIX}{consumer_group}",
         partitions=1,

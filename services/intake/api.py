@@ -1,14 +1,15 @@
 """HTTP adapter of intake: submit and track complaints."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response
 
 from kernel.http import ProblemError, correlation_id
-from services.intake.domain import TRACKING_ID_PATTERN, ComplaintCreate, ComplaintStatusView
+from schemas.complaint import TRACKING_ID_PATTERN
+from services.intake.domain import ComplaintCreate, ComplaintStatusView
 from services.intake.service import IdempotencyConflict, IntakeService
 
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 def router(service: IntakeService) -> APIRouter:

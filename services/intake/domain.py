@@ -7,19 +7,21 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from schemas.complaint import Channel, ComplaintStatus, ReporterContact, ReportType
+from schemas.complaint import (
+    TRACKING_ALPHABET,
+    Channel,
+    ComplaintStatus,
+    ReporterContact,
+    ReportType,
+)
 from schemas.envelope import EventPayload
 from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaDeadlineSet
 from schemas.regions import REGION_CODE_PATTERN, province_of
 
-# Crockford base32 without I, L, O, U: easy to read out over the phone, 50 bits of randomness.
-_TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-TRACKING_ID_PATTERN = r"^LPR-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$"
-
 
 def new_tracking_id() -> str:
     """A random, unguessable tracking ID such as ``LPR-7KQ2M-9XA4B``."""
-    chars = "".join(secrets.choice(_TRACKING_ALPHABET) for _ in range(10))
+    chars = "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(10))
     return f"LPR-{chars[:5]}-{chars[5:]}"
 
 
@@ -43,8 +45,12 @@ class ComplaintCreate(BaseModel):
         examples=["81.71"],
     )
     report_type: ReportType = Field(examples=[ReportType.PENGADUAN])
-    anonymous: bool = Field(default=False, description="anonim: hide me from the agency and public.")
-    confidential: bool = Field(default=False, description="rahasia: keep this report out of public view.")
+    anonymous: bool = Field(
+        default=False, description="anonim: hide me from the agency and public."
+    )
+    confidential: bool = Field(
+        default=False, description="rahasia: keep this report out of public view."
+    )
     reporter: ReporterContact = Field(description="At least one way to reach the reporter.")
     channel: Channel = Field(default=Channel.WEB)
 

@@ -7,14 +7,23 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from kernel.consumer import RejectedEvent
+from kernel.logging import get_logger
 from kernel.metrics import COMPLAINTS_RECEIVED
 from kernel.mongo import Session
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import Event, new_event
-from services.intake.domain import ComplaintCreate, new_record, new_tracking_id, reflect, submitted_event
+from services.intake.domain import (
+    ComplaintCreate,
+    new_record,
+    new_tracking_id,
+    reflect,
+    submitted_event,
+)
 from services.intake.store import ComplaintStore
 
 SOURCE = "/lapor/intake"
+
+log = get_logger(__name__)
 
 
 class IdempotencyConflict(Exception):
@@ -57,8 +66,9 @@ class IntakeService:
                 now=submitted_at,
             )
 
-            async def store(session: Session, record: dict[str, Any] = record,
-                            event: Event = event) -> tuple[None, Sequence[Event]]:
+            async def store(
+                session: Session, record: dict[str, Any] = record, event: Event = event
+            ) -> tuple[None, Sequence[Event]]:
                 await self._store.insert(record, session=session)
                 return None, [event]
 
@@ -71,6 +81,7 @@ class IntakeService:
                         return earlier, False
                 continue  # tracking-ID collision: draw another
             COMPLAINTS_RECEIVED.labels(create.channel.value, create.report_type.value).inc()
+            log.info("complaint_submitted", complaint_id=complaint_id, event_id=event.id)
             return record, True
         raise RuntimeError("could not draw a free tracking ID")
 

@@ -1,0 +1,56 @@
+"""Composition root of the SLA service."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Path
+
+from kernel import http
+from kernel.runtime import Runtime, Startable
+from schemas.complaint import TRACKING_ID_PATTERN
+from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintRouted
+from schemas.topics import COMPLAINT_EVENTS
+from services.sla.calendar import WorkingCalendar
+from services.sla.config import SlaSettings
+from services.sla.service import SlaService
+from services.sla.store import ClockStore
+
+Settings = SlaSettings
+CONSUMER_GROUP = "sla"
+
+
+def create_app(settings: SlaSettings) -> FastAPI:
+    """The SLA consumer of routing decisions, with a read API for a complaint's clocks."""
+    runtime = Runtime(settings)
+    store = ClockStore(runtime.db)
+    calendar = WorkingCalendar(
+        extra_holidays=settings.sla_extra_holidays,
+        extra_working_days=settings.sla_extra_working_days,
+        collective_leave=settings.sla_collective_leave,
+    )
+    service = SlaService(store=store, uow=runtime.uow, calendar=calendar, settings=settings)
+    consumer = runtime.consumer(
+        group_id=CONSUMER_GROUP,
+        topics=[COMPLAINT_EVENTS.name],
+        handlers={ComplaintRouted.event_type(): service.on_routed},
+        payload_types=COMPLAINT_EVENT_TYPES,
+    )
+    app = http.create_app(
+        service=settings.service_name,
+        title="LAPOR SLA",
+        description="Working-day deadlines in each agency's time zone.",
+        components=[runtime, Startable(store.create_indexes), consumer],
+        readiness=runtime.readiness_checks(),
+    )
+    api = APIRouter(prefix="/v1", tags=["sla"])
+
+    @api.get("/clocks/{complaint_id}", summary="The clocks running on a complaint")
+    async def clocks(
+        complaint_id: Annotated[str, Path(pattern=TRACKING_ID_PATTERN)],
+    ) -> list[dict[str, Any]]:
+        found = await store.clocks_of(complaint_id)
+        if not found:
+            raise http.ProblemError(404, "clocks_not_found", f"no clock runs on {complaint_id}")
+        return [{k: v for k, v in clock.items() if k != "_id"} for clock in found]
+
+    app.include_router(api)
+    return app

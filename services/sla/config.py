@@ -1,0 +1,37 @@
+"""Settings of the SLA service: the legal time limits are data, set per deployment."""
+
+from datetime import date, time
+
+from pydantic import Field
+
+from kernel.settings import ServiceSettings
+
+
+class SlaSettings(ServiceSettings):
+    """SLA: deadlines in working days in the agency's time zone."""
+
+    service_name: str = Field(default="sla", description="Name in logs, metrics and events.")
+    http_port: int = Field(default=8003, ge=0, le=65535, description="Port of the HTTP server.")
+    sla_first_follow_up_working_days: int = Field(
+        default=5,
+        ge=0,
+        le=365,
+        description="Working days an agency has for its first follow-up after forwarding "
+        "(Permen PANRB 62/2018: 5).",
+    )
+    sla_workday_end: time = Field(
+        default=time(23, 59, 59),
+        description="Local time at which a deadline's last working day ends (HH:MM:SS).",
+    )
+    sla_collective_leave: bool = Field(
+        default=True,
+        description="Treat the government's collective leave days (cuti bersama) as holidays.",
+    )
+    sla_extra_holidays: list[date] = Field(
+        default_factory=list,
+        description='Further non-working days, JSON list of dates, e.g. ["2026-12-31"].',
+    )
+    sla_extra_working_days: list[date] = Field(
+        default_factory=list,
+        description="Days worked although they would be weekends or holidays, JSON list.",
+    )

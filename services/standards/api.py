@@ -1,0 +1,81 @@
+"""HTTP adapter of the standards registry."""
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
+
+from kernel.http import ProblemError, correlation_id
+from services.standards.domain import InternalManagement, ServiceDelivery, StandardCreate
+from services.standards.service import StandardsService
+
+STANDARD_ID_PATTERN = r"^[a-z0-9-]{2,80}\.[a-z0-9-]{1,120}$"
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+class StandardView(BaseModel):
+    """A stored standard with all 14 components."""
+
+    standard_id: str
+    agency_id: str
+    service_name: str
+    decree_number: str
+    effective_date: date
+    pledge: str | None
+    delivery: ServiceDelivery
+    management: InternalManagement
+    version: int
+    status: str
+    published_at: datetime
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> "StandardView":
+        """Project a stored document."""
+        return cls(standard_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
+
+
+def router(service: StandardsService) -> APIRouter:
+    """Routes bound to one StandardsService."""
+    api = APIRouter(prefix="/v1", tags=["standards"])
+
+    @api.post(
+        "/standards",
+        status_code=201,
+        response_model=StandardView,
+        summary="Publish a service standard (a new version if the service exists)",
+        responses={
+            400: {"description": "Malformed JSON", **PROBLEM},
+            413: {"description": "Body too large", **PROBLEM},
+            422: {"description": "Validation failed, per field", **PROBLEM},
+        },
+    )
+    async def publish(create: StandardCreate, request: Request, response: Response) -> StandardView:
+        doc = await service.publish(create, correlation_id=correlation_id(request))
+        response.headers["Location"] = f"/v1/standards/{doc['_id']}"
+        return StandardView.from_doc(doc)
+
+    @api.get(
+        "/standards/{standard_id}",
+        response_model=StandardView,
+        summary="One service standard",
+        responses={404: {"description": "No such standard", **PROBLEM}},
+    )
+    async def get(
+        standard_id: Annotated[str, Path(pattern=STANDARD_ID_PATTERN)],
+    ) -> StandardView:
+        doc = await service.get(standard_id)
+        if doc is None:
+            raise ProblemError(404, "standard_not_found", f"no standard {standard_id}")
+        return StandardView.from_doc(doc)
+
+    @api.get("/standards", response_model=list[StandardView], summary="List service standards")
+    async def list_standards(
+        agency_id: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{2,80}$")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    ) -> list[StandardView]:
+        docs = await service.list(agency_id=agency_id, limit=limit, offset=offset)
+        return [StandardView.from_doc(doc) for doc in docs]
+
+    return api
