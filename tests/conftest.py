@@ -1,0 +1,60 @@
+"""Real infrastructure for the integration and end-to-end layers.
+
+SecantusDB (MongoDB wire protocol) runs once per test session; each test module gets a fresh
+Tansu broker (Kafka protocol) and its own databases, so consumer groups and offsets never leak
+between modules. Both are started by the project's own launcher on free ports.
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from devstack import infra
+
+
+@pytest.fixture(scope="session")
+def mongo_server() -> Iterator[infra.ServerProcess]:
+    server = infra.start_mongo()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_url(mongo_server: infra.ServerProcess) -> str:
+    return infra.mongo_url(mongo_server)
+
+
+@pytest.fixture(scope="module")
+def kafka_server() -> Iterator[infra.ServerProcess]:
+    server = infra.start_kafka()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def bootstrap(kafka_server: infra.ServerProcess) -> str:
+    return infra.kafka_bootstrap(kafka_server)
+
+
+@pytest.fixture(scope="module")
+def db_suffix() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+async def mongo(mongo_url: str) -> AsyncIterator[AsyncMongoClient[dict[str, object]]]:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url, tz_aware=True)
+    yield client
+    await client.close()
+
+
+def service_env(bootstrap: str, mongo_url: str, database: str) -> dict[str, object]:
+    """Settings overrides pointing a service at the test infrastructure."""
+    return {
+        "kafka_bootstrap_servers": bootstrap,
+        "mongo_url": mongo_url,
+        "mongo_database": database,
+        "log_json": False,
+    }

@@ -1,0 +1,116 @@
+"""Test helpers that talk to the real broker with plain aiokafka, as an outside subscriber would."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from fastapi import FastAPI
+
+from schemas.envelope import EventPayload, encode, new_event
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A record read back from a topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+    @property
+    def type(self) -> str:
+        return self.headers.get("ce_type", "")
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[Seen]], bool],
+    timeout: float = 30,
+) -> list[Seen]:
+    """Read a topic from the beginning (no consumer group) until ``until`` holds or time is up."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    seen: list[Seen] = []
+    try:
+        partitions = None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while partitions is None:
+            found = consumer.partitions_for_topic(topic)
+            if found:
+                partitions = [TopicPartition(topic, p) for p in sorted(found)]
+                break
+            await consumer._client.force_metadata_update()
+            if asyncio.get_running_loop().time() > deadline:
+                return seen
+            await asyncio.sleep(0.2)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while not until(seen) and asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for r in records:
+                    headers = {k: v.decode() for k, v in r.headers}
+                    seen.append(Seen(r.topic, r.partition, r.offset, r.key, r.value, headers))
+        return seen
+    finally:
+        await consumer.stop()
+
+
+@asynccontextmanager
+async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A plain producer, like another system publishing onto our topics."""
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+async def publish(
+    bootstrap: str, topic: str, payloads: Sequence[EventPayload], *, source: str = "/tests"
+) -> list[str]:
+    """Publish payloads as CloudEvents, the way the services do; returns their event IDs."""
+    ids = []
+    async with producer(bootstrap) as p:
+        for payload in payloads:
+            event = new_event(payload, source=source, correlation_id=uuid.uuid4().hex)
+            record = encode(event)
+            await p.send_and_wait(
+                topic, key=record.key, value=record.value, headers=list(record.headers)
+            )
+            ids.append(event.id)
+    return ids
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Start an app's components (real broker and database), serve it in-process over httpx."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
+
+
+async def eventually(
+    check: Callable[[], Any], *, timeout: float = 20, interval: float = 0.1
+) -> Any:
+    """Poll an async check until it returns something truthy; fail with its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s; last value: {last!r}")

@@ -1,0 +1,72 @@
+"""What intake accepts from a citizen, and what it refuses before touching storage."""
+
+import re
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.complaint import TRACKING_ID_PATTERN
+from services.intake.domain import ComplaintCreate, new_tracking_id
+
+VALID: dict[str, Any] = {
+    "title": "Antrean puskesmas",
+    "body": "Antrean tidak dilayani sejak pagi",
+    "category": "kesehatan.puskesmas",
+    "region_code": "81.71",
+    "report_type": "pengaduan",
+    "reporter": {"phone": "+6281234567890"},
+}
+
+
+def errors_for(**changes: Any) -> list[tuple[str, str]]:
+    body = {**VALID, **changes}
+    with pytest.raises(ValidationError) as caught:
+        ComplaintCreate.model_validate(body)
+    return [(".".join(map(str, e["loc"])), e["type"]) for e in caught.value.errors()]
+
+
+def test_a_valid_complaint_is_accepted_with_defaults() -> None:
+    create = ComplaintCreate.model_validate(VALID)
+    assert create.anonymous is False and create.confidential is False
+    assert create.channel.value == "web"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "kind"),
+    [
+        ({"title": {"$gt": ""}}, "title", "string_type"),
+        ({"category": {"$ne": None}}, "category", "string_type"),
+        ({"category": "$where"}, "category", "string_pattern_mismatch"),
+        ({"reporter": {"email": {"$gt": ""}}}, "reporter.email", "string_type"),
+        ({"$where": "sleep(1000)"}, "$where", "extra_forbidden"),
+        ({"report_type": "gugatan"}, "report_type", "enum"),
+        ({"region_code": "99"}, "region_code", "value_error"),
+        ({"region_code": "81-71"}, "region_code", "string_pattern_mismatch"),
+        ({"title": "x" * 201}, "title", "string_too_long"),
+        ({"reporter": {"name": "Anon"}}, "reporter", "value_error"),
+        ({"anonymous": "maybe"}, "anonymous", "bool_parsing"),
+    ],
+)
+def test_bad_fields_are_refused_by_name(changes: dict[str, Any], field: str, kind: str) -> None:
+    assert (field, kind) in errors_for(**changes)
+
+
+def test_missing_fields_are_each_named() -> None:
+    with pytest.raises(ValidationError) as caught:
+        ComplaintCreate.model_validate({})
+    missing = {e["loc"][0] for e in caught.value.errors() if e["type"] == "missing"}
+    assert missing == {"title", "body", "category", "region_code", "report_type", "reporter"}
+
+
+def test_tracking_ids_are_well_formed_and_distinct() -> None:
+    ids = {new_tracking_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(re.fullmatch(TRACKING_ID_PATTERN, i) for i in ids)
+
+
+def test_fingerprint_tells_different_requests_apart() -> None:
+    a = ComplaintCreate.model_validate(VALID)
+    b = ComplaintCreate.model_validate({**VALID, "title": "Antrean puskesmas 2"})
+    assert a.fingerprint() == ComplaintCreate.model_validate(VALID).fingerprint()
+    assert a.fingerprint() != b.fingerprint()
