@@ -79,6 +79,6 @@ def test_zero_days_is_the_same_working_day_or_the_next() -> None:
 def test_naive_start_and_negative_days_are_refused() -> None:
     calendar = WorkingCalendar()
     with pytest.raises(ValueError, match="timezone-aware"):
-        calendar.deadline(datetime(2026, 11, 24), 1, time_zone=WIB, day_end=END)  # noqa: DTZ001
+        calendar.deadline(datetime(2026, 11, 24), 1, time_zone=WIB, day_end=END)
     with pytest.raises(ValueError, match="negative"):
         calendar.nth_working_day_after(date(2026, 11, 24), -1)
