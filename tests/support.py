@@ -11,7 +11,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
 
-from schemas.envelope import EventPayload, encode, new_event
+from schemas.envelope import Event, EventPayload, encode, new_event
 
 
 @dataclass(frozen=True)
@@ -77,20 +77,27 @@ async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
         await p.stop()
 
 
-async def publish(
-    bootstrap: str, topic: str, payloads: Sequence[EventPayload], *, source: str = "/tests"
-) -> list[str]:
-    """Publish payloads as CloudEvents, the way the services do; returns their event IDs."""
-    ids = []
+def as_event(payload: EventPayload, *, source: str = "/tests") -> Event:
+    """A payload in a fresh envelope."""
+    return new_event(payload, source=source, correlation_id=uuid.uuid4().hex)
+
+
+async def publish(bootstrap: str, topic: str, events: Sequence[Event]) -> None:
+    """Publish events exactly as the services' relays do."""
     async with producer(bootstrap) as p:
-        for payload in payloads:
-            event = new_event(payload, source=source, correlation_id=uuid.uuid4().hex)
+        for event in events:
             record = encode(event)
             await p.send_and_wait(
                 topic, key=record.key, value=record.value, headers=list(record.headers)
             )
-            ids.append(event.id)
-    return ids
+
+
+async def publish_raw(
+    bootstrap: str, topic: str, *, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
+) -> None:
+    """Publish arbitrary bytes: how a broken or hostile producer looks to our consumers."""
+    async with producer(bootstrap) as p:
+        await p.send_and_wait(topic, key=key, value=value, headers=headers)
 
 
 @asynccontextmanager

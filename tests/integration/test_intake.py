@@ -1,0 +1,285 @@
+"""Intake on the real broker and database: submit, track, refuse bad input, survive an outage."""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from devstack.infra import ServerProcess
+from kernel.outbox import OUTBOX_COLLECTION
+from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaDeadlineSet, SlaStage
+from schemas.topics import COMPLAINT_EVENTS, dead_letter_topic
+from services.intake.app import CONSUMER_GROUP, create_app
+from services.intake.config import IntakeSettings
+from services.intake.store import COMPLAINTS
+from tests.conftest import service_env
+from tests.support import as_event, eventually, publish, read_topic, running
+
+MAX_BODY = 4096
+VALID: dict[str, Any] = {
+    "title": "Antrean puskesmas tidak dilayani",
+    "body": "Sejak pagi antrean di puskesmas tidak dilayani petugas.",
+    "category": "kesehatan.puskesmas",
+    "region_code": "81.71",
+    "report_type": "pengaduan",
+    "anonymous": True,
+    "reporter": {"name": "Siti Rahma", "email": "siti@example.id"},
+}
+
+
+@pytest.fixture(scope="module")
+def settings(bootstrap: str, mongo_url: str, db_suffix: str) -> IntakeSettings:
+    return IntakeSettings(
+        **service_env(bootstrap, mongo_url, f"it_intake_{db_suffix}"),  # type: ignore[arg-type]
+        intake_max_body_bytes=MAX_BODY,
+        outbox_poll_seconds=0.2,
+    )
+
+
+@pytest.fixture(scope="module")
+async def client(settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(create_app(settings)) as client:
+        yield client
+
+
+async def stored_counts(mongo: AsyncMongoClient[Any], settings: IntakeSettings) -> tuple[int, int]:
+    db = mongo[settings.database_name]
+    return (
+        await db[COMPLAINTS].count_documents({}),
+        await db[OUTBOX_COLLECTION].count_documents({}),
+    )
+
+
+async def test_submitted_complaint_is_stored_tracked_and_announced(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    response = await client.post(
+        "/v1/complaints", json=VALID, headers={"X-Correlation-ID": "corr-intake-1"}
+    )
+    assert response.status_code == 201
+    created = response.json()
+    tracking_id = created["tracking_id"]
+    assert response.headers["Location"] == f"/v1/complaints/{tracking_id}"
+    assert created["status"] == "submitted"
+    assert "reporter" not in created
+
+    tracked = await client.get(f"/v1/complaints/{tracking_id}")
+    assert tracked.status_code == 200
+    assert tracked.json() == created
+
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda records: any(r.key == tracking_id.encode() for r in records),
+    )
+    [record] = [r for r in seen if r.key == tracking_id.encode()]
+    assert record.type == ComplaintSubmitted.event_type()
+    assert record.headers["ce_subject"] == tracking_id
+    assert record.headers["ce_source"] == "/lapor/intake"
+    assert record.headers["ce_correlationid"] == "corr-intake-1"
+    payload = ComplaintSubmitted.model_validate_json(record.value or b"")
+    assert payload.category == "kesehatan.puskesmas"
+    assert payload.anonymous is True
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "code", "field"),
+    [
+        (b'{"title": "unterminated', 400, "malformed_json", None),
+        (json.dumps({"title": "Hanya judul"}).encode(), 422, "validation_failed", "body.body"),
+        (json.dumps({**VALID, "report_type": "gugatan"}).encode(), 422, "validation_failed",
+         "body.report_type"),
+        (json.dumps({**VALID, "title": {"$gt": ""}}).encode(), 422, "validation_failed",
+         "body.title"),
+        (json.dumps({**VALID, "reporter": {"email": {"$ne": None}}}).encode(), 422,
+         "validation_failed", "body.reporter.email"),
+        (json.dumps({**VALID, "$where": "sleep(5000)"}).encode(), 422, "validation_failed",
+         "body.$where"),
+        (json.dumps({**VALID, "region_code": "00.01"}).encode(), 422, "validation_failed",
+         "body.region_code"),
+        (json.dumps({**VALID, "body": "x" * MAX_BODY}).encode(), 413, "payload_too_large", None),
+    ],
+    ids=["malformed", "missing", "enum", "operator", "nested-operator", "operator-key",
+         "region", "oversized"],
+)
+async def test_bad_input_gets_a_precise_problem_and_stores_nothing(
+    client: httpx.AsyncClient,
+    mongo: AsyncMongoClient[Any],
+    settings: IntakeSettings,
+    content: bytes,
+    status: int,
+    code: str,
+    field: str | None,
+) -> None:
+    before = await stored_counts(mongo, settings)
+    response = await client.post(
+        "/v1/complaints", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == code
+    assert problem["status"] == status
+    if field is not None:
+        assert field in [error["field"] for error in problem["errors"]]
+    assert await stored_counts(mongo, settings) == before
+
+
+async def test_streamed_body_over_the_limit_is_refused(client: httpx.AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b" " * 1024
+
+    response = await client.post(
+        "/v1/complaints", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+async def test_retry_with_the_same_idempotency_key_creates_one_complaint(
+    client: httpx.AsyncClient, mongo: AsyncMongoClient[Any], settings: IntakeSettings
+) -> None:
+    headers = {"Idempotency-Key": "app-retry-0001"}
+    first = await client.post("/v1/complaints", json=VALID, headers=headers)
+    before = await stored_counts(mongo, settings)
+    again = await client.post("/v1/complaints", json=VALID, headers=headers)
+    assert first.status_code == 201
+    assert again.status_code == 200
+    assert again.json()["tracking_id"] == first.json()["tracking_id"]
+    assert (await stored_counts(mongo, settings))[0] == before[0]
+
+    other = await client.post(
+        "/v1/complaints", json={**VALID, "title": "Judul yang lain sama sekali"}, headers=headers
+    )
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_key_reused"
+
+
+async def test_unknown_and_malformed_tracking_ids(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/v1/complaints/LPR-00000-00000")
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "complaint_not_found"
+    malformed = await client.get("/v1/complaints/not-an-id")
+    assert malformed.status_code == 422
+
+
+async def test_routing_and_sla_outcomes_show_in_the_status_once_each(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    tracking_id = (await client.post("/v1/complaints", json=VALID)).json()["tracking_id"]
+    now = datetime.now(UTC)
+    routed = as_event(
+        ComplaintRouted(
+            complaint_id=tracking_id,
+            agency_id="dinkes-kota-ambon",
+            agency_name="Dinas Kesehatan Kota Ambon",
+            time_zone="Asia/Jayapura",
+            rule_id="kesehatan-ambon",
+            reason="rule kesehatan-ambon matched",
+            routed_at=now,
+        )
+    )
+    deadline = as_event(
+        SlaDeadlineSet(
+            complaint_id=tracking_id,
+            stage=SlaStage.FIRST_FOLLOW_UP,
+            agency_id="dinkes-kota-ambon",
+            started_at=now,
+            due_at=datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC),
+            working_days=5,
+            time_zone="Asia/Jayapura",
+        )
+    )
+    # The routed event arrives twice (a redelivery): it must be applied once.
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [routed, routed, deadline])
+
+    async def reflected() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"/v1/complaints/{tracking_id}")).json()
+        return body if body["deadline"] else None
+
+    status = await eventually(reflected, timeout=30)
+    assert status["status"] == "forwarded_to_agency"
+    assert status["agency"] == {"id": "dinkes-kota-ambon", "name": "Dinas Kesehatan Kota Ambon"}
+    assert status["deadline"]["due_at"] == "2026-12-01T14:59:59Z"
+
+
+async def test_outcome_for_an_unknown_complaint_is_dead_lettered_and_consumption_goes_on(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    stray = as_event(
+        ComplaintRouted(
+            complaint_id="LPR-ZZZZZ-ZZZZZ",
+            agency_id="x",
+            agency_name="x",
+            time_zone="Asia/Jakarta",
+            rule_id="x",
+            reason="x",
+            routed_at=datetime.now(UTC),
+        )
+    )
+    tracking_id = (await client.post("/v1/complaints", json=VALID)).json()["tracking_id"]
+    follow = as_event(
+        ComplaintRouted(
+            complaint_id=tracking_id,
+            agency_id="pemkot-ambon",
+            agency_name="Pemerintah Kota Ambon",
+            time_zone="Asia/Jayapura",
+            rule_id="umum-ambon",
+            reason="r",
+            routed_at=datetime.now(UTC),
+        )
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [stray, follow])
+
+    dlq = await read_topic(
+        bootstrap,
+        dead_letter_topic(CONSUMER_GROUP).name,
+        until=lambda records: any(r.headers.get("ce_id") == stray.id for r in records),
+    )
+    [dead] = [r for r in dlq if r.headers.get("ce_id") == stray.id]
+    assert "no complaint 'LPR-ZZZZZ-ZZZZZ'" in dead.headers["x-dlq-reason"]
+    assert dead.headers["x-dlq-original-topic"] == COMPLAINT_EVENTS.name
+    assert dead.headers["ce_type"] == ComplaintRouted.event_type()
+
+    async def forwarded() -> bool:
+        body = (await client.get(f"/v1/complaints/{tracking_id}")).json()
+        return bool(body["status"] == "forwarded_to_agency")
+
+    await eventually(forwarded, timeout=30)
+
+
+async def test_a_broker_outage_loses_no_submission(
+    client: httpx.AsyncClient,
+    kafka_server: ServerProcess,
+    bootstrap: str,
+    mongo: AsyncMongoClient[Any],
+    settings: IntakeSettings,
+) -> None:
+    kafka_server.pause()
+    try:
+        response = await client.post("/v1/complaints", json=VALID)
+        assert response.status_code == 201
+        tracking_id = response.json()["tracking_id"]
+        outbox = mongo[settings.database_name][OUTBOX_COLLECTION]
+        assert await outbox.count_documents({"key": tracking_id.encode()}) == 1
+    finally:
+        kafka_server.resume()
+
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda records: any(r.key == tracking_id.encode() for r in records),
+        timeout=60,
+    )
+    assert [r.type for r in seen if r.key == tracking_id.encode()] == [
+        ComplaintSubmitted.event_type()
+    ]
+
+    async def drained() -> bool:
+        return await outbox.count_documents({}) == 0
+
+    await eventually(drained, timeout=30)
