@@ -1,0 +1,121 @@
+"""Notify on the real broker and database: one message per event and recipient, anonim kept."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas.complaint import Channel, ReporterContact, ReportType
+from schemas.events import (
+    ComplaintRouted,
+    ComplaintSubmitted,
+    NotificationSent,
+    SlaDeadlineSet,
+    SlaStage,
+)
+from schemas.topics import COMPLAINT_EVENTS
+from services.intake.domain import new_tracking_id
+from services.notify.app import create_app
+from services.notify.config import NotifySettings
+from tests.conftest import service_env
+from tests.support import as_event, eventually, publish, read_topic, running
+
+SECRETS = ("Siti Rahma", "siti@example.id", "6281234567890")
+
+
+@pytest.fixture(scope="module")
+async def client(
+    bootstrap: str, mongo_url: str, db_suffix: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = NotifySettings(
+        **service_env(bootstrap, mongo_url, f"it_notify_{db_suffix}"),  # type: ignore[arg-type]
+        outbox_poll_seconds=0.2,
+    )
+    async with running(create_app(settings)) as client:
+        yield client
+
+
+async def test_lifecycle_messages_recorded_once_and_anonim_hidden_from_the_agency(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    cid = new_tracking_id()
+    now = datetime.now(UTC)
+    submitted = as_event(
+        ComplaintSubmitted(
+            complaint_id=cid,
+            title="Pungutan liar di loket",
+            body="Petugas meminta uang tambahan",
+            category="pelayanan.pungli",
+            region_code="81.71",
+            report_type=ReportType.PENGADUAN,
+            anonymous=True,
+            confidential=True,
+            reporter=ReporterContact(name=SECRETS[0], email=SECRETS[1], phone="+" + SECRETS[2]),
+            channel=Channel.WEB,
+            submitted_at=now,
+        )
+    )
+    routed = as_event(
+        ComplaintRouted(
+            complaint_id=cid,
+            agency_id="pemkot-ambon",
+            agency_name="Pemerintah Kota Ambon",
+            time_zone="Asia/Jayapura",
+            rule_id="umum-ambon",
+            reason="r",
+            routed_at=now,
+        )
+    )
+    deadline = as_event(
+        SlaDeadlineSet(
+            complaint_id=cid,
+            stage=SlaStage.FIRST_FOLLOW_UP,
+            agency_id="pemkot-ambon",
+            started_at=now,
+            due_at=datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC),
+            working_days=5,
+            time_zone="Asia/Jayapura",
+        )
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [submitted, routed, routed, deadline, deadline])
+
+    async def all_recorded() -> list[dict[str, Any]] | None:
+        messages: list[dict[str, Any]] = (await client.get(f"/v1/messages/{cid}")).json()
+        return messages if len(messages) >= 4 else None
+
+    messages = await eventually(all_recorded, timeout=30)
+    assert [(m["recipient_role"], m["template"]) for m in messages] == [
+        ("complainant", "complaint_submitted"),
+        ("complainant", "complaint_forwarded"),
+        ("agency", "agency_new_assignment"),
+        ("agency", "agency_deadline_set"),
+    ]
+    for message in messages:
+        if message["recipient_role"] == "agency":
+            text = repr(message)
+            assert not any(secret in text for secret in SECRETS), text
+    assert messages[0]["channel"] == "email"
+    assert messages[0]["address"] == SECRETS[1]
+
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: sum(
+            r.key == cid.encode() and r.type == NotificationSent.event_type() for r in rs
+        )
+        >= 4,
+    )
+    sent = [
+        NotificationSent.model_validate_json(r.value or b"")
+        for r in seen
+        if r.key == cid.encode() and r.type == NotificationSent.event_type()
+    ]
+    assert len(sent) == 4
+    assert {s.caused_by for s in sent} == {submitted.id, routed.id, deadline.id}
+    for record in seen:
+        if record.type == NotificationSent.event_type():
+            assert not any(secret.encode() in (record.value or b"") for secret in SECRETS)
+    # Redelivered events recorded nothing more.
+    assert len((await client.get(f"/v1/messages/{cid}")).json()) == 4
