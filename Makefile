@@ -4,12 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint typecheck check clean
+.PHONY: run test test-slow lint typecheck check clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 ## run: the five services on the embedded broker and database (or real ones: see README)
@@ -22,7 +21,7 @@ test: $(STAMP) check
 
 ## test-slow: fault-injection runs and benchmarks
 test-slow: $(STAMP)
-	$(BIN)/pytest -m slow
+	$(BIN)/pytest -m slow || [ $$? -eq 5 ]  # 5: no slow test collected yet
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -35,3 +34,8 @@ check: lint typecheck
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+
+## lock: re-pin constraints.txt to what .venv holds (after changing pyproject.toml)
+lock: $(STAMP)
+	{ echo "# Every package CI installs, pinned (make lock regenerates this from .venv)."; \
+	  $(BIN)/pip freeze --exclude-editable | grep -v '^lapor'; } > constraints.txt

@@ -54,3 +54,15 @@ def dead_letter_topic(consumer_group: str) -> TopicSpec:
 
 
 PRODUCT_TOPICS: tuple[TopicSpec, ...] = (COMPLAINT_EVENTS, STANDARD_EVENTS)
+
+# Consumer groups, one per consuming service; each has its dead-letter topic.
+INTAKE_GROUP = "intake"
+ROUTING_GROUP = "routing"
+SLA_GROUP = "sla"
+NOTIFY_GROUP = "notify"
+CONSUMER_GROUPS: tuple[str, ...] = (INTAKE_GROUP, ROUTING_GROUP, SLA_GROUP, NOTIFY_GROUP)
+
+
+def all_topics() -> tuple[TopicSpec, ...]:
+    """Every topic a deployment needs: the product topics and each group's dead-letter topic."""
+    return PRODUCT_TOPICS + tuple(dead_letter_topic(group) for group in CONSUMER_GROUPS)

@@ -5,14 +5,13 @@ from fastapi import FastAPI
 from kernel import http
 from kernel.runtime import Runtime, Startable
 from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintRouted, SlaDeadlineSet
-from schemas.topics import COMPLAINT_EVENTS
+from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP
 from services.intake.api import router
 from services.intake.config import IntakeSettings
 from services.intake.service import IntakeService
 from services.intake.store import ComplaintStore
 
 Settings = IntakeSettings
-CONSUMER_GROUP = "intake"
 
 
 def create_app(settings: IntakeSettings) -> FastAPI:
@@ -21,7 +20,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     store = ComplaintStore(runtime.db)
     service = IntakeService(store=store, uow=runtime.uow)
     consumer = runtime.consumer(
-        group_id=CONSUMER_GROUP,
+        group_id=INTAKE_GROUP,
         topics=[COMPLAINT_EVENTS.name],
         handlers={
             ComplaintRouted.event_type(): service.reflect,

@@ -13,14 +13,13 @@ from schemas.events import (
     ComplaintSubmitted,
     SlaDeadlineSet,
 )
-from schemas.topics import COMPLAINT_EVENTS
+from schemas.topics import COMPLAINT_EVENTS, NOTIFY_GROUP
 from services.notify.config import NotifySettings
 from services.notify.rendering import TemplateRenderer
 from services.notify.service import NotifyService
 from services.notify.store import NotifyStore
 
 Settings = NotifySettings
-CONSUMER_GROUP = "notify"
 
 
 def create_app(settings: NotifySettings) -> FastAPI:
@@ -29,7 +28,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
     store = NotifyStore(runtime.db)
     service = NotifyService(store=store, uow=runtime.uow, renderer=TemplateRenderer())
     consumer = runtime.consumer(
-        group_id=CONSUMER_GROUP,
+        group_id=NOTIFY_GROUP,
         topics=[COMPLAINT_EVENTS.name],
         handlers={
             event_type.event_type(): service.on_event

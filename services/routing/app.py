@@ -8,14 +8,13 @@ from kernel import http
 from kernel.runtime import Runtime, Startable
 from schemas.complaint import TRACKING_ID_PATTERN
 from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintSubmitted
-from schemas.topics import COMPLAINT_EVENTS
+from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP
 from services.routing.config import RoutingSettings
 from services.routing.domain import Directory
 from services.routing.service import RoutingService, load_directory
 from services.routing.store import RoutingStore
 
 Settings = RoutingSettings
-CONSUMER_GROUP = "routing"
 
 
 def create_app(settings: RoutingSettings) -> FastAPI:
@@ -25,7 +24,7 @@ def create_app(settings: RoutingSettings) -> FastAPI:
     service = RoutingService(store=store, uow=runtime.uow)
     seed = load_directory(settings.routing_directory_file)
     consumer = runtime.consumer(
-        group_id=CONSUMER_GROUP,
+        group_id=ROUTING_GROUP,
         topics=[COMPLAINT_EVENTS.name],
         handlers={ComplaintSubmitted.event_type(): service.on_submitted},
         payload_types=COMPLAINT_EVENT_TYPES,

@@ -8,14 +8,13 @@ from kernel import http
 from kernel.runtime import Runtime, Startable
 from schemas.complaint import TRACKING_ID_PATTERN
 from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintRouted
-from schemas.topics import COMPLAINT_EVENTS
+from schemas.topics import COMPLAINT_EVENTS, SLA_GROUP
 from services.sla.calendar import WorkingCalendar
 from services.sla.config import SlaSettings
 from services.sla.service import SlaService
 from services.sla.store import ClockStore
 
 Settings = SlaSettings
-CONSUMER_GROUP = "sla"
 
 
 def create_app(settings: SlaSettings) -> FastAPI:
@@ -29,7 +28,7 @@ def create_app(settings: SlaSettings) -> FastAPI:
     )
     service = SlaService(store=store, uow=runtime.uow, calendar=calendar, settings=settings)
     consumer = runtime.consumer(
-        group_id=CONSUMER_GROUP,
+        group_id=SLA_GROUP,
         topics=[COMPLAINT_EVENTS.name],
         handlers={ComplaintRouted.event_type(): service.on_routed},
         payload_types=COMPLAINT_EVENT_TYPES,

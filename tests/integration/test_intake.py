@@ -12,8 +12,8 @@ from pymongo import AsyncMongoClient
 from devstack.infra import ServerProcess
 from kernel.outbox import OUTBOX_COLLECTION
 from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaDeadlineSet, SlaStage
-from schemas.topics import COMPLAINT_EVENTS, dead_letter_topic
-from services.intake.app import CONSUMER_GROUP, create_app
+from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, dead_letter_topic
+from services.intake.app import create_app
 from services.intake.config import IntakeSettings
 from services.intake.store import COMPLAINTS
 from tests.conftest import service_env
@@ -265,7 +265,7 @@ async def test_outcome_for_an_unknown_complaint_is_dead_lettered_and_consumption
 
     dlq = await read_topic(
         bootstrap,
-        dead_letter_topic(CONSUMER_GROUP).name,
+        dead_letter_topic(INTAKE_GROUP).name,
         until=lambda records: any(r.headers.get("ce_id") == stray.id for r in records),
     )
     [dead] = [r for r in dlq if r.headers.get("ce_id") == stray.id]

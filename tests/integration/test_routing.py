@@ -11,9 +11,9 @@ from pymongo import AsyncMongoClient
 from schemas.complaint import Channel, ReporterContact, ReportType
 from schemas.envelope import encode
 from schemas.events import ComplaintRouted, ComplaintSubmitted
-from schemas.topics import COMPLAINT_EVENTS, dead_letter_topic
+from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP, dead_letter_topic
 from services.intake.domain import new_tracking_id
-from services.routing.app import CONSUMER_GROUP, create_app
+from services.routing.app import create_app
 from services.routing.config import RoutingSettings
 from services.routing.store import DECISIONS, DIRECTORY
 from tests.conftest import service_env
@@ -125,14 +125,14 @@ async def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(
     )
     assert routed_for(good.subject, seen)[0].agency_id == "pemprov-sumbar"
     dlq = await read_topic(
-        bootstrap, dead_letter_topic(CONSUMER_GROUP).name, until=lambda rs: len(rs) >= 4
+        bootstrap, dead_letter_topic(ROUTING_GROUP).name, until=lambda rs: len(rs) >= 4
     )
     reasons = [r.headers["x-dlq-reason"] for r in dlq]
     assert len(dlq) == 4
     assert any("payload does not match" in reason for reason in reasons)
     assert any("missing CloudEvents attributes: id" in reason for reason in reasons)
     assert any("missing ce_type" in reason for reason in reasons)
-    assert all(r.headers["x-dlq-consumer-group"] == CONSUMER_GROUP for r in dlq)
+    assert all(r.headers["x-dlq-consumer-group"] == ROUTING_GROUP for r in dlq)
 
 
 async def test_a_rule_edit_applies_to_the_next_complaint_without_a_restart(

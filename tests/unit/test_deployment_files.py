@@ -1,0 +1,132 @@
+"""docker-compose, Kubernetes and Prometheus files agree with the code they deploy.
+
+No container engine runs here, so these files are checked for what the services need: every
+service present with its port, only real settings in its environment, probes on the real
+endpoints, non-root read-only containers, and topics created by the platform's own command.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from devstack.platform import DEFAULT_PORTS
+from kernel.runner import SERVICES
+from schemas.asyncapi import asyncapi_document
+from tests.unit.test_configuration_docs import SETTINGS
+
+ROOT = Path(__file__).resolve().parents[2]
+KNOWN_VARIABLES = {name.upper() for cls in SETTINGS for name in cls.model_fields}
+
+
+def load_all(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def test_compose_runs_every_service_on_its_port(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in SERVICES:
+        service = services[name]
+        port = str(DEFAULT_PORTS[name])
+        assert service["command"] == [name]
+        assert service["environment"]["HTTP_PORT"] == port
+        assert service["ports"] == [f"{port}:{port}"]
+        assert service["read_only"] is True
+        assert service["depends_on"]["mongo"]["condition"] == "service_healthy"
+        assert service["depends_on"]["kafka-init"]["condition"] == (
+            "service_completed_successfully"
+        )
+
+
+def test_compose_sets_only_settings_the_services_read(compose: dict[str, Any]) -> None:
+    for name in [*SERVICES, "kafka-init"]:
+        unknown = set(compose["services"][name]["environment"]) - KNOWN_VARIABLES
+        assert unknown == set(), name
+
+
+def test_compose_creates_topics_with_the_platform_command(compose: dict[str, Any]) -> None:
+    assert compose["services"]["kafka-init"]["entrypoint"] == ["lapor-admin", "create-topics"]
+    assert "--replSet" in compose["services"]["mongo"]["command"]
+    assert compose["services"]["kafka"]["image"].startswith("apache/kafka:")
+
+
+def test_prometheus_scrapes_every_service() -> None:
+    config = yaml.safe_load((ROOT / "ops/prometheus/prometheus.yml").read_text())
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for group in job["static_configs"]
+        for target in group["targets"]
+    }
+    assert targets == {f"{name}:{port}" for name, port in DEFAULT_PORTS.items()}
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    base = ROOT / "k8s/base"
+    kustomization = yaml.safe_load((base / "kustomization.yaml").read_text())
+    on_disk = {p.name for p in base.glob("*.yaml")} - {"kustomization.yaml"}
+    assert set(kustomization["resources"]) == on_disk
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_deployment_is_probed_non_root_and_read_only(name: str) -> None:
+    docs = load_all(ROOT / f"k8s/base/{name}.yaml")
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    service = next(d for d in docs if d["kind"] == "Service")
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    port = DEFAULT_PORTS[name]
+
+    assert container["args"] == [name]
+    assert container["ports"] == [{"name": "http", "containerPort": port}]
+    assert {"name": "HTTP_PORT", "value": str(port)} in container["env"]
+    assert {e["name"] for e in container["env"]} <= KNOWN_VARIABLES
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["resources"]["limits"]["memory"]
+    assert service["spec"]["ports"][0]["port"] == port
+
+
+def test_config_map_holds_only_real_settings() -> None:
+    docs = load_all(ROOT / "k8s/base/config.yaml")
+    config_map = next(d for d in docs if d["kind"] == "ConfigMap")
+    assert set(config_map["data"]) <= KNOWN_VARIABLES
+    job = next(d for d in docs if d["kind"] == "Job")
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "lapor-admin",
+        "create-topics",
+    ]
+
+
+def test_published_asyncapi_document_is_current() -> None:
+    committed = json.loads((ROOT / "docs/asyncapi.json").read_text())
+    assert committed == json.loads(json.dumps(asyncapi_document())), (
+        "regenerate with: .venv/bin/lapor-admin asyncapi > docs/asyncapi.json"
+    )
+
+
+def test_asyncapi_describes_every_event_with_resolvable_payloads() -> None:
+    document = asyncapi_document()
+    schemas = document["components"]["schemas"]
+    names = {m["name"] for m in document["components"]["messages"].values()}
+    assert names == {
+        "id.go.lapor.complaint.submitted.v1",
+        "id.go.lapor.complaint.routed.v1",
+        "id.go.lapor.sla.deadline_set.v1",
+        "id.go.lapor.notification.sent.v1",
+        "id.go.lapor.standard.published.v1",
+    }
+    refs = json.dumps(document).split('"$ref": "#/components/schemas/')[1:]
+    for ref in refs:
+        assert ref.split('"')[0] in schemas
