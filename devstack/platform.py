@@ -16,6 +16,8 @@ from devstack import infra
 from kernel.runner import SERVICES
 
 DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "sla": 8003, "notify": 8004, "standards": 8005}
+KAFKA_PORT = 9092
+MONGO_PORT = 27017
 
 
 @dataclass
@@ -97,6 +99,8 @@ def start_platform(
     mongo_url: str | None = None,
     mongo_storage: Path | None = None,
     ports: dict[str, int] | None = None,
+    kafka_port: int | None = None,
+    mongo_port: int | None = None,
     log_dir: Path | None = None,
     extra_env: dict[str, str] | None = None,
     services: tuple[str, ...] = SERVICES,
@@ -105,11 +109,11 @@ def start_platform(
     infrastructure: list[infra.ServerProcess] = []
     try:
         if kafka_bootstrap is None:
-            broker = infra.start_kafka(log_dir=log_dir)
+            broker = infra.start_kafka(port=kafka_port, log_dir=log_dir)
             infrastructure.append(broker)
             kafka_bootstrap = infra.kafka_bootstrap(broker)
         if mongo_url is None:
-            db = infra.start_mongo(storage=mongo_storage, log_dir=log_dir)
+            db = infra.start_mongo(port=mongo_port, storage=mongo_storage, log_dir=log_dir)
             infrastructure.append(db)
             mongo_url = infra.mongo_url(db)
     except BaseException:

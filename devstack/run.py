@@ -12,11 +12,11 @@ from pathlib import Path
 from types import FrameType
 
 from devstack import infra
-from devstack.platform import DEFAULT_PORTS, start_platform
+from devstack.platform import DEFAULT_PORTS, KAFKA_PORT, MONGO_PORT, start_platform
 
 
-def _port(name: str) -> int:
-    wanted = DEFAULT_PORTS[name]
+def _port(wanted: int) -> int:
+    """The documented port when it is free, else any free one."""
     try:
         infra.wait_for_port(wanted, timeout=0.1)
     except TimeoutError:
@@ -27,13 +27,15 @@ def _port(name: str) -> int:
 def main() -> None:
     """Start everything, print where it listens, stop cleanly on Ctrl-C or SIGTERM."""
     data = Path(os.environ.get("LAPOR_DATA_DIR", ".data"))
-    ports = {name: _port(name) for name in DEFAULT_PORTS}
+    ports = {name: _port(port) for name, port in DEFAULT_PORTS.items()}
     print("starting the LAPOR platform ...", flush=True)
     platform = start_platform(
         kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
         mongo_url=os.environ.get("MONGO_URL"),
         mongo_storage=data / "mongo",
         ports=ports,
+        kafka_port=_port(KAFKA_PORT),
+        mongo_port=_port(MONGO_PORT),
         log_dir=data / "logs",
     )
     print(f"kafka      {platform.kafka_bootstrap}")
