@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,11 +10,12 @@ from pymongo import AsyncMongoClient
 
 from devstack.infra import ServerProcess
 from kernel.outbox import OUTBOX_COLLECTION
-from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaDeadlineSet, SlaStage
+from schemas.events import ComplaintRouted, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, dead_letter_topic
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
 from services.intake.store import COMPLAINTS
+from tests import factories
 from tests.conftest import service_env
 from tests.support import as_event, eventually, publish, read_topic, running
 
@@ -199,29 +199,8 @@ async def test_routing_and_sla_outcomes_show_in_the_status_once_each(
     client: httpx.AsyncClient, bootstrap: str
 ) -> None:
     tracking_id = (await client.post("/v1/complaints", json=VALID)).json()["tracking_id"]
-    now = datetime.now(UTC)
-    routed = as_event(
-        ComplaintRouted(
-            complaint_id=tracking_id,
-            agency_id="dinkes-kota-ambon",
-            agency_name="Dinas Kesehatan Kota Ambon",
-            time_zone="Asia/Jayapura",
-            rule_id="kesehatan-ambon",
-            reason="rule kesehatan-ambon matched",
-            routed_at=now,
-        )
-    )
-    deadline = as_event(
-        SlaDeadlineSet(
-            complaint_id=tracking_id,
-            stage=SlaStage.FIRST_FOLLOW_UP,
-            agency_id="dinkes-kota-ambon",
-            started_at=now,
-            due_at=datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC),
-            working_days=5,
-            time_zone="Asia/Jayapura",
-        )
-    )
+    routed = as_event(factories.routed(tracking_id))
+    deadline = as_event(factories.deadline_set(tracking_id))
     # The routed event arrives twice (a redelivery): it must be applied once.
     await publish(bootstrap, COMPLAINT_EVENTS.name, [routed, routed, deadline])
 
@@ -238,29 +217,9 @@ async def test_routing_and_sla_outcomes_show_in_the_status_once_each(
 async def test_outcome_for_an_unknown_complaint_is_dead_lettered_and_consumption_goes_on(
     client: httpx.AsyncClient, bootstrap: str
 ) -> None:
-    stray = as_event(
-        ComplaintRouted(
-            complaint_id="LPR-ZZZZZ-ZZZZZ",
-            agency_id="x",
-            agency_name="x",
-            time_zone="Asia/Jakarta",
-            rule_id="x",
-            reason="x",
-            routed_at=datetime.now(UTC),
-        )
-    )
+    stray = as_event(factories.routed("LPR-ZZZZZ-ZZZZZ"))
     tracking_id = (await client.post("/v1/complaints", json=VALID)).json()["tracking_id"]
-    follow = as_event(
-        ComplaintRouted(
-            complaint_id=tracking_id,
-            agency_id="pemkot-ambon",
-            agency_name="Pemerintah Kota Ambon",
-            time_zone="Asia/Jayapura",
-            rule_id="umum-ambon",
-            reason="r",
-            routed_at=datetime.now(UTC),
-        )
-    )
+    follow = as_event(factories.routed(tracking_id))
     await publish(bootstrap, COMPLAINT_EVENTS.name, [stray, follow])
 
     dlq = await read_topic(

@@ -1,24 +1,18 @@
 """Notify on the real broker and database: one message per event and recipient, anonim kept."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from schemas.complaint import Channel, ReporterContact, ReportType
-from schemas.events import (
-    ComplaintRouted,
-    ComplaintSubmitted,
-    NotificationSent,
-    SlaDeadlineSet,
-    SlaStage,
-)
+from schemas.complaint import ReporterContact
+from schemas.events import NotificationSent
 from schemas.topics import COMPLAINT_EVENTS
 from services.intake.domain import new_tracking_id
 from services.notify.app import create_app
 from services.notify.config import NotifySettings
+from tests import factories
 from tests.conftest import service_env
 from tests.support import as_event, eventually, publish, read_topic, running
 
@@ -41,44 +35,12 @@ async def test_lifecycle_messages_recorded_once_and_anonim_hidden_from_the_agenc
     client: httpx.AsyncClient, bootstrap: str
 ) -> None:
     cid = new_tracking_id()
-    now = datetime.now(UTC)
+    reporter = ReporterContact(name=SECRETS[0], email=SECRETS[1], phone="+" + SECRETS[2])
     submitted = as_event(
-        ComplaintSubmitted(
-            complaint_id=cid,
-            title="Pungutan liar di loket",
-            body="Petugas meminta uang tambahan",
-            category="pelayanan.pungli",
-            region_code="81.71",
-            report_type=ReportType.PENGADUAN,
-            anonymous=True,
-            confidential=True,
-            reporter=ReporterContact(name=SECRETS[0], email=SECRETS[1], phone="+" + SECRETS[2]),
-            channel=Channel.WEB,
-            submitted_at=now,
-        )
+        factories.submitted(cid, anonymous=True, confidential=True, reporter=reporter)
     )
-    routed = as_event(
-        ComplaintRouted(
-            complaint_id=cid,
-            agency_id="pemkot-ambon",
-            agency_name="Pemerintah Kota Ambon",
-            time_zone="Asia/Jayapura",
-            rule_id="umum-ambon",
-            reason="r",
-            routed_at=now,
-        )
-    )
-    deadline = as_event(
-        SlaDeadlineSet(
-            complaint_id=cid,
-            stage=SlaStage.FIRST_FOLLOW_UP,
-            agency_id="pemkot-ambon",
-            started_at=now,
-            due_at=datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC),
-            working_days=5,
-            time_zone="Asia/Jayapura",
-        )
-    )
+    routed = as_event(factories.routed(cid, agency_id="pemkot-ambon", agency_name="Pemkot Ambon"))
+    deadline = as_event(factories.deadline_set(cid, agency_id="pemkot-ambon"))
     await publish(bootstrap, COMPLAINT_EVENTS.name, [submitted, routed, routed, deadline, deadline])
 
     async def all_recorded() -> list[dict[str, Any]] | None:

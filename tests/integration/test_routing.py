@@ -1,21 +1,19 @@
 """Routing on the real broker and database: decisions, redelivery, poison messages, rule edits."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from schemas.complaint import Channel, ReporterContact, ReportType
 from schemas.envelope import encode
 from schemas.events import ComplaintRouted, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP, dead_letter_topic
-from services.intake.domain import new_tracking_id
 from services.routing.app import create_app
 from services.routing.config import RoutingSettings
 from services.routing.store import DECISIONS, DIRECTORY
+from tests import factories
 from tests.conftest import service_env
 from tests.support import Seen, as_event, eventually, publish, publish_raw, read_topic, running
 
@@ -36,19 +34,7 @@ async def client(settings: RoutingSettings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def submitted(category: str, region_code: str) -> ComplaintSubmitted:
-    return ComplaintSubmitted(
-        complaint_id=new_tracking_id(),
-        title="Judul laporan",
-        body="Isi laporan yang cukup panjang",
-        category=category,
-        region_code=region_code,
-        report_type=ReportType.PENGADUAN,
-        anonymous=False,
-        confidential=False,
-        reporter=ReporterContact(phone="+6281234567890"),
-        channel=Channel.SMS,
-        submitted_at=datetime.now(UTC),
-    )
+    return factories.submitted(category=category, region_code=region_code)
 
 
 def routed_for(complaint_id: str, records: list[Seen]) -> list[ComplaintRouted]:

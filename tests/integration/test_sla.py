@@ -8,9 +8,9 @@ import pytest
 
 from schemas.events import ComplaintRouted, SlaDeadlineSet
 from schemas.topics import COMPLAINT_EVENTS
-from services.intake.domain import new_tracking_id
 from services.sla.app import create_app
 from services.sla.config import SlaSettings
+from tests import factories
 from tests.conftest import service_env
 from tests.support import Seen, as_event, publish, read_topic, running
 
@@ -29,15 +29,7 @@ async def client(
 
 
 def routed(routed_at: datetime, time_zone: str) -> ComplaintRouted:
-    return ComplaintRouted(
-        complaint_id=new_tracking_id(),
-        agency_id="dinkes-kota-ambon",
-        agency_name="Dinas Kesehatan Kota Ambon",
-        time_zone=time_zone,
-        rule_id="kesehatan-ambon",
-        reason="r",
-        routed_at=routed_at,
-    )
+    return factories.routed(routed_at=routed_at, time_zone=time_zone)
 
 
 def deadlines(cid: str, records: list[Seen]) -> list[SlaDeadlineSet]:

@@ -1,31 +1,16 @@
 """The CloudEvents envelope: what outside subscribers rely on in every record's headers."""
 
-from datetime import UTC, datetime
-
 import pytest
 
-from schemas.complaint import Channel, ReporterContact, ReportType
 from schemas.envelope import InvalidEvent, decode, encode, header_map, new_event
-from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintRouted, ComplaintSubmitted, topic_for
+from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintSubmitted, topic_for
 from schemas.topics import COMPLAINT_EVENTS
+from tests import factories
+from tests.factories import NOW
 
-NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
-
-def submitted(complaint_id: str = "LPR-AAAAA-BBBBB") -> ComplaintSubmitted:
-    return ComplaintSubmitted(
-        complaint_id=complaint_id,
-        title="Jalan rusak",
-        body="Jalan di depan pasar rusak",
-        category="infrastruktur.jalan",
-        region_code="81.71",
-        report_type=ReportType.PENGADUAN,
-        anonymous=True,
-        confidential=False,
-        reporter=ReporterContact(name="Siti", email="siti@example.id"),
-        channel=Channel.WEB,
-        submitted_at=NOW,
-    )
+def submitted() -> ComplaintSubmitted:
+    return factories.submitted("LPR-AAAAA-BBBBB", anonymous=True)
 
 
 def test_round_trip_keeps_every_attribute_and_the_payload() -> None:
@@ -46,15 +31,7 @@ def test_round_trip_keeps_every_attribute_and_the_payload() -> None:
 
 
 def test_every_complaint_event_goes_to_the_complaint_topic_keyed_by_complaint() -> None:
-    routed = ComplaintRouted(
-        complaint_id="LPR-AAAAA-BBBBB",
-        agency_id="pemkot-ambon",
-        agency_name="Pemerintah Kota Ambon",
-        time_zone="Asia/Jayapura",
-        rule_id="umum-ambon",
-        reason="r",
-        routed_at=NOW,
-    )
+    routed = factories.routed("LPR-AAAAA-BBBBB")
     assert topic_for(routed) is COMPLAINT_EVENTS
     assert topic_for(submitted()) is COMPLAINT_EVENTS
     assert encode(new_event(routed, source="/x", correlation_id="c")).key == b"LPR-AAAAA-BBBBB"

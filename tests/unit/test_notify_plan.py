@@ -1,45 +1,18 @@
 """Who hears what: channels, templates, and the anonim reporter kept from the agency."""
 
-from datetime import UTC, datetime
-
-from schemas.complaint import Channel, ReporterContact, ReportType
-from schemas.events import (
-    ComplaintRouted,
-    ComplaintSubmitted,
-    RecipientRole,
-    SlaDeadlineSet,
-    SlaStage,
-)
+from schemas.complaint import ReporterContact
+from schemas.events import ComplaintSubmitted, RecipientRole
 from services.notify.domain import ANONYMOUS_DISPLAY, complainant_channel, contact_from, plan
 from services.notify.rendering import TemplateRenderer
-
-NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+from tests import factories
 
 
 def submitted(*, anonymous: bool, reporter: ReporterContact) -> ComplaintSubmitted:
-    return ComplaintSubmitted(
-        complaint_id="LPR-AAAAA-BBBBB",
-        title="Jalan rusak",
-        body="Jalan di depan pasar rusak",
-        category="infrastruktur.jalan",
-        region_code="81.71",
-        report_type=ReportType.PENGADUAN,
-        anonymous=anonymous,
-        confidential=False,
-        reporter=reporter,
-        channel=Channel.WEB,
-        submitted_at=NOW,
-    )
+    return factories.submitted("LPR-AAAAA-BBBBB", anonymous=anonymous, reporter=reporter)
 
 
-ROUTED = ComplaintRouted(
-    complaint_id="LPR-AAAAA-BBBBB",
-    agency_id="dinas-pupr-kota-ambon",
-    agency_name="Dinas PUPR Kota Ambon",
-    time_zone="Asia/Jayapura",
-    rule_id="jalan-ambon",
-    reason="r",
-    routed_at=NOW,
+ROUTED = factories.routed(
+    "LPR-AAAAA-BBBBB", agency_id="dinas-pupr-kota-ambon", agency_name="Dinas PUPR Kota Ambon"
 )
 
 
@@ -84,15 +57,7 @@ def test_agency_sees_a_named_reporter_who_did_not_ask_for_anonymity() -> None:
 
 def test_deadline_is_announced_in_the_agency_local_time() -> None:
     event = submitted(anonymous=False, reporter=ReporterContact(phone="+62811111111"))
-    deadline = SlaDeadlineSet(
-        complaint_id="LPR-AAAAA-BBBBB",
-        stage=SlaStage.FIRST_FOLLOW_UP,
-        agency_id="dinas-pupr-kota-ambon",
-        started_at=NOW,
-        due_at=datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC),
-        working_days=5,
-        time_zone="Asia/Jayapura",
-    )
+    deadline = factories.deadline_set("LPR-AAAAA-BBBBB", agency_id="dinas-pupr-kota-ambon")
     [message] = plan(deadline, contact_from(event))
     body = TemplateRenderer().render(message.template, message.context).body
     assert "01-12-2026 23:59 WIT" in body and "5 hari kerja" in body

@@ -1,0 +1,56 @@
+"""Valid events with sensible defaults; a test overrides only what it is about."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.complaint import Channel, ReporterContact, ReportType
+from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaDeadlineSet, SlaStage
+from services.intake.domain import new_tracking_id
+
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # a Tuesday in every Indonesian zone
+
+
+def submitted(complaint_id: str | None = None, **overrides: Any) -> ComplaintSubmitted:
+    """A complaint from Ambon, reachable by email and phone."""
+    fields: dict[str, Any] = {
+        "complaint_id": complaint_id or new_tracking_id(),
+        "title": "Jalan rusak",
+        "body": "Jalan di depan pasar rusak",
+        "category": "infrastruktur.jalan",
+        "region_code": "81.71",
+        "report_type": ReportType.PENGADUAN,
+        "anonymous": False,
+        "confidential": False,
+        "reporter": ReporterContact(name="Siti Rahma", email="siti@example.id"),
+        "channel": Channel.WEB,
+        "submitted_at": NOW,
+    }
+    return ComplaintSubmitted(**{**fields, **overrides})
+
+
+def routed(complaint_id: str | None = None, **overrides: Any) -> ComplaintRouted:
+    """Assigned to the Ambon city health office (WIT)."""
+    fields: dict[str, Any] = {
+        "complaint_id": complaint_id or new_tracking_id(),
+        "agency_id": "dinkes-kota-ambon",
+        "agency_name": "Dinas Kesehatan Kota Ambon",
+        "time_zone": "Asia/Jayapura",
+        "rule_id": "kesehatan-ambon",
+        "reason": "rule kesehatan-ambon matched",
+        "routed_at": NOW,
+    }
+    return ComplaintRouted(**{**fields, **overrides})
+
+
+def deadline_set(complaint_id: str | None = None, **overrides: Any) -> SlaDeadlineSet:
+    """First follow-up due five working days after NOW, end of day WIT."""
+    fields: dict[str, Any] = {
+        "complaint_id": complaint_id or new_tracking_id(),
+        "stage": SlaStage.FIRST_FOLLOW_UP,
+        "agency_id": "dinkes-kota-ambon",
+        "started_at": NOW,
+        "due_at": datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC),
+        "working_days": 5,
+        "time_zone": "Asia/Jayapura",
+    }
+    return SlaDeadlineSet(**{**fields, **overrides})
