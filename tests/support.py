@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import murmur2
 from fastapi import FastAPI
 
 from schemas.envelope import Event, EventPayload, encode, new_event
+from services.intake.domain import new_tracking_id
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,23 @@ async def read_topic(
         return seen
     finally:
         await consumer.stop()
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner puts a key on."""
+    hashed: int = murmur2(key.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+def key_on_same_partition(key: str, partitions: int) -> str:
+    """Another complaint ID on the same partition: once it is processed, so is everything
+    published before it with ``key``."""
+    while True:
+        candidate = new_tracking_id()
+        if candidate != key and partition_of(candidate, partitions) == partition_of(
+            key, partitions
+        ):
+            return candidate
 
 
 @asynccontextmanager

@@ -196,7 +196,10 @@ async def test_unknown_and_malformed_tracking_ids(client: httpx.AsyncClient) -> 
 
 
 async def test_routing_and_sla_outcomes_show_in_the_status_once_each(
-    client: httpx.AsyncClient, bootstrap: str
+    client: httpx.AsyncClient,
+    bootstrap: str,
+    mongo: AsyncMongoClient[Any],
+    settings: IntakeSettings,
 ) -> None:
     tracking_id = (await client.post("/v1/complaints", json=VALID)).json()["tracking_id"]
     routed = as_event(factories.routed(tracking_id))
@@ -212,6 +215,10 @@ async def test_routing_and_sla_outcomes_show_in_the_status_once_each(
     assert status["status"] == "forwarded_to_agency"
     assert status["agency"] == {"id": "dinkes-kota-ambon", "name": "Dinas Kesehatan Kota Ambon"}
     assert status["deadline"]["due_at"] == "2026-12-01T14:59:59Z"
+    # The deadline came after both copies of the routed event on the same partition.
+    stored = await mongo[settings.database_name][COMPLAINTS].find_one({"_id": tracking_id})
+    assert stored is not None
+    assert [entry["status"] for entry in stored["history"]] == ["submitted", "forwarded_to_agency"]
 
 
 async def test_outcome_for_an_unknown_complaint_is_dead_lettered_and_consumption_goes_on(

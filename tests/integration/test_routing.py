@@ -15,7 +15,16 @@ from services.routing.config import RoutingSettings
 from services.routing.store import DECISIONS, DIRECTORY
 from tests import factories
 from tests.conftest import service_env
-from tests.support import Seen, as_event, eventually, publish, publish_raw, read_topic, running
+from tests.support import (
+    Seen,
+    as_event,
+    eventually,
+    key_on_same_partition,
+    publish,
+    publish_raw,
+    read_topic,
+    running,
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +84,9 @@ async def test_a_redelivered_event_is_routed_once(
 ) -> None:
     event = as_event(submitted("infrastruktur.jalan", "13.71"))
     await publish(bootstrap, COMPLAINT_EVENTS.name, [event, event, event])
-    marker = as_event(submitted("infrastruktur.jalan", "13.71"))
+    # A later complaint on the same partition: once it is routed, all three copies were seen.
+    marker_id = key_on_same_partition(event.subject, COMPLAINT_EVENTS.partitions)
+    marker = as_event(factories.submitted(marker_id, region_code="13.71"))
     await publish(bootstrap, COMPLAINT_EVENTS.name, [marker])
 
     seen = await read_topic(

@@ -12,7 +12,7 @@ from services.sla.app import create_app
 from services.sla.config import SlaSettings
 from tests import factories
 from tests.conftest import service_env
-from tests.support import Seen, as_event, publish, read_topic, running
+from tests.support import Seen, as_event, key_on_same_partition, publish, read_topic, running
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,13 @@ async def test_routed_complaint_gets_its_deadline_once_in_the_agency_zone(
     # working days run Wed 25, Fri 27, Mon 30, Tue 1, Wed 2 December.
     event = as_event(routed(datetime(2026, 11, 24, 3, 0, tzinfo=UTC), "Asia/Jayapura"))
     await publish(bootstrap, COMPLAINT_EVENTS.name, [event, event])
-    marker = as_event(routed(datetime(2026, 11, 24, 3, 0, tzinfo=UTC), "Asia/Jakarta"))
+    # Same partition: once the marker has its deadline, both copies of the event were seen.
+    marker = as_event(
+        factories.routed(
+            key_on_same_partition(event.subject, COMPLAINT_EVENTS.partitions),
+            time_zone="Asia/Jakarta",
+        )
+    )
     await publish(bootstrap, COMPLAINT_EVENTS.name, [marker])
 
     seen = await read_topic(
