@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +26,7 @@ from kernel.mongo import is_unavailable
 CORRELATION_HEADER = "X-Correlation-ID"
 PROBLEM_JSON = "application/problem+json"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+RETRY_AFTER_SECONDS = 5
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 
@@ -210,14 +212,20 @@ def create_app(
     async def on_problem(_: Request, exc: ProblemError) -> JSONResponse:
         return problem(exc.status, exc.code, exc.detail, **exc.extra)
 
+    # Registered for PyMongoError rather than Exception: Starlette re-raises after any handler
+    # for Exception, which would turn a clean 503 into a logged server error.
+    @app.exception_handler(PyMongoError)
+    async def on_database_error(_: Request, exc: PyMongoError) -> JSONResponse:
+        if is_unavailable(exc):
+            log.warning("database_unavailable", error=repr(exc))
+            response = problem(503, "service_unavailable", "the database does not answer; retry")
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
+        log.error("database_error", exc_info=exc)
+        return problem(500, "internal_error", "an unexpected error occurred")
+
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
-        if is_unavailable(exc):
-            log.warning("dependency_unavailable", exc_info=exc)
-            response = problem(503, "service_unavailable", "the database does not answer; retry")
-            response.headers["Retry-After"] = "5"
-            return response
-        log.error("unhandled_error", exc_info=exc)
         return problem(500, "internal_error", "an unexpected error occurred")
 
     @app.middleware("http")

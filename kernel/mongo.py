@@ -42,17 +42,41 @@ async def ping(client: AsyncMongoClient[Document]) -> None:
     await client.admin.command("ping")
 
 
+TRANSACTION_ATTEMPTS = 3
+
+
 async def in_transaction(
     client: AsyncMongoClient[Document], work: Callable[[Session], Awaitable[T]]
 ) -> T:
-    """Run ``work`` in one multi-document transaction; everything it writes lands or none of it."""
-    async with client.start_session() as session:
-        result: T = await session.with_transaction(work)
-        return result
+    """Run ``work`` in one multi-document transaction; everything it writes lands or none of it.
+
+    Write conflicts are retried a few times. An unreachable server is not retried here (unlike
+    PyMongo's ``with_transaction``, which keeps trying for two minutes): the caller decides,
+    so that an HTTP request answers 503 promptly and a consumer backs off.
+    """
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        async with client.start_session() as session:
+            try:
+                async with await session.start_transaction():
+                    result = await work(session)
+                return result
+            except PyMongoError as exc:
+                transient = exc.has_error_label("TransientTransactionError")
+                if transient and not isinstance(exc, ConnectionFailure) and (
+                    attempt < TRANSACTION_ATTEMPTS
+                ):
+                    continue
+                raise
+    raise AssertionError("unreachable")
 
 
 def is_unavailable(error: BaseException) -> bool:
-    """True for database outages (retry later), false for errors a retry will not fix."""
+    """True for database outages and conflicts (retry later), false for errors a retry will not
+    fix."""
     return isinstance(error, UNAVAILABLE_ERRORS) or (
-        isinstance(error, PyMongoError) and error.has_error_label("TransientTransactionError")
+        isinstance(error, PyMongoError)
+        and (
+            error.has_error_label("TransientTransactionError")
+            or error.has_error_label("UnknownTransactionCommitResult")
+        )
     )

@@ -7,6 +7,8 @@ from schemas.complaint import Channel, ReporterContact, ReportType
 from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaDeadlineSet, SlaStage
 from services.intake.domain import new_tracking_id
 
+__all__ = ["NOW", "deadline_set", "new_tracking_id", "routed", "submitted"]
+
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # a Tuesday in every Indonesian zone
 
 

@@ -1,5 +1,6 @@
 """Intake on the real broker and database: submit, track, refuse bad input, survive an outage."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -277,3 +278,30 @@ async def test_a_broker_outage_loses_no_submission(
         return await outbox.count_documents({}) == 0
 
     await eventually(drained, timeout=30)
+
+
+async def test_an_unreachable_database_gets_503_with_retry_after_and_no_acknowledgement(
+    settings: IntakeSettings,
+    mongo_server: ServerProcess,
+    mongo: AsyncMongoClient[Any],
+) -> None:
+    impatient = settings.model_copy(update={"mongo_timeout_ms": 500})
+    async with running(create_app(impatient)) as client:
+        assert (await client.get("/readyz")).status_code == 200
+        before = await stored_counts(mongo, settings)
+        mongo_server.pause()
+        try:
+            started = asyncio.get_running_loop().time()
+            response = await client.post("/v1/complaints", json=VALID)
+            elapsed = asyncio.get_running_loop().time() - started
+            ready = await client.get("/readyz")
+        finally:
+            mongo_server.resume()
+        assert response.status_code == 503
+        assert response.json()["code"] == "service_unavailable"
+        assert response.headers["Retry-After"] == "5"
+        assert elapsed < 5  # answered, not hung
+        assert ready.status_code == 503
+        assert "mongodb" in ready.json()["checks"]
+        assert await stored_counts(mongo, settings) == before
+        assert (await client.post("/v1/complaints", json=VALID)).status_code == 201

@@ -1,0 +1,155 @@
+"""The shared consumer and outbox on the real broker and database: failure paths."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.errors import AutoReconnect
+
+from kernel.consumer import EventConsumer
+from kernel.kafka import Publisher, ensure_topics
+from kernel.mongo import in_transaction
+from kernel.outbox import Outbox, OutboxRelay
+from kernel.settings import ServiceSettings
+from schemas.envelope import Event
+from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintSubmitted
+from schemas.topics import COMPLAINT_EVENTS, PRODUCT_TOPICS, dead_letter_topic
+from tests import factories
+from tests.support import as_event, eventually, publish, read_topic
+
+
+@pytest.fixture
+def settings(bootstrap: str, mongo_url: str) -> ServiceSettings:
+    return ServiceSettings(
+        service_name="kerneltest",
+        kafka_bootstrap_servers=bootstrap,
+        mongo_url=mongo_url,
+        mongo_database=f"it_kernel_{uuid.uuid4().hex[:8]}",
+        handler_max_attempts=3,
+    )
+
+
+@pytest.fixture
+async def publisher(settings: ServiceSettings) -> AsyncIterator[Publisher]:
+    await ensure_topics(settings, PRODUCT_TOPICS)
+    p = Publisher(settings)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+async def consume(
+    settings: ServiceSettings, publisher: Publisher, group: str, handler: Any
+) -> EventConsumer:
+    consumer = EventConsumer(
+        settings=settings,
+        group_id=group,
+        topics=[COMPLAINT_EVENTS.name],
+        handlers={ComplaintSubmitted.event_type(): handler},
+        payload_types=COMPLAINT_EVENT_TYPES,
+        producer=publisher,
+    )
+    await consumer.start()
+    return consumer
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
+    settings: ServiceSettings, publisher: Publisher, bootstrap: str
+) -> None:
+    broken = as_event(factories.submitted())
+    fine = as_event(factories.submitted())
+    attempts: dict[str, int] = {}
+    handled: list[str] = []
+
+    async def handler(event: Event) -> None:
+        attempts[event.id] = attempts.get(event.id, 0) + 1
+        if event.id == broken.id:
+            raise RuntimeError("bug in the handler")
+        handled.append(event.id)
+
+    group = f"kernel-{uuid.uuid4().hex[:6]}"
+    consumer = await consume(settings, publisher, group, handler)
+    try:
+        await publish(bootstrap, COMPLAINT_EVENTS.name, [broken, fine])
+        await eventually(lambda: asyncio.sleep(0, result=fine.id in handled), timeout=30)
+    finally:
+        await consumer.stop()
+
+    assert attempts[broken.id] == 3
+    dlq = await read_topic(bootstrap, dead_letter_topic(group).name, until=lambda rs: len(rs) >= 1)
+    [dead] = dlq
+    assert dead.headers["ce_id"] == broken.id
+    assert "handler failed 3 times" in dead.headers["x-dlq-reason"]
+    assert "bug in the handler" in dead.headers["x-dlq-reason"]
+
+
+async def test_an_outage_is_retried_past_the_attempt_limit_and_never_dead_lettered(
+    settings: ServiceSettings, publisher: Publisher, bootstrap: str
+) -> None:
+    event = as_event(factories.submitted())
+    calls: list[int] = []
+
+    async def flaky(seen: Event) -> None:
+        if seen.id != event.id:
+            return  # earlier tests' events on the shared topic
+        calls.append(1)
+        if len(calls) <= 4:  # more failures than handler_max_attempts
+            raise AutoReconnect("database unreachable")
+
+    group = f"kernel-{uuid.uuid4().hex[:6]}"
+    consumer = await consume(settings, publisher, group, flaky)
+    try:
+        await publish(bootstrap, COMPLAINT_EVENTS.name, [event])
+        await eventually(lambda: asyncio.sleep(0, result=len(calls) >= 5), timeout=30)
+    finally:
+        await consumer.stop()
+    assert len(calls) == 5
+    dlq = await read_topic(bootstrap, dead_letter_topic(group).name, until=bool, timeout=3)
+    assert dlq == []
+
+
+async def test_only_the_lease_holder_relays_and_events_go_out_in_order(
+    settings: ServiceSettings,
+    publisher: Publisher,
+    bootstrap: str,
+    mongo: AsyncMongoClient[Any],
+) -> None:
+    db = mongo[settings.database_name]
+    cid = factories.new_tracking_id()
+    events = [as_event(factories.submitted(cid, title=f"Laporan nomor {i}")) for i in range(20)]
+
+    async def store(session: Any) -> None:
+        await Outbox(db).add(events, session=session)
+
+    await in_transaction(mongo, store)
+    first = OutboxRelay(db=db, producer=publisher, service="a", poll_seconds=60)
+    second = OutboxRelay(db=db, producer=publisher, service="b", poll_seconds=60)
+    assert await second.publish_pending() == 20 or await first.publish_pending() == 20
+    assert await first.publish_pending() == 0  # nothing left, or not the holder
+
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: sum(r.key == cid.encode() for r in rs) >= 20,
+    )
+    ids = [r.headers["ce_id"] for r in seen if r.key == cid.encode()]
+    assert ids == [e.id for e in events]
+
+
+async def test_a_second_relay_is_refused_the_lease_while_the_first_holds_it(
+    settings: ServiceSettings, publisher: Publisher, mongo: AsyncMongoClient[Any]
+) -> None:
+    db = mongo[settings.database_name]
+    holder = OutboxRelay(db=db, producer=publisher, service="a", poll_seconds=60)
+    other = OutboxRelay(db=db, producer=publisher, service="b", poll_seconds=60)
+    await holder.publish_pending()
+
+    async def store(session: Any) -> None:
+        await Outbox(db).add([as_event(factories.submitted())], session=session)
+
+    await in_transaction(mongo, store)
+    assert await other.publish_pending() == 0
+    assert await holder.publish_pending() == 1
