@@ -62,8 +62,10 @@ async def in_transaction(
                 return result
             except PyMongoError as exc:
                 transient = exc.has_error_label("TransientTransactionError")
-                if transient and not isinstance(exc, ConnectionFailure) and (
-                    attempt < TRANSACTION_ATTEMPTS
+                if (
+                    transient
+                    and not isinstance(exc, ConnectionFailure)
+                    and (attempt < TRANSACTION_ATTEMPTS)
                 ):
                     continue
                 raise
