@@ -18,10 +18,58 @@ class ReportType(StrEnum):
 
 
 class ComplaintStatus(StrEnum):
-    """Where a complaint stands; the full lifecycle grows from these."""
+    """Where a complaint stands in the SP4N-LAPOR! lifecycle."""
 
     SUBMITTED = "submitted"
+    DEFERRED = "deferred"
+    REJECTED = "rejected"
     FORWARDED_TO_AGENCY = "forwarded_to_agency"
+    FORWARDED_TO_UNIT = "forwarded_to_unit"
+    BOUNCED = "bounced"
+    IN_FOLLOW_UP = "in_follow_up"
+    ANSWERED = "answered"
+    REOPENED = "reopened"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+
+
+class LifecycleAction(StrEnum):
+    """What someone (or the system) does to a complaint."""
+
+    DEFER = "defer"
+    COMPLETE = "complete"
+    REJECT = "reject"
+    FORWARD = "forward"
+    FORWARD_TO_UNIT = "forward_to_unit"
+    BOUNCE = "bounce"
+    REROUTE = "reroute"
+    FOLLOW_UP = "follow_up"
+    ANSWER = "answer"
+    REPLY = "reply"
+    CLOSE = "close"
+    AUTO_CLOSE = "auto_close"
+    ESCALATE = "escalate"
+
+
+class Role(StrEnum):
+    """Who acts: the actors of SP4N-LAPOR!, plus the platform itself."""
+
+    CITIZEN = "citizen"
+    NATIONAL_ADMIN = "national_admin"
+    AGENCY_ADMIN = "agency_admin"
+    UNIT_OFFICER = "unit_officer"
+    AUDITOR = "auditor"
+    SYSTEM = "system"
+
+
+class RejectionReason(StrEnum):
+    """Why a report is not handled (it is archived with the reason, never lost)."""
+
+    OUT_OF_SCOPE = "out_of_scope"  # court cases, legislation, corruption, criminal matters
+    INCOMPLETE = "incomplete"
+    DUPLICATE = "duplicate"
+    NOT_A_REPORT = "not_a_report"
+    ABUSIVE = "abusive"
 
 
 class Channel(StrEnum):
