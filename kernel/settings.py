@@ -5,10 +5,13 @@ services subclass ``ServiceSettings`` to add their own. ``make config-docs`` sty
 README are checked against these fields by a test, so the documentation cannot drift.
 """
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Known to everyone on purpose: refused when ENVIRONMENT=production.
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105
 
 
 class ServiceSettings(BaseSettings):
@@ -62,6 +65,30 @@ class ServiceSettings(BaseSettings):
         default="INFO", description="Lowest level logged."
     )
     log_json: bool = Field(default=True, description="JSON log lines (off: human-readable).")
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="'production' refuses development defaults such as the built-in JWT secret.",
+    )
+    auth_jwt_secret: SecretStr = Field(
+        default=SecretStr(DEV_JWT_SECRET),
+        description="HS256 key for bearer tokens (used when no public key is set).",
+    )
+    auth_jwt_public_key: str = Field(
+        default="",
+        description="PEM public key of the identity provider (RS256/ES256); overrides the secret.",
+    )
+    auth_jwt_issuer: str = Field(default="lapor-dev", description="Required 'iss' of tokens.")
+    auth_jwt_audience: str = Field(default="lapor", description="Required 'aud' of tokens.")
+
+    @model_validator(mode="after")
+    def _no_development_secrets_in_production(self) -> Self:
+        if self.environment == "production" and not self.auth_jwt_public_key:
+            secret = self.auth_jwt_secret.get_secret_value()
+            if secret == DEV_JWT_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "production needs AUTH_JWT_PUBLIC_KEY or an AUTH_JWT_SECRET of 32+ characters"
+                )
+        return self
 
     @property
     def database_name(self) -> str:

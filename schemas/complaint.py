@@ -1,5 +1,6 @@
 """Shared vocabulary of a complaint: report types, statuses, channels, reporter contact."""
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -60,6 +61,16 @@ class Role(StrEnum):
     UNIT_OFFICER = "unit_officer"
     AUDITOR = "auditor"
     SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, with the agency or unit they belong to (for authority checks)."""
+
+    role: Role
+    subject: str
+    agency_id: str | None = None
+    unit_id: str | None = None
 
 
 class RejectionReason(StrEnum):

@@ -9,9 +9,9 @@ the transition to record, or raises ``IllegalTransition`` with a machine-readabl
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from schemas.complaint import Actor, RejectionReason, ReportType, Role
 from schemas.complaint import ComplaintStatus as S
 from schemas.complaint import LifecycleAction as A
-from schemas.complaint import RejectionReason, ReportType, Role
 
 OPEN_STATUSES = frozenset(S) - {S.REJECTED, S.CLOSED}
 HANDLING = frozenset({S.FORWARDED_TO_AGENCY, S.FORWARDED_TO_UNIT, S.IN_FOLLOW_UP, S.REOPENED})
@@ -56,16 +56,6 @@ RULES: dict[A, tuple[Rule, ...]] = {
 
 NEEDS_REASON = frozenset({A.DEFER, A.REJECT, A.BOUNCE, A.CLOSE, A.ESCALATE})
 NEEDS_TEXT = frozenset({A.FOLLOW_UP, A.ANSWER, A.REPLY, A.COMPLETE})
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts, with the agency or unit they belong to (for authority checks)."""
-
-    role: Role
-    subject: str
-    agency_id: str | None = None
-    unit_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +153,7 @@ def apply(
             "illegal_transition",
             f"cannot {command.action} a complaint that is {state.status}",
         )
-    _check_fields(state, command)
+    _check_fields(state, command, actor)
     new_state = _next_state(state, command, actor, rule.target, now=now, reply_window=reply_window)
     return Transition(
         action=command.action,
@@ -182,7 +172,7 @@ def _require(condition: bool, field_name: str, message: str) -> None:
         raise IllegalTransition(f"{field_name}_required", message, status=422)
 
 
-def _check_fields(state: ComplaintState, command: Command) -> None:
+def _check_fields(state: ComplaintState, command: Command, actor: Actor) -> None:
     action = command.action
     if action in NEEDS_REASON:
         _require(bool(command.reason), "reason", f"{action} needs a reason")
@@ -193,7 +183,9 @@ def _check_fields(state: ComplaintState, command: Command) -> None:
     if action in (A.FORWARD, A.REROUTE):
         _require(bool(command.agency_id), "agency_id", f"{action} needs the agency")
         report_type = command.report_type or state.report_type
-        if report_type is ReportType.PENGADUAN and action is A.FORWARD:
+        # A human verifier classes a pengaduan; automatic routing leaves it to the default class.
+        verified_by_hand = actor.role is Role.NATIONAL_ADMIN
+        if report_type is ReportType.PENGADUAN and action is A.FORWARD and verified_by_hand:
             _require(
                 command.needs_examination is not None,
                 "needs_examination",

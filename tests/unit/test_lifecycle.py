@@ -5,12 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from schemas.complaint import Actor, RejectionReason, ReportType, Role
 from schemas.complaint import ComplaintStatus as S
 from schemas.complaint import LifecycleAction as A
-from schemas.complaint import RejectionReason, ReportType, Role
 from services.intake.lifecycle import (
     RULES,
-    Actor,
     Command,
     ComplaintState,
     IllegalTransition,
@@ -174,6 +173,11 @@ def test_only_the_assigned_agency_unit_and_reporter_may_act() -> None:
 )
 def test_missing_fields_are_named(command: Command, code: str) -> None:
     assert refused(FRESH, command, ADMIN) == code
+
+
+def test_automatic_routing_forwards_without_an_examination_class() -> None:
+    state = step(FRESH, Command(A.FORWARD, agency_id="pemkot-ambon"), SYSTEM)
+    assert (state.status, state.needs_examination) == (S.FORWARDED_TO_AGENCY, None)
 
 
 def test_aspirasi_needs_no_examination_class_and_type_can_be_corrected() -> None:
