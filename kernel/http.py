@@ -9,19 +9,22 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kernel.auth import AuthenticationError, TokenVerifier
 from kernel.logging import bind_context, clear_context, get_logger
 from kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from kernel.mongo import is_unavailable
+from schemas.complaint import Actor
 
 CORRELATION_HEADER = "X-Correlation-ID"
 PROBLEM_JSON = "application/problem+json"
@@ -44,11 +47,20 @@ class Component(Protocol):
 class ProblemError(Exception):
     """An error the client can act on, rendered as a problem document."""
 
-    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -210,7 +222,9 @@ def create_app(
 
     @app.exception_handler(ProblemError)
     async def on_problem(_: Request, exc: ProblemError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.detail, **exc.extra)
+        response = problem(exc.status, exc.code, exc.detail, **exc.extra)
+        response.headers.update(exc.headers)
+        return response
 
     # Registered for PyMongoError rather than Exception: Starlette re-raises after any handler
     # for Exception, which would turn a clean 503 into a logged server error.
@@ -255,3 +269,39 @@ def correlation_id(request: Request) -> str:
     """The correlation ID of the request being served (from its header, or minted)."""
     value: str = getattr(request.state, "correlation_id", "") or uuid.uuid4().hex
     return value
+
+
+_BEARER = HTTPBearer(auto_error=False, description="JWT with role, agency_id and unit_id claims")
+
+
+def authentication(verifier: TokenVerifier) -> Callable[..., Actor | None]:
+    """A dependency giving the caller named by a bearer token, or None without one.
+
+    A token that is present but invalid is a 401, never silently anonymous.
+    """
+
+    def caller(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+    ) -> Actor | None:
+        if credentials is None:
+            return None
+        try:
+            return verifier.verify(credentials.credentials)
+        except AuthenticationError as exc:
+            raise ProblemError(
+                401, exc.code, exc.message, headers={"WWW-Authenticate": "Bearer"}
+            ) from exc
+
+    return caller
+
+
+def signed_in(actor: Actor | None) -> Actor:
+    """The caller, or a 401 when the endpoint needs one."""
+    if actor is None:
+        raise ProblemError(
+            401,
+            "authentication_required",
+            "this endpoint needs a bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return actor

@@ -1,6 +1,7 @@
 """The MongoDB client (PyMongo async) and the transaction helper every store uses."""
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
@@ -70,6 +71,11 @@ async def in_transaction(
                     continue
                 raise
     raise AssertionError("unreachable")
+
+
+def stored_precision(moment: datetime) -> datetime:
+    """MongoDB keeps milliseconds: truncate so what an API returns equals every later read."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def is_unavailable(error: BaseException) -> bool:

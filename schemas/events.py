@@ -8,7 +8,14 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, Field
 
-from schemas.complaint import Channel, ReporterContact, ReportType
+from schemas.complaint import (
+    Channel,
+    ComplaintStatus,
+    LifecycleAction,
+    ReporterContact,
+    ReportType,
+    Role,
+)
 from schemas.envelope import EventPayload
 from schemas.regions import REGION_CODE_PATTERN
 from schemas.topics import COMPLAINT_EVENTS, STANDARD_EVENTS, TopicSpec
@@ -55,6 +62,27 @@ class ComplaintRouted(ComplaintEvent):
     rule_id: str = Field(description="The routing rule that matched, or 'fallback'.")
     reason: str = Field(description="Why this agency, in words an admin can check.")
     routed_at: AwareDatetime
+
+
+class ComplaintStatusChanged(ComplaintEvent):
+    """A lifecycle transition: who (by role), what, from which status to which, and why."""
+
+    NAME = "complaint.status_changed"
+    VERSION = 1
+
+    action: LifecycleAction
+    from_status: ComplaintStatus
+    to_status: ComplaintStatus
+    actor_role: Role = Field(description="The actor's role; never who, to keep reporters safe.")
+    agency_id: str | None
+    unit_id: str | None
+    report_type: ReportType
+    needs_examination: bool | None = Field(
+        description="Examination class chosen at verification (pengaduan only); drives deadlines."
+    )
+    reason: str | None = Field(max_length=2_000)
+    text: str | None = Field(max_length=20_000, description="Follow-up, answer or reply text.")
+    changed_at: AwareDatetime
 
 
 class SlaStage(StrEnum):
@@ -119,7 +147,13 @@ class StandardPublished(EventPayload):
 
 COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
     model.event_type(): model
-    for model in (ComplaintSubmitted, ComplaintRouted, SlaDeadlineSet, NotificationSent)
+    for model in (
+        ComplaintSubmitted,
+        ComplaintRouted,
+        ComplaintStatusChanged,
+        SlaDeadlineSet,
+        NotificationSent,
+    )
 }
 STANDARD_EVENT_TYPES: dict[str, type[EventPayload]] = {
     StandardPublished.event_type(): StandardPublished

@@ -1,29 +1,108 @@
-"""HTTP adapter of intake: submit and track complaints."""
+"""HTTP adapter of intake: submit, track, list, act on, support and rate complaints."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
-from kernel.http import ProblemError, correlation_id
-from schemas.complaint import TRACKING_ID_PATTERN
-from services.intake.domain import ComplaintCreate, ComplaintStatusView
-from services.intake.service import IdempotencyConflict, IntakeService
+from kernel.http import ProblemError, correlation_id, signed_in
+from schemas.complaint import (
+    TRACKING_ID_PATTERN,
+    Actor,
+    ComplaintStatus,
+    LifecycleAction,
+    RejectionReason,
+    ReportType,
+    Role,
+)
+from services.intake.domain import ComplaintCreate
+from services.intake.lifecycle import Command, IllegalTransition
+from services.intake.service import ComplaintNotFound, IdempotencyConflict, IntakeService
+from services.intake.store import ConcurrentUpdate
+from services.intake.views import (
+    ComplaintDetail,
+    ComplaintStatusView,
+    PublicComplaint,
+    detail_view,
+    is_public,
+    may_view,
+    public_filter,
+    public_view,
+    scope_filter,
+    status_view,
+)
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+AGENCY_ID = r"^[a-z0-9-]{2,80}$"
+TrackingId = Annotated[str, Path(pattern=TRACKING_ID_PATTERN, examples=["LPR-7KQ2M-9XA4B"])]
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
+Offset = Annotated[int, Query(ge=0, le=100_000)]
 
 
-def router(service: IntakeService) -> APIRouter:
-    """Routes bound to one IntakeService."""
-    api = APIRouter(prefix="/v1", tags=["complaints"])
+class ActionRequest(BaseModel):
+    """A lifecycle action and what it carries (which fields depends on the action)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    action: LifecycleAction
+    reason: str | None = Field(default=None, min_length=1, max_length=2_000)
+    text: str | None = Field(default=None, min_length=1, max_length=20_000)
+    agency_id: str | None = Field(default=None, pattern=AGENCY_ID)
+    agency_name: str | None = Field(default=None, min_length=2, max_length=200)
+    unit_id: str | None = Field(default=None, pattern=AGENCY_ID)
+    rejection: RejectionReason | None = None
+    report_type: ReportType | None = None
+    needs_examination: bool | None = None
+
+    def command(self) -> Command:
+        """The domain command."""
+        return Command(
+            action=self.action,
+            reason=self.reason,
+            text=self.text,
+            agency_id=self.agency_id,
+            unit_id=self.unit_id,
+            rejection=self.rejection,
+            report_type=self.report_type,
+            needs_examination=self.needs_examination,
+        )
+
+
+class RatingRequest(BaseModel):
+    """The complainant's judgement of the answer."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2_000)
+
+
+def _problem_for(exc: Exception) -> ProblemError:
+    if isinstance(exc, IllegalTransition):
+        return ProblemError(exc.status, exc.code, exc.message)
+    if isinstance(exc, ComplaintNotFound):
+        return ProblemError(404, "complaint_not_found", f"no complaint {exc}")
+    if isinstance(exc, ConcurrentUpdate):
+        return ProblemError(409, "concurrent_update", "the complaint changed meanwhile; retry")
+    raise exc
+
+
+def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRouter:
+    """Routes bound to one IntakeService and one way of authenticating callers."""
+    api = APIRouter(prefix="/v1")
+    Caller = Annotated[Actor | None, Depends(caller)]
 
     @api.post(
         "/complaints",
         status_code=201,
         response_model=ComplaintStatusView,
+        tags=["complaints"],
         summary="Submit a complaint, suggestion or information request",
         responses={
             200: {"description": "A retry with the same Idempotency-Key: the earlier complaint"},
             400: {"description": "Malformed JSON", **PROBLEM},
+            401: {"description": "A bearer token was sent and is not valid", **PROBLEM},
             409: {"description": "Idempotency-Key reused for a different request", **PROBLEM},
             413: {"description": "Body too large", **PROBLEM},
             422: {"description": "Validation failed, per field", **PROBLEM},
@@ -34,6 +113,7 @@ def router(service: IntakeService) -> APIRouter:
         create: ComplaintCreate,
         request: Request,
         response: Response,
+        actor: Caller,
         idempotency_key: Annotated[
             str | None,
             Header(
@@ -43,10 +123,13 @@ def router(service: IntakeService) -> APIRouter:
             ),
         ] = None,
     ) -> ComplaintStatusView:
+        if actor is not None and actor.role is not Role.CITIZEN:
+            raise ProblemError(403, "role_not_allowed", "complaints are submitted by citizens")
         try:
             record, created = await service.submit(
                 create,
                 correlation_id=correlation_id(request),
+                reporter_id=actor.subject if actor else None,
                 idempotency_key=idempotency_key,
             )
         except IdempotencyConflict as exc:
@@ -55,20 +138,154 @@ def router(service: IntakeService) -> APIRouter:
             ) from exc
         response.status_code = 201 if created else 200
         response.headers["Location"] = f"/v1/complaints/{record['_id']}"
-        return ComplaintStatusView.from_record(record)
+        return status_view(record)
+
+    @api.get(
+        "/complaints",
+        response_model=list[ComplaintDetail],
+        tags=["complaints"],
+        summary="Complaints the caller may see (own, agency's, unit's or all), newest first",
+        responses={401: {"description": "No or invalid token", **PROBLEM}},
+    )
+    async def list_complaints(
+        actor: Caller,
+        status: ComplaintStatus | None = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> list[ComplaintDetail]:
+        viewer = signed_in(actor)
+        query = scope_filter(viewer)
+        if status is not None:
+            query["status"] = status.value
+        records = await service.list(query, limit=limit, offset=offset)
+        return [detail_view(record, viewer) for record in records]
 
     @api.get(
         "/complaints/{tracking_id}",
-        response_model=ComplaintStatusView,
-        summary="Track a complaint by its tracking ID",
-        responses={404: {"description": "No such tracking ID", **PROBLEM}},
+        response_model=ComplaintDetail | ComplaintStatusView,
+        tags=["complaints"],
+        summary="Track a complaint: its status by tracking ID, or all of it with authority",
+        responses={
+            403: {"description": "A token without authority over it", **PROBLEM},
+            404: {"description": "No such tracking ID", **PROBLEM},
+        },
     )
     async def track(
-        tracking_id: Annotated[str, Path(pattern=TRACKING_ID_PATTERN)],
-    ) -> ComplaintStatusView:
-        record = await service.get(tracking_id)
-        if record is None:
-            raise ProblemError(404, "complaint_not_found", f"no complaint {tracking_id}")
-        return ComplaintStatusView.from_record(record)
+        tracking_id: TrackingId, actor: Caller
+    ) -> ComplaintDetail | ComplaintStatusView:
+        try:
+            record = await service.get(tracking_id)
+        except ComplaintNotFound as exc:
+            raise _problem_for(exc) from exc
+        if actor is None:
+            return status_view(record)
+        if not may_view(record, actor):
+            raise ProblemError(403, "not_your_complaint", "you have no authority over it")
+        return detail_view(record, actor)
+
+    @api.post(
+        "/complaints/{tracking_id}/actions",
+        response_model=ComplaintDetail,
+        tags=["lifecycle"],
+        summary="Take a lifecycle action (verify and forward, defer, reject, bounce, follow up, "
+        "answer, reply, close, escalate, ...)",
+        responses={
+            401: {"description": "No or invalid token", **PROBLEM},
+            403: {"description": "Role or agency/unit may not take this action", **PROBLEM},
+            404: {"description": "No such tracking ID", **PROBLEM},
+            409: {
+                "description": "Not allowed from the current status, or changed meanwhile",
+                **PROBLEM,
+            },
+            422: {"description": "A field the action needs is missing or wrong", **PROBLEM},
+        },
+    )
+    async def act(
+        tracking_id: TrackingId, body: ActionRequest, request: Request, actor: Caller
+    ) -> ComplaintDetail:
+        viewer = signed_in(actor)
+        try:
+            record = await service.act(
+                tracking_id,
+                body.command(),
+                viewer,
+                correlation_id=correlation_id(request),
+                agency_name=body.agency_name,
+            )
+        except (IllegalTransition, ComplaintNotFound, ConcurrentUpdate) as exc:
+            raise _problem_for(exc) from exc
+        return detail_view(record, viewer)
+
+    @api.post(
+        "/complaints/{tracking_id}/supports",
+        response_model=PublicComplaint,
+        tags=["citizens"],
+        summary="Support a public report (once per citizen)",
+        responses={
+            401: {"description": "No or invalid token", **PROBLEM},
+            403: {"description": "Not a citizen", **PROBLEM},
+            404: {"description": "No such public report", **PROBLEM},
+            409: {"description": "Already supported", **PROBLEM},
+            422: {"description": "Own report", **PROBLEM},
+        },
+    )
+    async def support(tracking_id: TrackingId, actor: Caller) -> PublicComplaint:
+        try:
+            record = await service.support(tracking_id, signed_in(actor))
+        except (IllegalTransition, ComplaintNotFound) as exc:
+            raise _problem_for(exc) from exc
+        return public_view(record)
+
+    @api.put(
+        "/complaints/{tracking_id}/rating",
+        response_model=ComplaintDetail,
+        tags=["citizens"],
+        summary="Rate the answer (1-5 and a comment), once",
+        responses={
+            401: {"description": "No or invalid token", **PROBLEM},
+            403: {"description": "Not the reporter", **PROBLEM},
+            409: {"description": "Not answered yet, or already rated", **PROBLEM},
+        },
+    )
+    async def rate(tracking_id: TrackingId, body: RatingRequest, actor: Caller) -> ComplaintDetail:
+        viewer = signed_in(actor)
+        try:
+            record = await service.rate(tracking_id, viewer, score=body.score, comment=body.comment)
+        except (IllegalTransition, ComplaintNotFound) as exc:
+            raise _problem_for(exc) from exc
+        return detail_view(record, viewer)
+
+    @api.get(
+        "/public/complaints",
+        response_model=list[PublicComplaint],
+        tags=["public"],
+        summary="Public reports (never rahasia, never reporter data), newest first",
+    )
+    async def public_list(
+        agency_id: Annotated[str | None, Query(pattern=AGENCY_ID)] = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> list[PublicComplaint]:
+        query = public_filter()
+        if agency_id is not None:
+            query["agency.id"] = agency_id
+        records = await service.list(query, limit=limit, offset=offset)
+        return [public_view(record) for record in records]
+
+    @api.get(
+        "/public/complaints/{tracking_id}",
+        response_model=PublicComplaint,
+        tags=["public"],
+        summary="One public report",
+        responses={404: {"description": "No such public report", **PROBLEM}},
+    )
+    async def public_one(tracking_id: TrackingId) -> PublicComplaint:
+        try:
+            record = await service.get(tracking_id)
+        except ComplaintNotFound as exc:
+            raise _problem_for(exc) from exc
+        if not is_public(record):
+            raise ProblemError(404, "complaint_not_found", f"no public complaint {tracking_id}")
+        return public_view(record)
 
     return api

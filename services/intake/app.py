@@ -1,8 +1,11 @@
 """Composition root of intake: the one place its parts are built and wired."""
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from kernel import http
+from kernel.auth import TokenVerifier
 from kernel.runtime import Runtime, Startable
 from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintRouted, SlaDeadlineSet
 from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP
@@ -18,13 +21,17 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     """Intake's HTTP app, with its outbox relay and its consumer of routing and SLA outcomes."""
     runtime = Runtime(settings)
     store = ComplaintStore(runtime.db)
-    service = IntakeService(store=store, uow=runtime.uow)
+    service = IntakeService(
+        store=store,
+        uow=runtime.uow,
+        reply_window=timedelta(days=settings.intake_reply_window_days),
+    )
     consumer = runtime.consumer(
         group_id=INTAKE_GROUP,
         topics=[COMPLAINT_EVENTS.name],
         handlers={
-            ComplaintRouted.event_type(): service.reflect,
-            SlaDeadlineSet.event_type(): service.reflect,
+            ComplaintRouted.event_type(): service.on_routed,
+            SlaDeadlineSet.event_type(): service.on_deadline_set,
         },
         payload_types=COMPLAINT_EVENT_TYPES,
     )
@@ -37,5 +44,5 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         readiness=runtime.readiness_checks(),
         max_body_bytes=settings.intake_max_body_bytes,
     )
-    app.include_router(router(service))
+    app.include_router(router(service, http.authentication(TokenVerifier(settings))))
     return app

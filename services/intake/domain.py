@@ -1,11 +1,11 @@
-"""Complaint submission rules and how intake reflects other services' outcomes. No I/O."""
+"""Complaint submission, the stored record and how lifecycle transitions change it. No I/O."""
 
 import hashlib
 import secrets
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.complaint import (
     TRACKING_ALPHABET,
@@ -13,10 +13,11 @@ from schemas.complaint import (
     ComplaintStatus,
     ReporterContact,
     ReportType,
+    Role,
 )
-from schemas.envelope import EventPayload
-from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaDeadlineSet
+from schemas.events import ComplaintStatusChanged, ComplaintSubmitted, SlaDeadlineSet
 from schemas.regions import REGION_CODE_PATTERN, province_of
+from services.intake.lifecycle import ComplaintState, Transition
 
 
 def new_tracking_id() -> str:
@@ -94,19 +95,41 @@ def submitted_event(
 
 
 def new_record(
-    complaint_id: str, create: ComplaintCreate, submitted_at: datetime, idempotency_key: str | None
+    complaint_id: str,
+    create: ComplaintCreate,
+    submitted_at: datetime,
+    *,
+    idempotency_key: str | None,
+    reporter_id: str | None,
 ) -> dict[str, Any]:
-    """The stored complaint."""
+    """The stored complaint. ``reporter_id`` is the citizen account that submitted it, if any."""
     record: dict[str, Any] = {
         "_id": complaint_id,
         **create.model_dump(mode="json"),
+        "reporter_id": reporter_id,
         "status": ComplaintStatus.SUBMITTED.value,
         "submitted_at": submitted_at,
         "updated_at": submitted_at,
+        "version": 1,
         "agency": None,
+        "unit_id": None,
+        "bounced_agencies": [],
+        "needs_examination": None,
+        "answered_at": None,
+        "closed_by": None,
         "deadline": None,
+        "supporters": 0,
+        "rating": None,
         "history": [
-            {"status": ComplaintStatus.SUBMITTED.value, "at": submitted_at, "by": "reporter"}
+            {
+                "action": "submit",
+                "from_status": None,
+                "to_status": ComplaintStatus.SUBMITTED.value,
+                "actor_role": Role.CITIZEN.value,
+                "at": submitted_at,
+                "reason": None,
+                "text": None,
+            }
         ],
     }
     if idempotency_key is not None:
@@ -114,76 +137,84 @@ def new_record(
     return record
 
 
-def reflect(payload: EventPayload) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The update (``$set`` fields, history entry) intake applies for another service's outcome.
-
-    Events of one complaint arrive in order on one partition, so each is applied as it comes.
-    """
-    if isinstance(payload, ComplaintRouted):
-        return (
-            {
-                "status": ComplaintStatus.FORWARDED_TO_AGENCY.value,
-                "agency": {"id": payload.agency_id, "name": payload.agency_name},
-                "updated_at": payload.routed_at,
-            },
-            {
-                "status": ComplaintStatus.FORWARDED_TO_AGENCY.value,
-                "at": payload.routed_at,
-                "by": "routing",
-                "reason": payload.reason,
-            },
-        )
-    if isinstance(payload, SlaDeadlineSet):
-        return (
-            {
-                "deadline": {
-                    "stage": payload.stage.value,
-                    "due_at": payload.due_at,
-                    "working_days": payload.working_days,
-                    "time_zone": payload.time_zone,
-                }
-            },
-            None,
-        )
-    raise TypeError(f"intake does not reflect {type(payload).__name__}")
+def state_of(record: dict[str, Any]) -> ComplaintState:
+    """The lifecycle state of a stored complaint."""
+    agency = record.get("agency") or {}
+    return ComplaintState(
+        status=ComplaintStatus(record["status"]),
+        reporter_id=record.get("reporter_id"),
+        report_type=ReportType(record["report_type"]),
+        agency_id=agency.get("id"),
+        unit_id=record.get("unit_id"),
+        bounced_agencies=tuple(record.get("bounced_agencies", ())),
+        answered_at=record.get("answered_at"),
+        closed_by=Role(record["closed_by"]) if record.get("closed_by") else None,
+        needs_examination=record.get("needs_examination"),
+    )
 
 
-class AgencyView(BaseModel):
-    """The agency a complaint is assigned to."""
-
-    id: str
-    name: str
-
-
-class DeadlineView(BaseModel):
-    """The deadline currently running on a complaint."""
-
-    stage: str
-    due_at: AwareDatetime
-    working_days: int
-    time_zone: str
-
-
-class ComplaintStatusView(BaseModel):
-    """What the tracking-ID lookup shows. No reporter contact details."""
-
-    tracking_id: str
-    status: ComplaintStatus
-    title: str
-    category: str
-    region_code: str
-    report_type: ReportType
-    anonymous: bool
-    confidential: bool
-    submitted_at: AwareDatetime
-    updated_at: AwareDatetime
-    agency: AgencyView | None
-    deadline: DeadlineView | None
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> "ComplaintStatusView":
-        """Project a stored complaint."""
-        return cls(tracking_id=record["_id"], **{k: record.get(k) for k in _VIEW_FIELDS})
+def transition_update(
+    record: dict[str, Any], transition: Transition, *, agency_name: str | None = None
+) -> dict[str, Any]:
+    """The MongoDB update that records a transition (guarded by the record's version)."""
+    state = transition.state
+    agency: dict[str, Any] | None = record.get("agency")
+    if state.agency_id is None:
+        agency = None
+    elif agency is None or agency.get("id") != state.agency_id:
+        agency = {"id": state.agency_id, "name": agency_name}
+    fields: dict[str, Any] = {
+        "status": state.status.value,
+        "agency": agency,
+        "unit_id": state.unit_id,
+        "bounced_agencies": list(state.bounced_agencies),
+        "report_type": state.report_type.value,
+        "needs_examination": state.needs_examination,
+        "answered_at": state.answered_at,
+        "closed_by": state.closed_by.value if state.closed_by else None,
+        "updated_at": transition.at,
+    }
+    history = {
+        "action": transition.action.value,
+        "from_status": transition.from_status.value,
+        "to_status": transition.to_status.value,
+        "actor_role": transition.actor.role.value,
+        "actor_id": transition.actor.subject,
+        "at": transition.at,
+        "reason": transition.reason,
+        "text": transition.text,
+    }
+    return {"$set": fields, "$push": {"history": history}, "$inc": {"version": 1}}
 
 
-_VIEW_FIELDS = [name for name in ComplaintStatusView.model_fields if name != "tracking_id"]
+def status_changed_event(complaint_id: str, transition: Transition) -> ComplaintStatusChanged:
+    """The fact every transition publishes (no personal data: the actor's role, not who)."""
+    state = transition.state
+    return ComplaintStatusChanged(
+        complaint_id=complaint_id,
+        action=transition.action,
+        from_status=transition.from_status,
+        to_status=transition.to_status,
+        actor_role=transition.actor.role,
+        agency_id=state.agency_id,
+        unit_id=state.unit_id,
+        report_type=state.report_type,
+        needs_examination=state.needs_examination,
+        reason=transition.reason,
+        text=transition.text,
+        changed_at=transition.at,
+    )
+
+
+def deadline_update(payload: SlaDeadlineSet) -> dict[str, Any]:
+    """The deadline intake shows, from the SLA service's event."""
+    return {
+        "$set": {
+            "deadline": {
+                "stage": payload.stage.value,
+                "due_at": payload.due_at,
+                "working_days": payload.working_days,
+                "time_zone": payload.time_zone,
+            }
+        }
+    }

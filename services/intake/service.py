@@ -1,7 +1,7 @@
-"""Intake use cases: submit a complaint, look it up, reflect other services' outcomes."""
+"""Intake use cases: submit, look up, act on a complaint, support and rate it, reflect outcomes."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -9,19 +9,28 @@ from pymongo.errors import DuplicateKeyError
 from kernel.consumer import RejectedEvent
 from kernel.logging import get_logger
 from kernel.metrics import COMPLAINTS_RECEIVED
-from kernel.mongo import Session
+from kernel.mongo import Session, stored_precision
 from kernel.unit_of_work import UnitOfWork
+from schemas.complaint import Actor, ComplaintStatus, LifecycleAction, Role
 from schemas.envelope import Event, new_event
+from schemas.events import ComplaintRouted, SlaDeadlineSet
 from services.intake.domain import (
     ComplaintCreate,
+    deadline_update,
     new_record,
     new_tracking_id,
-    reflect,
+    state_of,
+    status_changed_event,
     submitted_event,
+    transition_update,
 )
+from services.intake.lifecycle import Command, IllegalTransition, apply
 from services.intake.store import ComplaintStore
+from services.intake.views import is_own, is_public
 
 SOURCE = "/lapor/intake"
+ROUTING_ACTOR = Actor(Role.SYSTEM, "routing")
+RATEABLE = frozenset({ComplaintStatus.ANSWERED, ComplaintStatus.CLOSED})
 
 log = get_logger(__name__)
 
@@ -30,18 +39,24 @@ class IdempotencyConflict(Exception):
     """The Idempotency-Key was already used for a different request."""
 
 
-class IntakeService:
-    """Submission and reflection, each one transaction with its outbox events."""
+class ComplaintNotFound(LookupError):
+    """No complaint has this tracking ID."""
 
-    def __init__(self, *, store: ComplaintStore, uow: UnitOfWork) -> None:
+
+class IntakeService:
+    """Every write is one transaction with the events it causes."""
+
+    def __init__(self, *, store: ComplaintStore, uow: UnitOfWork, reply_window: timedelta) -> None:
         self._store = store
         self._uow = uow
+        self._reply_window = reply_window
 
     async def submit(
         self,
         create: ComplaintCreate,
         *,
         correlation_id: str,
+        reporter_id: str | None = None,
         idempotency_key: str | None = None,
         now: datetime | None = None,
     ) -> tuple[dict[str, Any], bool]:
@@ -53,12 +68,16 @@ class IntakeService:
             earlier = await self._earlier(idempotency_key, create)
             if earlier is not None:
                 return earlier, False
-        # MongoDB keeps milliseconds: truncate now so the POST answer equals every later GET.
-        moment = (now or datetime.now(UTC)).astimezone(UTC)
-        submitted_at = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        submitted_at = stored_precision((now or datetime.now(UTC)).astimezone(UTC))
         for _ in range(3):
             complaint_id = new_tracking_id()
-            record = new_record(complaint_id, create, submitted_at, idempotency_key)
+            record = new_record(
+                complaint_id,
+                create,
+                submitted_at,
+                idempotency_key=idempotency_key,
+                reporter_id=reporter_id,
+            )
             event = new_event(
                 submitted_event(complaint_id, create, submitted_at),
                 source=SOURCE,
@@ -91,17 +110,141 @@ class IntakeService:
             raise IdempotencyConflict(key)
         return earlier
 
-    async def get(self, tracking_id: str) -> dict[str, Any] | None:
+    async def get(self, tracking_id: str) -> dict[str, Any]:
         """A complaint by tracking ID."""
-        return await self._store.get(tracking_id)
+        record = await self._store.get(tracking_id)
+        if record is None:
+            raise ComplaintNotFound(tracking_id)
+        return record
 
-    async def reflect(self, event: Event) -> None:
-        """Record another service's outcome on the complaint, once per event."""
-        fields, history = reflect(event.data)
+    async def list(self, query: dict[str, Any], *, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Complaints matching a scope filter, newest first."""
+        return await self._store.find(query, limit=limit, offset=offset)
 
-        async def apply(session: Session) -> tuple[None, Sequence[Event]]:
-            if not await self._store.update(event.subject, fields, history, session=session):
-                raise RejectedEvent(f"no complaint {event.subject!r} is stored here")
+    async def act(
+        self,
+        tracking_id: str,
+        command: Command,
+        actor: Actor,
+        *,
+        correlation_id: str,
+        agency_name: str | None = None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Apply a lifecycle action; the change, its history entry and its event land together."""
+        moment = stored_precision((now or datetime.now(UTC)).astimezone(UTC))
+
+        async def effect(session: Session) -> tuple[dict[str, Any], Sequence[Event]]:
+            record = await self._store.get(tracking_id, session=session)
+            if record is None:
+                raise ComplaintNotFound(tracking_id)
+            transition = apply(
+                state_of(record), command, actor, now=moment, reply_window=self._reply_window
+            )
+            update = transition_update(record, transition, agency_name=agency_name)
+            updated = await self._store.apply(
+                tracking_id, record["version"], update, session=session
+            )
+            event = new_event(
+                status_changed_event(tracking_id, transition),
+                source=SOURCE,
+                correlation_id=correlation_id,
+                now=moment,
+            )
+            return updated, [event]
+
+        return await self._uow.run(effect)
+
+    async def support(self, tracking_id: str, actor: Actor) -> dict[str, Any]:
+        """One citizen supports a public report of someone else, once."""
+        record = await self.get(tracking_id)
+        if actor.role is not Role.CITIZEN:
+            raise IllegalTransition("role_not_allowed", "only citizens support reports", 403)
+        if not is_public(record):
+            raise ComplaintNotFound(tracking_id)
+        if is_own(record, actor):
+            raise IllegalTransition("own_report", "reporters cannot support their own report", 422)
+
+        async def effect(session: Session) -> tuple[dict[str, Any], Sequence[Event]]:
+            if not await self._store.add_supporter(tracking_id, actor.subject, session=session):
+                raise IllegalTransition("already_supported", "you already support this report")
+            updated = await self._store.get(tracking_id, session=session)
+            assert updated is not None
+            return updated, ()
+
+        return await self._uow.run(effect)
+
+    async def rate(
+        self, tracking_id: str, actor: Actor, *, score: int, comment: str | None
+    ) -> dict[str, Any]:
+        """The complainant rates the answer once it is given (1-5 and a comment)."""
+        record = await self.get(tracking_id)
+        if not is_own(record, actor):
+            raise IllegalTransition("not_your_complaint", "only the reporter rates the answer", 403)
+        if ComplaintStatus(record["status"]) not in RATEABLE:
+            raise IllegalTransition("not_answered_yet", "a complaint is rated after its answer")
+        rating = {
+            "score": score,
+            "comment": comment,
+            "rated_at": stored_precision(datetime.now(UTC)),
+        }
+
+        async def effect(session: Session) -> tuple[dict[str, Any], Sequence[Event]]:
+            updated = await self._store.set_rating(tracking_id, rating, session=session)
+            if updated is None:
+                raise IllegalTransition("already_rated", "this answer was already rated")
+            return updated, ()
+
+        return await self._uow.run(effect)
+
+    async def on_routed(self, event: Event) -> None:
+        """Routing's decision forwards a submitted complaint to its agency.
+
+        A complaint that is no longer waiting (an admin deferred, rejected or forwarded it by
+        hand first) keeps its course; the decision is recorded as ignored, not dead-lettered.
+        """
+        routed = event.data
+        assert isinstance(routed, ComplaintRouted)
+
+        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
+            record = await self._store.get(routed.complaint_id, session=session)
+            if record is None:
+                raise RejectedEvent(f"no complaint {routed.complaint_id!r} is stored here")
+            if record["status"] != ComplaintStatus.SUBMITTED.value:
+                log.info("routing_decision_ignored", status=record["status"])
+                return None, ()
+            command = Command(
+                LifecycleAction.FORWARD, agency_id=routed.agency_id, reason=routed.reason
+            )
+            transition = apply(
+                state_of(record),
+                command,
+                ROUTING_ACTOR,
+                now=routed.routed_at,
+                reply_window=self._reply_window,
+            )
+            update = transition_update(record, transition, agency_name=routed.agency_name)
+            await self._store.apply(routed.complaint_id, record["version"], update, session=session)
+            changed = new_event(
+                status_changed_event(routed.complaint_id, transition),
+                source=SOURCE,
+                correlation_id=event.correlation_id,
+                now=routed.routed_at,
+            )
+            return None, [changed]
+
+        await self._uow.run_once(event, effect)
+
+    async def on_deadline_set(self, event: Event) -> None:
+        """Show the deadline the SLA service computed."""
+        payload = event.data
+        assert isinstance(payload, SlaDeadlineSet)
+
+        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
+            if not await self._store.update(
+                payload.complaint_id, deadline_update(payload), session=session
+            ):
+                raise RejectedEvent(f"no complaint {payload.complaint_id!r} is stored here")
             return None, ()
 
-        await self._uow.run_once(event, apply)
+        await self._uow.run_once(event, effect)

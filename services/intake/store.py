@@ -1,19 +1,27 @@
-"""MongoDB adapter for complaints: the ``complaints`` collection intake owns."""
+"""MongoDB adapter for complaints: the ``complaints`` and ``supports`` collections intake owns."""
 
+from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session
 
 COMPLAINTS = "complaints"
+SUPPORTS = "supports"
+
+
+class ConcurrentUpdate(Exception):
+    """Someone changed the complaint between our read and our write; retry on fresh data."""
 
 
 class ComplaintStore:
-    """Stored complaints, by tracking ID."""
+    """Stored complaints, by tracking ID, with optimistic concurrency on ``version``."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._complaints = db[COMPLAINTS]
+        self._supports = db[SUPPORTS]
 
     async def create_indexes(self) -> None:
         """Unique Idempotency-Key, and the lookups the API serves."""
@@ -23,30 +31,72 @@ class ComplaintStore:
             partialFilterExpression={"idempotency.key": {"$exists": True}},
         )
         await self._complaints.create_index([("status", 1), ("submitted_at", -1)])
+        await self._complaints.create_index(
+            [("agency.id", 1), ("unit_id", 1), ("submitted_at", -1)]
+        )
+        await self._complaints.create_index([("reporter_id", 1), ("submitted_at", -1)])
+        await self._complaints.create_index(
+            [("confidential", 1), ("status", 1), ("submitted_at", -1)]
+        )
 
     async def insert(self, record: dict[str, Any], *, session: Session) -> None:
         """Store a new complaint."""
         await self._complaints.insert_one(record, session=session)
 
-    async def get(self, complaint_id: str) -> dict[str, Any] | None:
+    async def get(
+        self, complaint_id: str, *, session: Session | None = None
+    ) -> dict[str, Any] | None:
         """A complaint by tracking ID."""
-        return await self._complaints.find_one({"_id": complaint_id})
+        return await self._complaints.find_one({"_id": complaint_id}, session=session)
 
     async def by_idempotency_key(self, key: str) -> dict[str, Any] | None:
         """The complaint an earlier request with this Idempotency-Key created."""
         return await self._complaints.find_one({"idempotency.key": key})
 
-    async def update(
-        self,
-        complaint_id: str,
-        fields: dict[str, Any],
-        history: dict[str, Any] | None,
-        *,
-        session: Session,
-    ) -> bool:
-        """Apply a reflected outcome; False when no such complaint is stored."""
-        change: dict[str, Any] = {"$set": fields}
-        if history is not None:
-            change["$push"] = {"history": history}
-        result = await self._complaints.update_one({"_id": complaint_id}, change, session=session)
+    async def find(self, query: dict[str, Any], *, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Complaints matching a (scope) filter, newest first."""
+        cursor = self._complaints.find(query).sort("submitted_at", -1).skip(offset).limit(limit)
+        return await cursor.to_list(None)
+
+    async def apply(
+        self, complaint_id: str, version: int, update: dict[str, Any], *, session: Session
+    ) -> dict[str, Any]:
+        """Apply an update to the version that was read; refuse if it changed meanwhile."""
+        updated = await self._complaints.find_one_and_update(
+            {"_id": complaint_id, "version": version},
+            update,
+            session=session,
+            return_document=ReturnDocument.AFTER,
+        )
+        if updated is None:
+            raise ConcurrentUpdate(complaint_id)
+        return updated
+
+    async def update(self, complaint_id: str, update: dict[str, Any], *, session: Session) -> bool:
+        """Apply an update that needs no version guard; False when no such complaint."""
+        result = await self._complaints.update_one({"_id": complaint_id}, update, session=session)
         return result.matched_count == 1
+
+    async def add_supporter(self, complaint_id: str, citizen: str, *, session: Session) -> bool:
+        """Count one support per citizen; False when this citizen already supports it."""
+        key = f"{complaint_id}:{citizen}"
+        # Read first: a duplicate-key error would abort the surrounding transaction.
+        if await self._supports.find_one({"_id": key}, session=session) is not None:
+            return False
+        await self._supports.insert_one({"_id": key, "at": datetime.now(UTC)}, session=session)
+        await self._complaints.update_one(
+            {"_id": complaint_id}, {"$inc": {"supporters": 1}}, session=session
+        )
+        return True
+
+    async def set_rating(
+        self, complaint_id: str, rating: dict[str, Any], *, session: Session
+    ) -> dict[str, Any] | None:
+        """Record the rating unless one exists; None when it was already rated."""
+        result: dict[str, Any] | None = await self._complaints.find_one_and_update(
+            {"_id": complaint_id, "rating": None},
+            {"$set": {"rating": rating}},
+            session=session,
+            return_document=ReturnDocument.AFTER,
+        )
+        return result

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kernel.metrics import STANDARDS_STORED
-from kernel.mongo import Session
+from kernel.mongo import Session, stored_precision
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import Event, new_event
 from schemas.events import StandardPublished
@@ -25,8 +25,7 @@ class StandardsService:
     async def publish(self, create: StandardCreate, *, correlation_id: str) -> dict[str, Any]:
         """Store the standard (version 1, or the next version of the same agency service)."""
         sid = standard_id(create.agency_id, create.service_name)
-        now = datetime.now(UTC)
-        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        now = stored_precision(datetime.now(UTC))
 
         async def effect(session: Session) -> tuple[dict[str, Any], Sequence[Event]]:
             current = await self._store.get(sid, session=session)

@@ -14,7 +14,13 @@ import httpx
 import pytest
 
 from devstack.platform import Platform, start_platform
-from schemas.events import ComplaintRouted, ComplaintSubmitted, NotificationSent, SlaDeadlineSet
+from schemas.events import (
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintSubmitted,
+    NotificationSent,
+    SlaDeadlineSet,
+)
 from schemas.topics import COMPLAINT_EVENTS
 from tests.support import eventually, read_topic
 
@@ -74,7 +80,7 @@ async def test_posted_complaint_is_routed_with_agency_and_deadline(
     assert status["deadline"]["due_at"] > status["submitted_at"]
 
     key = tracking_id.encode()
-    wanted = 3 + 4  # submitted, routed, deadline set, and four notifications
+    wanted = 4 + 4  # submitted, routed, forwarded, deadline set, and four notifications
 
     records = await read_topic(
         bootstrap,
@@ -85,11 +91,19 @@ async def test_posted_complaint_is_routed_with_agency_and_deadline(
     mine = [r for r in records if r.key == key]
     types = [r.type for r in mine]
     lifecycle = [t for t in types if t != NotificationSent.event_type()]
-    assert lifecycle == [
-        ComplaintSubmitted.event_type(),
-        ComplaintRouted.event_type(),
-        SlaDeadlineSet.event_type(),
-    ]
+    assert lifecycle[:2] == [ComplaintSubmitted.event_type(), ComplaintRouted.event_type()]
+    # Intake (forwarding) and SLA (deadline) both answer "routed", in either order.
+    assert sorted(lifecycle[2:]) == sorted(
+        [ComplaintStatusChanged.event_type(), SlaDeadlineSet.event_type()]
+    )
+    forwarded = ComplaintStatusChanged.model_validate_json(
+        next(r.value for r in mine if r.type == ComplaintStatusChanged.event_type()) or b""
+    )
+    assert (forwarded.action, forwarded.to_status, forwarded.actor_role) == (
+        "forward",
+        "forwarded_to_agency",
+        "system",
+    )
     assert types.count(NotificationSent.event_type()) == 4
     assert len({r.partition for r in mine}) == 1  # keyed by complaint: one partition, in order
     assert {r.headers["ce_correlationid"] for r in mine} == {correlation_id}

@@ -219,7 +219,10 @@ async def test_routing_and_sla_outcomes_show_in_the_status_once_each(
     # The deadline came after both copies of the routed event on the same partition.
     stored = await mongo[settings.database_name][COMPLAINTS].find_one({"_id": tracking_id})
     assert stored is not None
-    assert [entry["status"] for entry in stored["history"]] == ["submitted", "forwarded_to_agency"]
+    assert [entry["to_status"] for entry in stored["history"]] == [
+        "submitted",
+        "forwarded_to_agency",
+    ]
 
 
 async def test_outcome_for_an_unknown_complaint_is_dead_lettered_and_consumption_goes_on(

@@ -1,0 +1,257 @@
+"""What each kind of viewer may see of a complaint. No I/O.
+
+- The reporter (their own complaint) and the national admin see everything, contact included.
+- The agency side and auditors never see contact details, and see the reporter's name only
+  when the report is not anonim.
+- Anyone holding the tracking ID sees its status, nothing about the reporter.
+- The public sees non-rahasia reports once verified, with no reporter data at all.
+"""
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel
+
+from schemas.complaint import Actor, ComplaintStatus, LifecycleAction, ReportType, Role
+
+PUBLIC_STATUSES = frozenset(
+    {
+        ComplaintStatus.FORWARDED_TO_AGENCY,
+        ComplaintStatus.FORWARDED_TO_UNIT,
+        ComplaintStatus.BOUNCED,
+        ComplaintStatus.IN_FOLLOW_UP,
+        ComplaintStatus.ANSWERED,
+        ComplaintStatus.REOPENED,
+        ComplaintStatus.ESCALATED,
+        ComplaintStatus.CLOSED,
+    }
+)
+# Texts the public may read in a report's history: what the agency did and answered.
+PUBLIC_TEXT_ACTIONS = frozenset({LifecycleAction.FOLLOW_UP.value, LifecycleAction.ANSWER.value})
+FULL_VIEWERS = frozenset({Role.NATIONAL_ADMIN})
+
+
+class AgencyView(BaseModel):
+    """The agency a complaint is assigned to."""
+
+    id: str
+    name: str | None
+
+
+class DeadlineView(BaseModel):
+    """The deadline currently running on a complaint."""
+
+    stage: str
+    due_at: AwareDatetime
+    working_days: int
+    time_zone: str
+
+
+class ReporterView(BaseModel):
+    """The reporter as this viewer may see them."""
+
+    name: str | None
+    email: str | None = None
+    phone: str | None = None
+
+
+class HistoryEntryView(BaseModel):
+    """One transition (the actor by role only)."""
+
+    action: str
+    from_status: ComplaintStatus | None
+    to_status: ComplaintStatus
+    actor_role: Role
+    at: AwareDatetime
+    reason: str | None
+    text: str | None
+
+
+class RatingView(BaseModel):
+    """The complainant's judgement of the answer."""
+
+    score: int
+    comment: str | None
+    rated_at: AwareDatetime
+
+
+class ComplaintStatusView(BaseModel):
+    """Tracking-ID lookup without a token: where it stands. No reporter data."""
+
+    tracking_id: str
+    status: ComplaintStatus
+    title: str
+    category: str
+    region_code: str
+    report_type: ReportType
+    anonymous: bool
+    confidential: bool
+    submitted_at: AwareDatetime
+    updated_at: AwareDatetime
+    agency: AgencyView | None
+    deadline: DeadlineView | None
+
+
+class ComplaintDetail(ComplaintStatusView):
+    """The whole complaint for those with authority over it."""
+
+    body: str
+    channel: str
+    needs_examination: bool | None
+    unit_id: str | None
+    reporter: ReporterView | None
+    supporters: int
+    rating: RatingView | None
+    history: list[HistoryEntryView]
+
+
+class PublicComplaint(BaseModel):
+    """A non-rahasia report as the public sees it."""
+
+    tracking_id: str
+    status: ComplaintStatus
+    title: str
+    body: str
+    category: str
+    region_code: str
+    report_type: ReportType
+    submitted_at: AwareDatetime
+    updated_at: AwareDatetime
+    agency: AgencyView | None
+    supporters: int
+    history: list[HistoryEntryView]
+
+
+def is_own(record: dict[str, Any], viewer: Actor) -> bool:
+    """The viewer is the citizen who submitted this complaint."""
+    return (
+        viewer.role is Role.CITIZEN
+        and record.get("reporter_id") is not None
+        and record["reporter_id"] == viewer.subject
+    )
+
+
+def may_view(record: dict[str, Any], viewer: Actor) -> bool:
+    """Whether the viewer may see this complaint in full (the role/agency matrix)."""
+    agency = (record.get("agency") or {}).get("id")
+    match viewer.role:
+        case Role.NATIONAL_ADMIN | Role.AUDITOR:
+            return True
+        case Role.AGENCY_ADMIN:
+            return agency is not None and agency == viewer.agency_id
+        case Role.UNIT_OFFICER:
+            return (
+                agency == viewer.agency_id
+                and record.get("unit_id") is not None
+                and record["unit_id"] == viewer.unit_id
+            )
+        case Role.CITIZEN:
+            return is_own(record, viewer)
+    return False
+
+
+def scope_filter(viewer: Actor) -> dict[str, Any]:
+    """The MongoDB filter of the complaints a viewer may list (same matrix as ``may_view``)."""
+    match viewer.role:
+        case Role.NATIONAL_ADMIN | Role.AUDITOR:
+            return {}
+        case Role.AGENCY_ADMIN:
+            return {"agency.id": viewer.agency_id}
+        case Role.UNIT_OFFICER:
+            return {"agency.id": viewer.agency_id, "unit_id": viewer.unit_id}
+        case Role.CITIZEN:
+            return {"reporter_id": viewer.subject}
+    return {"_id": None}
+
+
+def public_filter() -> dict[str, Any]:
+    """Reports the public may see."""
+    return {"confidential": False, "status": {"$in": sorted(s.value for s in PUBLIC_STATUSES)}}
+
+
+def is_public(record: dict[str, Any]) -> bool:
+    """Same rule as ``public_filter`` for one record."""
+    return not record["confidential"] and ComplaintStatus(record["status"]) in PUBLIC_STATUSES
+
+
+def _reporter(record: dict[str, Any], viewer: Actor) -> ReporterView | None:
+    contact = record.get("reporter") or {}
+    if viewer.role in FULL_VIEWERS or is_own(record, viewer):
+        return ReporterView(
+            name=contact.get("name"), email=contact.get("email"), phone=contact.get("phone")
+        )
+    if record["anonymous"]:
+        return None
+    return ReporterView(name=contact.get("name"))
+
+
+def _history(record: dict[str, Any], *, public: bool) -> list[HistoryEntryView]:
+    entries = []
+    for entry in record.get("history", []):
+        text = entry.get("text")
+        if public and entry["action"] not in PUBLIC_TEXT_ACTIONS:
+            text = None
+        entries.append(
+            HistoryEntryView(
+                action=entry["action"],
+                from_status=entry.get("from_status"),
+                to_status=entry["to_status"],
+                actor_role=entry["actor_role"],
+                at=entry["at"],
+                reason=None if public else entry.get("reason"),
+                text=text,
+            )
+        )
+    return entries
+
+
+def _common(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tracking_id": record["_id"],
+        "status": record["status"],
+        "title": record["title"],
+        "category": record["category"],
+        "region_code": record["region_code"],
+        "report_type": record["report_type"],
+        "submitted_at": record["submitted_at"],
+        "updated_at": record["updated_at"],
+        "agency": record.get("agency"),
+    }
+
+
+def status_view(record: dict[str, Any]) -> ComplaintStatusView:
+    """For the holder of the tracking ID."""
+    return ComplaintStatusView(
+        **_common(record),
+        anonymous=record["anonymous"],
+        confidential=record["confidential"],
+        deadline=record.get("deadline"),
+    )
+
+
+def detail_view(record: dict[str, Any], viewer: Actor) -> ComplaintDetail:
+    """For a viewer ``may_view`` allows."""
+    rating = record.get("rating")
+    return ComplaintDetail(
+        **_common(record),
+        anonymous=record["anonymous"],
+        confidential=record["confidential"],
+        deadline=record.get("deadline"),
+        body=record["body"],
+        channel=record["channel"],
+        needs_examination=record.get("needs_examination"),
+        unit_id=record.get("unit_id"),
+        reporter=_reporter(record, viewer),
+        supporters=record.get("supporters", 0),
+        rating=RatingView(**rating) if rating else None,
+        history=_history(record, public=False),
+    )
+
+
+def public_view(record: dict[str, Any]) -> PublicComplaint:
+    """For anyone, of a record ``is_public`` allows."""
+    return PublicComplaint(
+        **_common(record),
+        body=record["body"],
+        supporters=record.get("supporters", 0),
+        history=_history(record, public=True),
+    )
