@@ -1,0 +1,395 @@
+"""The complaint lifecycle over HTTP with roles and privacy, on the real broker and database."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from kernel.auth import issue_token
+from schemas.complaint import Role
+from schemas.events import ComplaintStatusChanged
+from schemas.topics import COMPLAINT_EVENTS
+from services.intake.app import create_app
+from services.intake.config import IntakeSettings
+from tests.conftest import service_env
+from tests.support import read_topic, running
+
+SECRETS = ("Siti Rahma", "siti@example.id", "6281234567890")
+COMPLAINT: dict[str, Any] = {
+    "title": "Pungutan liar di loket KTP",
+    "body": "Petugas meminta uang tambahan untuk mempercepat KTP-el.",
+    "category": "kependudukan.ktp",
+    "region_code": "81.71",
+    "report_type": "pengaduan",
+    "anonymous": True,
+    "reporter": {"name": SECRETS[0], "email": SECRETS[1], "phone": "+" + SECRETS[2]},
+}
+AMBON, PADANG = "pemkot-ambon", "pemkot-padang"
+
+
+@pytest.fixture(scope="module")
+def settings(bootstrap: str, mongo_url: str, db_suffix: str) -> IntakeSettings:
+    return IntakeSettings(
+        **service_env(bootstrap, mongo_url, f"it_lifecycle_{db_suffix}"),  # type: ignore[arg-type]
+        outbox_poll_seconds=0.2,
+    )
+
+
+@pytest.fixture(scope="module")
+async def client(settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(create_app(settings)) as client:
+        yield client
+
+
+class People:
+    """Bearer headers for every kind of caller."""
+
+    def __init__(self, settings: IntakeSettings) -> None:
+        def bearer(
+            role: Role, subject: str, agency_id: str | None = None, unit_id: str | None = None
+        ) -> dict[str, str]:
+            token = issue_token(
+                settings, role=role, subject=subject, agency_id=agency_id, unit_id=unit_id
+            )
+            return {"Authorization": f"Bearer {token}"}
+
+        self.nobody: dict[str, str] = {}
+        self.reporter = bearer(Role.CITIZEN, "citizen-reporter")
+        self.neighbour = bearer(Role.CITIZEN, "citizen-neighbour")
+        self.admin = bearer(Role.NATIONAL_ADMIN, "admin-1")
+        self.agency = bearer(Role.AGENCY_ADMIN, "ambon-admin", agency_id=AMBON)
+        self.other_agency = bearer(Role.AGENCY_ADMIN, "padang-admin", agency_id=PADANG)
+        self.unit = bearer(Role.UNIT_OFFICER, "ambon-pu", agency_id=AMBON, unit_id="disdukcapil")
+        self.other_unit = bearer(Role.UNIT_OFFICER, "ambon-x", agency_id=AMBON, unit_id="dinkes")
+        self.auditor = bearer(Role.AUDITOR, "auditor-1")
+
+
+@pytest.fixture(scope="module")
+def people(settings: IntakeSettings) -> People:
+    return People(settings)
+
+
+async def submit(client: httpx.AsyncClient, people: People, **changes: Any) -> str:
+    response = await client.post(
+        "/v1/complaints", json={**COMPLAINT, **changes}, headers=people.reporter
+    )
+    assert response.status_code == 201, response.text
+    tracking_id: str = response.json()["tracking_id"]
+    return tracking_id
+
+
+async def act(
+    client: httpx.AsyncClient, tracking_id: str, who: dict[str, str], **body: Any
+) -> httpx.Response:
+    return await client.post(f"/v1/complaints/{tracking_id}/actions", json=body, headers=who)
+
+
+async def ok(
+    client: httpx.AsyncClient, tracking_id: str, who: dict[str, str], **body: Any
+) -> dict[str, Any]:
+    response = await act(client, tracking_id, who, **body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def test_one_complaint_through_every_stage_with_its_history_and_events(
+    client: httpx.AsyncClient, people: People, bootstrap: str
+) -> None:
+    cid = await submit(client, people)
+    await ok(client, cid, people.admin, action="defer", reason="Lokasi loket kurang jelas")
+    await ok(client, cid, people.reporter, action="complete", text="Loket 3 Disdukcapil Ambon")
+    await ok(
+        client,
+        cid,
+        people.admin,
+        action="forward",
+        agency_id=AMBON,
+        agency_name="Pemerintah Kota Ambon",
+        needs_examination=True,
+    )
+    await ok(client, cid, people.agency, action="forward_to_unit", unit_id="disdukcapil")
+    await ok(client, cid, people.unit, action="follow_up", text="Petugas loket diperiksa")
+    await ok(client, cid, people.unit, action="answer", text="Petugas diberi sanksi")
+    await ok(client, cid, people.reporter, action="reply", text="Masih terjadi di loket 4")
+    await ok(client, cid, people.unit, action="follow_up", text="Loket 4 diperiksa")
+    await ok(client, cid, people.unit, action="answer", text="Semua loket diawasi CCTV")
+    final = await ok(client, cid, people.agency, action="close", reason="Jawaban final")
+
+    assert final["status"] == "closed"
+    assert final["needs_examination"] is True
+    assert final["agency"] == {"id": AMBON, "name": "Pemerintah Kota Ambon"}
+    assert [(h["action"], h["to_status"], h["actor_role"]) for h in final["history"]] == [
+        ("submit", "submitted", "citizen"),
+        ("defer", "deferred", "national_admin"),
+        ("complete", "submitted", "citizen"),
+        ("forward", "forwarded_to_agency", "national_admin"),
+        ("forward_to_unit", "forwarded_to_unit", "agency_admin"),
+        ("follow_up", "in_follow_up", "unit_officer"),
+        ("answer", "answered", "unit_officer"),
+        ("reply", "reopened", "citizen"),
+        ("follow_up", "in_follow_up", "unit_officer"),
+        ("answer", "answered", "unit_officer"),
+        ("close", "closed", "agency_admin"),
+    ]
+    rated = await client.put(
+        f"/v1/complaints/{cid}/rating",
+        json={"score": 4, "comment": "Cepat"},
+        headers=people.reporter,
+    )
+    assert rated.status_code == 200
+    assert rated.json()["rating"]["score"] == 4
+
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: sum(
+            r.key == cid.encode() and r.type == ComplaintStatusChanged.event_type() for r in rs
+        )
+        >= 10,
+    )
+    changes = [
+        ComplaintStatusChanged.model_validate_json(r.value or b"")
+        for r in seen
+        if r.key == cid.encode() and r.type == ComplaintStatusChanged.event_type()
+    ]
+    assert [c.action.value for c in changes] == [h["action"] for h in final["history"][1:]]
+    for record in seen:
+        if record.type == ComplaintStatusChanged.event_type():
+            assert not any(secret.encode() in (record.value or b"") for secret in SECRETS)
+            assert b"citizen-reporter" not in (record.value or b"")
+
+
+async def test_bukan_wewenang_returns_to_the_admin_and_is_rerouted_elsewhere(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    cid = await submit(client, people, anonymous=False)
+    await ok(client, cid, people.admin, action="forward", agency_id=PADANG, needs_examination=False)
+    bounced = await ok(client, cid, people.other_agency, action="bounce", reason="Bukan wewenang")
+    assert bounced["status"] == "bounced"
+
+    again = await act(client, cid, people.admin, action="reroute", agency_id=PADANG)
+    assert again.status_code == 422
+    assert again.json()["code"] == "agency_already_bounced"
+    rerouted = await ok(client, cid, people.admin, action="reroute", agency_id=AMBON)
+    assert rerouted["agency"]["id"] == AMBON
+
+    # The agency that bounced it has lost sight of it; the new one has it.
+    assert (
+        await client.get(f"/v1/complaints/{cid}", headers=people.other_agency)
+    ).status_code == 403
+    assert (await client.get(f"/v1/complaints/{cid}", headers=people.agency)).status_code == 200
+
+
+async def test_out_of_scope_reports_are_rejected_with_a_reason_and_stay_archived(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    cid = await submit(client, people)
+    missing = await act(client, cid, people.admin, action="reject", reason="Perkara pidana")
+    assert (missing.status_code, missing.json()["code"]) == (422, "rejection_required")
+    rejected = await ok(
+        client,
+        cid,
+        people.admin,
+        action="reject",
+        reason="Perkara pidana",
+        rejection="out_of_scope",
+    )
+    assert rejected["status"] == "rejected"
+    assert rejected["history"][-1]["reason"] == "Perkara pidana"
+    late = await act(
+        client, cid, people.admin, action="forward", agency_id=AMBON, needs_examination=True
+    )
+    assert (late.status_code, late.json()["code"]) == (409, "illegal_transition")
+    assert (await client.get(f"/v1/complaints/{cid}", headers=people.reporter)).json()[
+        "status"
+    ] == "rejected"
+
+
+async def test_escalated_complaints_can_still_be_answered(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    cid = await submit(client, people)
+    await ok(client, cid, people.admin, action="forward", agency_id=AMBON, needs_examination=False)
+    escalated = await ok(
+        client, cid, people.admin, action="escalate", reason="Melewati batas waktu"
+    )
+    assert escalated["status"] == "escalated"
+    answered = await ok(client, cid, people.agency, action="answer", text="Sudah ditangani")
+    assert answered["status"] == "answered"
+
+
+async def test_role_and_agency_matrix_for_every_endpoint(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    cid = await submit(client, people, anonymous=False, confidential=False)
+    await ok(client, cid, people.admin, action="forward", agency_id=AMBON, needs_examination=False)
+    await ok(client, cid, people.agency, action="forward_to_unit", unit_id="disdukcapil")
+
+    view = {
+        "nobody": 200,
+        "reporter": 200,
+        "neighbour": 403,
+        "admin": 200,
+        "agency": 200,
+        "other_agency": 403,
+        "unit": 200,
+        "other_unit": 403,
+        "auditor": 200,
+    }
+    follow_up = {
+        "nobody": 401,
+        "reporter": 403,
+        "neighbour": 403,
+        "admin": 403,
+        "agency": 200,
+        "other_agency": 403,
+        "unit": 200,
+        "other_unit": 403,
+        "auditor": 403,
+    }
+    support = {
+        "nobody": 401,
+        "reporter": 422,
+        "neighbour": 200,
+        "admin": 403,
+        "agency": 403,
+        "other_agency": 403,
+        "unit": 403,
+        "other_unit": 403,
+        "auditor": 403,
+    }
+    for who, expected in view.items():
+        got = await client.get(f"/v1/complaints/{cid}", headers=getattr(people, who))
+        assert got.status_code == expected, (who, got.text)
+    for who, expected in follow_up.items():
+        got = await act(client, cid, getattr(people, who), action="follow_up", text="Dicek")
+        assert got.status_code == expected, (who, got.text)
+    for who, expected in support.items():
+        got = await client.post(f"/v1/complaints/{cid}/supports", headers=getattr(people, who))
+        assert got.status_code == expected, (who, got.text)
+    twice = await client.post(f"/v1/complaints/{cid}/supports", headers=people.neighbour)
+    assert (twice.status_code, twice.json()["code"]) == (409, "already_supported")
+    assert (await client.get(f"/v1/public/complaints/{cid}")).json()["supporters"] == 1
+
+    listings = {
+        "reporter": True,
+        "neighbour": False,
+        "admin": True,
+        "agency": True,
+        "other_agency": False,
+        "unit": True,
+        "other_unit": False,
+        "auditor": True,
+    }
+    for who, listed in listings.items():
+        got = await client.get(
+            "/v1/complaints", params={"limit": 200}, headers=getattr(people, who)
+        )
+        assert got.status_code == 200
+        assert (cid in [c["tracking_id"] for c in got.json()]) is listed, who
+    assert (await client.get("/v1/complaints")).status_code == 401
+
+    early = await client.put(
+        f"/v1/complaints/{cid}/rating", json={"score": 5}, headers=people.reporter
+    )
+    assert (early.status_code, early.json()["code"]) == (409, "not_answered_yet")
+    await ok(client, cid, people.unit, action="answer", text="Selesai")
+    stranger = await client.put(
+        f"/v1/complaints/{cid}/rating", json={"score": 1}, headers=people.neighbour
+    )
+    assert stranger.status_code == 403
+    first = await client.put(
+        f"/v1/complaints/{cid}/rating", json={"score": 5}, headers=people.reporter
+    )
+    assert first.status_code == 200
+    again = await client.put(
+        f"/v1/complaints/{cid}/rating", json={"score": 1}, headers=people.reporter
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "already_rated")
+
+
+async def test_anonim_and_rahasia_hold_in_every_view(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    anonim = await submit(client, people, anonymous=True, confidential=False)
+    rahasia = await submit(client, people, anonymous=False, confidential=True)
+    for cid in (anonim, rahasia):
+        await ok(
+            client, cid, people.admin, action="forward", agency_id=AMBON, needs_examination=False
+        )
+        await ok(client, cid, people.agency, action="forward_to_unit", unit_id="disdukcapil")
+
+    def leaks(text: str) -> list[str]:
+        return [secret for secret in SECRETS if secret in text]
+
+    for who in ("agency", "unit", "auditor"):
+        response = await client.get(f"/v1/complaints/{anonim}", headers=getattr(people, who))
+        assert response.status_code == 200
+        assert response.json()["reporter"] is None
+        assert leaks(response.text) == [], who
+        listing = await client.get(
+            "/v1/complaints", params={"limit": 200}, headers=getattr(people, who)
+        )
+        # Contact details never reach the agency side; anonim reporters not even by name.
+        assert [s for s in leaks(listing.text) if s != SECRETS[0]] == [], who
+        for listed in listing.json():
+            if listed["anonymous"]:
+                assert listed["reporter"] is None, who
+        # Not anonim: the name, but never the contact details.
+        named = (await client.get(f"/v1/complaints/{rahasia}", headers=getattr(people, who))).json()
+        assert named["reporter"] == {"name": SECRETS[0], "email": None, "phone": None}
+
+    assert leaks((await client.get(f"/v1/complaints/{anonim}")).text) == []
+    public = await client.get(f"/v1/public/complaints/{anonim}")
+    assert public.status_code == 200
+    assert leaks(public.text) == []
+    assert (await client.get(f"/v1/public/complaints/{rahasia}")).status_code == 404
+    public_list = (await client.get("/v1/public/complaints", params={"limit": 200})).json()
+    ids = [c["tracking_id"] for c in public_list]
+    assert anonim in ids
+    assert rahasia not in ids
+
+    for who in ("reporter", "admin"):
+        full = (await client.get(f"/v1/complaints/{anonim}", headers=getattr(people, who))).json()
+        assert full["reporter"] == {
+            "name": SECRETS[0],
+            "email": SECRETS[1],
+            "phone": "+" + SECRETS[2],
+        }
+
+
+async def test_bad_tokens_and_bad_actions_get_precise_errors(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    cid = await submit(client, people)
+    bad_token = await client.get(f"/v1/complaints/{cid}", headers={"Authorization": "Bearer nope"})
+    assert (bad_token.status_code, bad_token.json()["code"]) == (401, "invalid_token")
+    assert bad_token.headers["WWW-Authenticate"] == "Bearer"
+
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"action": "teleport"}, 422, "validation_failed"),
+        ({"action": "defer"}, 422, "reason_required"),
+        ({"action": "forward", "agency_id": {"$gt": ""}}, 422, "validation_failed"),
+        ({"action": "forward", "agency_id": AMBON}, 422, "needs_examination_required"),
+        ({"action": "answer", "text": "x"}, 403, "role_not_allowed"),
+        (
+            {"action": "close", "reason": "x", "$set": {"status": "closed"}},
+            422,
+            "validation_failed",
+        ),
+    ]
+    before = (await client.get(f"/v1/complaints/{cid}", headers=people.admin)).json()
+    for body, status, code in cases:
+        response = await act(client, cid, people.admin, **body)
+        assert (response.status_code, response.json()["code"]) == (status, code), body
+    after = (await client.get(f"/v1/complaints/{cid}", headers=people.admin)).json()
+    assert after == before
+
+    unknown = await act(client, "LPR-00000-00000", people.admin, action="defer", reason="x")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "complaint_not_found")
+    officials_cannot_file = await client.post(
+        "/v1/complaints", json=COMPLAINT, headers=people.agency
+    )
+    assert officials_cannot_file.status_code == 403
