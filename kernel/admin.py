@@ -3,15 +3,20 @@
 - ``create-topics``: create every topic (product and dead-letter) with its partitions and
   policy, against ``KAFKA_BOOTSTRAP_SERVERS``; run once per deployment (compose does).
 - ``asyncapi``: print the AsyncAPI document of the topics.
+- ``token``: mint a development bearer token signed with ``AUTH_JWT_SECRET`` (refused when
+  ``ENVIRONMENT=production``: real tokens come from the identity provider).
 """
 
 import argparse
 import asyncio
 import json
+from datetime import timedelta
 
+from kernel.auth import TOKEN_ROLES, issue_token
 from kernel.kafka import ensure_topics
 from kernel.settings import ServiceSettings
 from schemas.asyncapi import asyncapi_document
+from schemas.complaint import Role
 from schemas.topics import all_topics
 
 
@@ -21,12 +26,32 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("create-topics", help="create every topic the platform needs")
     commands.add_parser("asyncapi", help="print the AsyncAPI document")
+    token = commands.add_parser("token", help="mint a development bearer token")
+    token.add_argument("--role", required=True, choices=sorted(TOKEN_ROLES))
+    token.add_argument("--sub", required=True, help="the user's ID")
+    token.add_argument("--agency", help="agency_id claim (agency admins, unit officers)")
+    token.add_argument("--unit", help="unit_id claim (unit officers)")
+    token.add_argument("--hours", type=float, default=8.0)
     args = parser.parse_args(argv)
     if args.command == "create-topics":
         settings = ServiceSettings(service_name="admin")
         asyncio.run(ensure_topics(settings, all_topics()))
         for topic in all_topics():
             print(f"{topic.name}\t{topic.partitions}\t{topic.config()}")
+    elif args.command == "token":
+        settings = ServiceSettings(service_name="admin")
+        if settings.environment == "production":
+            parser.error("tokens are not minted in production; use the identity provider")
+        print(
+            issue_token(
+                settings,
+                role=Role(args.role),
+                subject=args.sub,
+                agency_id=args.agency,
+                unit_id=args.unit,
+                lifetime=timedelta(hours=args.hours),
+            )
+        )
     else:
         print(json.dumps(asyncapi_document(), indent=2, sort_keys=True))
 

@@ -91,3 +91,18 @@ def test_production_refuses_the_development_secret() -> None:
         ServiceSettings(environment="production")
     strong = ServiceSettings(environment="production", auth_jwt_secret="x" * 40)
     assert strong.environment == "production"
+
+
+def test_development_tokens_are_minted_but_never_in_production(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kernel.admin import main
+
+    main(["token", "--role", "unit_officer", "--sub", "o-9", "--agency", "a-1", "--unit", "u-1"])
+    printed = capsys.readouterr().out.strip()
+    assert TokenVerifier(SETTINGS).verify(printed) == Actor(Role.UNIT_OFFICER, "o-9", "a-1", "u-1")
+
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("AUTH_JWT_SECRET", "p" * 40)
+    with pytest.raises(SystemExit):
+        main(["token", "--role", "national_admin", "--sub", "root"])
