@@ -10,6 +10,7 @@ from kernel.runtime import Runtime, Startable
 from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintRouted, SlaDeadlineSet
 from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP
 from services.intake.api import router
+from services.intake.channels import sms_router
 from services.intake.config import IntakeSettings
 from services.intake.service import IntakeService
 from services.intake.store import ComplaintStore
@@ -45,4 +46,11 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         max_body_bytes=settings.intake_max_body_bytes,
     )
     app.include_router(router(service, http.authentication(TokenVerifier(settings))))
+    app.include_router(
+        sms_router(
+            service,
+            token=settings.intake_sms_gateway_token.get_secret_value(),
+            default_region=settings.intake_sms_default_region,
+        )
+    )
     return app

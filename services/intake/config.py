@@ -1,6 +1,6 @@
 """Settings of the intake service (environment variables; see the README table)."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from kernel.settings import ServiceSettings
 
@@ -15,6 +15,16 @@ class IntakeSettings(ServiceSettings):
         ge=1,
         le=365,
         description="Days the complainant may reply to an answer and re-open the complaint.",
+    )
+    intake_sms_gateway_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Shared secret the SMS gateway sends in X-Gateway-Token; empty turns the "
+        "SMS webhook off.",
+    )
+    intake_sms_default_region: str = Field(
+        default="31",
+        pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$",
+        description="Region of SMS reports that name none (the deployment's own area).",
     )
     intake_max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body accepted (413 above it)."

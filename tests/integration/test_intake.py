@@ -37,6 +37,7 @@ def settings(bootstrap: str, mongo_url: str, db_suffix: str) -> IntakeSettings:
     return IntakeSettings(
         **service_env(bootstrap, mongo_url, f"it_intake_{db_suffix}"),  # type: ignore[arg-type]
         intake_max_body_bytes=MAX_BODY,
+        intake_sms_gateway_token="gateway-shared-secret",
         outbox_poll_seconds=0.2,
     )
 
@@ -248,6 +249,51 @@ async def test_outcome_for_an_unknown_complaint_is_dead_lettered_and_consumption
         return bool(body["status"] == "forwarded_to_agency")
 
     await eventually(forwarded, timeout=30)
+
+
+async def test_an_sms_becomes_one_report_answered_with_its_tracking_id(
+    client: httpx.AsyncClient, mongo: AsyncMongoClient[Any], settings: IntakeSettings
+) -> None:
+    gateway = {"X-Gateway-Token": "gateway-shared-secret"}
+    sms = {
+        "message_id": "gw-000123",
+        "sender": "+6281299990000",
+        "text": "LAPOR#JALAN#8171#Jalan berlubang besar di depan Pasar Mardika",
+    }
+    assert (await client.post("/v1/channels/sms", json=sms)).status_code == 401
+    wrong = await client.post("/v1/channels/sms", json=sms, headers={"X-Gateway-Token": "guess"})
+    assert (wrong.status_code, wrong.json()["code"]) == (401, "invalid_gateway_token")
+
+    first = await client.post("/v1/channels/sms", json=sms, headers=gateway)
+    assert first.status_code == 200
+    tracking_id = first.json()["tracking_id"]
+    assert tracking_id in first.json()["reply"]
+    redelivered = await client.post("/v1/channels/sms", json=sms, headers=gateway)
+    assert redelivered.json()["tracking_id"] == tracking_id
+
+    stored = await mongo[settings.database_name][COMPLAINTS].find_one({"_id": tracking_id})
+    assert stored is not None
+    assert (stored["category"], stored["region_code"], stored["channel"]) == (
+        "infrastruktur.jalan",
+        "81.71",
+        "sms",
+    )
+    assert stored["reporter"]["phone"] == "+6281299990000"
+    assert (
+        await mongo[settings.database_name][COMPLAINTS].count_documents(
+            {"idempotency.key": "sms:gw-000123"}
+        )
+        == 1
+    )
+
+    before = await stored_counts(mongo, settings)
+    unreadable = await client.post(
+        "/v1/channels/sms", json={**sms, "message_id": "gw-000124", "text": "halo"}, headers=gateway
+    )
+    assert unreadable.status_code == 422
+    assert unreadable.json()["code"] == "unreadable_sms"
+    assert "LAPOR#KATEGORI" in unreadable.json()["reply"]
+    assert await stored_counts(mongo, settings) == before
 
 
 async def test_a_broker_outage_loses_no_submission(
