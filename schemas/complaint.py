@@ -32,6 +32,7 @@ class ComplaintStatus(StrEnum):
     REOPENED = "reopened"
     ESCALATED = "escalated"
     CLOSED = "closed"
+    MERGED = "merged"
 
 
 class LifecycleAction(StrEnum):
@@ -50,6 +51,7 @@ class LifecycleAction(StrEnum):
     CLOSE = "close"
     AUTO_CLOSE = "auto_close"
     ESCALATE = "escalate"
+    MERGE = "merge"
 
 
 class Role(StrEnum):
@@ -91,6 +93,15 @@ class Channel(StrEnum):
     MOBILE = "mobile"
     SOCIAL = "social"
     INTEGRATION = "integration"
+
+
+class GeoPoint(BaseModel):
+    """WGS84 coordinates of where it happened (within Indonesia's bounding box)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lat: float = Field(ge=-11.5, le=6.5, examples=[-3.6954])
+    long: float = Field(ge=94.0, le=141.5, examples=[128.1814])
 
 
 class ReporterContact(BaseModel):

@@ -13,7 +13,7 @@ from schemas.complaint import Actor, RejectionReason, ReportType, Role
 from schemas.complaint import ComplaintStatus as S
 from schemas.complaint import LifecycleAction as A
 
-OPEN_STATUSES = frozenset(S) - {S.REJECTED, S.CLOSED}
+OPEN_STATUSES = frozenset(S) - {S.REJECTED, S.CLOSED, S.MERGED}
 HANDLING = frozenset({S.FORWARDED_TO_AGENCY, S.FORWARDED_TO_UNIT, S.IN_FOLLOW_UP, S.REOPENED})
 AGENCY_SIDE = frozenset({Role.AGENCY_ADMIN, Role.UNIT_OFFICER})
 
@@ -52,6 +52,7 @@ RULES: dict[A, tuple[Rule, ...]] = {
     ),
     A.AUTO_CLOSE: (_rule({Role.SYSTEM}, {S.ANSWERED}, S.CLOSED),),
     A.ESCALATE: (_rule({Role.NATIONAL_ADMIN, Role.SYSTEM}, HANDLING | {S.BOUNCED}, S.ESCALATED),),
+    A.MERGE: (_rule({Role.NATIONAL_ADMIN}, OPEN_STATUSES, S.MERGED),),
 }
 
 NEEDS_REASON = frozenset({A.DEFER, A.REJECT, A.BOUNCE, A.CLOSE, A.ESCALATE})
@@ -85,6 +86,7 @@ class Command:
     rejection: RejectionReason | None = None
     report_type: ReportType | None = None
     needs_examination: bool | None = None
+    merge_into: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,10 +163,20 @@ def apply(
         to_status=rule.target,
         actor=actor,
         at=now,
-        reason=command.reason or (command.rejection.value if command.rejection else None),
+        reason=_reason(command),
         text=command.text,
         state=new_state,
     )
+
+
+def _reason(command: Command) -> str | None:
+    if command.reason:
+        return command.reason
+    if command.rejection is not None:
+        return command.rejection.value
+    if command.merge_into is not None:
+        return f"merged into {command.merge_into}"
+    return None
 
 
 def _require(condition: bool, field_name: str, message: str) -> None:
@@ -199,6 +211,8 @@ def _check_fields(state: ComplaintState, command: Command, actor: Actor) -> None
         )
     if action is A.FORWARD_TO_UNIT:
         _require(bool(command.unit_id), "unit_id", "forward_to_unit needs the unit")
+    if action is A.MERGE:
+        _require(bool(command.merge_into), "merge_into", "merge needs the complaint to merge into")
 
 
 def _next_state(

@@ -202,3 +202,19 @@ def test_every_status_is_reachable() -> None:
     targets = {rule.target for rules in RULES.values() for rule in rules}
     assert targets == set(S)  # SUBMITTED again after a deferred report is completed
     assert isinstance(apply(FRESH, FORWARD, ADMIN, now=NOW, reply_window=WINDOW), Transition)
+
+
+def test_merge_closes_a_duplicate_for_good() -> None:
+    forwarded = step(FRESH, FORWARD, SYSTEM)
+    assert refused(forwarded, Command(A.MERGE), ADMIN) == "merge_into_required"
+    assert refused(forwarded, Command(A.MERGE, merge_into="LPR-X"), AGENCY) == "role_not_allowed"
+    merged = apply(
+        forwarded,
+        Command(A.MERGE, merge_into="LPR-AAAAA-AAAAA"),
+        ADMIN,
+        now=NOW,
+        reply_window=WINDOW,
+    )
+    assert merged.to_status is S.MERGED
+    assert merged.reason == "merged into LPR-AAAAA-AAAAA"
+    assert refused(merged.state, Command(A.REPLY, text="x"), CITIZEN) == "illegal_transition"
