@@ -85,6 +85,17 @@ class ComplaintStatusChanged(ComplaintEvent):
     changed_at: AwareDatetime
 
 
+class ComplaintMerged(ComplaintEvent):
+    """Another report of the same problem was merged into this complaint; its reporter and
+    supporters follow this one from now on."""
+
+    NAME = "complaint.merged"
+    VERSION = 1
+
+    merged_complaint_id: str
+    merged_at: AwareDatetime
+
+
 class SlaStage(StrEnum):
     """A clock the SLA service runs on a complaint."""
 
@@ -151,6 +162,7 @@ COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
         ComplaintSubmitted,
         ComplaintRouted,
         ComplaintStatusChanged,
+        ComplaintMerged,
         SlaDeadlineSet,
         NotificationSent,
     )

@@ -54,6 +54,7 @@ class ActionRequest(BaseModel):
     rejection: RejectionReason | None = None
     report_type: ReportType | None = None
     needs_examination: bool | None = None
+    merge_into: str | None = Field(default=None, pattern=TRACKING_ID_PATTERN)
 
     def command(self) -> Command:
         """The domain command."""
@@ -66,6 +67,7 @@ class ActionRequest(BaseModel):
             rejection=self.rejection,
             report_type=self.report_type,
             needs_examination=self.needs_examination,
+            merge_into=self.merge_into,
         )
 
 

@@ -11,12 +11,14 @@ from schemas.complaint import (
     TRACKING_ALPHABET,
     Channel,
     ComplaintStatus,
+    GeoPoint,
     ReporterContact,
     ReportType,
     Role,
 )
 from schemas.events import ComplaintStatusChanged, ComplaintSubmitted, SlaDeadlineSet
 from schemas.regions import REGION_CODE_PATTERN, province_of
+from services.intake.duplicates import Report
 from services.intake.lifecycle import ComplaintState, Transition
 
 
@@ -52,6 +54,8 @@ class ComplaintCreate(BaseModel):
     confidential: bool = Field(
         default=False, description="rahasia: keep this report out of public view."
     )
+    location: GeoPoint | None = Field(default=None, description="Where it happened, if known.")
+    address: str | None = Field(default=None, min_length=3, max_length=300)
     reporter: ReporterContact = Field(description="At least one way to reach the reporter.")
     channel: Channel = Field(default=Channel.WEB)
 
@@ -120,6 +124,10 @@ def new_record(
         "deadline": None,
         "supporters": 0,
         "rating": None,
+        "possible_duplicates": [],
+        "merged_into": None,
+        "merged_from": [],
+        "followers": [],
         "history": [
             {
                 "action": "submit",
@@ -218,3 +226,16 @@ def deadline_update(payload: SlaDeadlineSet) -> dict[str, Any]:
             }
         }
     }
+
+
+def duplicate_report(record: dict[str, Any]) -> Report:
+    """What duplicate detection compares of a stored (or about to be stored) complaint."""
+    location = record.get("location")
+    return Report(
+        tracking_id=record["_id"],
+        category=record["category"],
+        region_code=record["region_code"],
+        text=f"{record['title']} {record['body']}",
+        submitted_at=record["submitted_at"],
+        point=(location["lat"], location["long"]) if location else None,
+    )

@@ -13,10 +13,11 @@ from kernel.mongo import Session, stored_precision
 from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import Actor, ComplaintStatus, LifecycleAction, Role
 from schemas.envelope import Event, new_event
-from schemas.events import ComplaintRouted, SlaDeadlineSet
+from schemas.events import ComplaintMerged, ComplaintRouted, SlaDeadlineSet
 from services.intake.domain import (
     ComplaintCreate,
     deadline_update,
+    duplicate_report,
     new_record,
     new_tracking_id,
     state_of,
@@ -24,7 +25,9 @@ from services.intake.domain import (
     submitted_event,
     transition_update,
 )
-from services.intake.lifecycle import Command, IllegalTransition, apply
+from services.intake.duplicates import WINDOW as DUPLICATE_WINDOW
+from services.intake.duplicates import likely_duplicates, regency_of
+from services.intake.lifecycle import OPEN_STATUSES, Command, IllegalTransition, apply
 from services.intake.store import ComplaintStore
 from services.intake.views import is_own, is_public
 
@@ -69,6 +72,11 @@ class IntakeService:
             if earlier is not None:
                 return earlier, False
         submitted_at = stored_precision((now or datetime.now(UTC)).astimezone(UTC))
+        nearby = await self._store.recent_nearby(
+            category=create.category,
+            regency=regency_of(create.region_code),
+            since=submitted_at - DUPLICATE_WINDOW,
+        )
         for _ in range(3):
             complaint_id = new_tracking_id()
             record = new_record(
@@ -78,6 +86,12 @@ class IntakeService:
                 idempotency_key=idempotency_key,
                 reporter_id=reporter_id,
             )
+            record["possible_duplicates"] = [
+                {"tracking_id": tracking_id, "score": score}
+                for tracking_id, score in likely_duplicates(
+                    duplicate_report(record), [duplicate_report(doc) for doc in nearby]
+                )
+            ]
             event = new_event(
                 submitted_event(complaint_id, create, submitted_at),
                 source=SOURCE,
@@ -142,18 +156,59 @@ class IntakeService:
                 state_of(record), command, actor, now=moment, reply_window=self._reply_window
             )
             update = transition_update(record, transition, agency_name=agency_name)
+            events = [
+                new_event(
+                    status_changed_event(tracking_id, transition),
+                    source=SOURCE,
+                    correlation_id=correlation_id,
+                    now=moment,
+                )
+            ]
+            if command.merge_into is not None:
+                update["$set"]["merged_into"] = command.merge_into
+                merged = await self._merge(record, command.merge_into, moment, session=session)
+                events.append(new_event(merged, source=SOURCE, correlation_id=correlation_id))
             updated = await self._store.apply(
                 tracking_id, record["version"], update, session=session
             )
-            event = new_event(
-                status_changed_event(tracking_id, transition),
-                source=SOURCE,
-                correlation_id=correlation_id,
-                now=moment,
-            )
-            return updated, [event]
+            return updated, events
 
         return await self._uow.run(effect)
+
+    async def _merge(
+        self, duplicate: dict[str, Any], into: str, moment: datetime, *, session: Session
+    ) -> ComplaintMerged:
+        """Make the surviving complaint carry the duplicate's reporter and supporters."""
+        if into == duplicate["_id"]:
+            raise IllegalTransition(
+                "merge_into_itself", "a complaint cannot merge into itself", 422
+            )
+        target = await self._store.get(into, session=session)
+        if target is None:
+            raise IllegalTransition("merge_target_not_found", f"no complaint {into}", 422)
+        if ComplaintStatus(target["status"]) not in OPEN_STATUSES:
+            raise IllegalTransition(
+                "merge_target_closed", f"{into} is {target['status']}; merge into an open one", 422
+            )
+        followers = set(duplicate.get("followers", []))
+        if duplicate.get("reporter_id"):
+            followers.add(duplicate["reporter_id"])
+        for citizen in await self._store.supporters_of(duplicate["_id"], session=session):
+            await self._store.add_supporter(into, citizen, session=session)
+        await self._store.update(
+            into,
+            {
+                "$addToSet": {
+                    "merged_from": duplicate["_id"],
+                    "followers": {"$each": sorted(followers)},
+                },
+                "$inc": {"version": 1},
+            },
+            session=session,
+        )
+        return ComplaintMerged(
+            complaint_id=into, merged_complaint_id=duplicate["_id"], merged_at=moment
+        )
 
     async def support(self, tracking_id: str, actor: Actor) -> dict[str, Any]:
         """One citizen supports a public report of someone else, once."""

@@ -1,5 +1,6 @@
 """MongoDB adapter for complaints: the ``complaints`` and ``supports`` collections intake owns."""
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,8 @@ class ComplaintStore:
             [("agency.id", 1), ("unit_id", 1), ("submitted_at", -1)]
         )
         await self._complaints.create_index([("reporter_id", 1), ("submitted_at", -1)])
+        await self._complaints.create_index([("followers", 1)])
+        await self._complaints.create_index([("region_code", 1), ("submitted_at", -1)])
         await self._complaints.create_index(
             [("confidential", 1), ("status", 1), ("submitted_at", -1)]
         )
@@ -57,6 +60,34 @@ class ComplaintStore:
         """Complaints matching a (scope) filter, newest first."""
         cursor = self._complaints.find(query).sort("submitted_at", -1).skip(offset).limit(limit)
         return await cursor.to_list(None)
+
+    async def recent_nearby(
+        self, *, category: str, regency: str, since: datetime, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Open reports of the same top-level category in the same regency since a moment."""
+        top = re.escape(category.split(".", 1)[0])
+        query = {
+            "category": {"$regex": f"^{top}(\\.|$)"},
+            "region_code": {"$regex": f"^{re.escape(regency)}"},
+            "submitted_at": {"$gte": since},
+            "status": {"$nin": ["rejected", "merged"]},
+        }
+        projection = {
+            "title": 1,
+            "body": 1,
+            "category": 1,
+            "region_code": 1,
+            "location": 1,
+            "submitted_at": 1,
+        }
+        cursor = self._complaints.find(query, projection).sort("submitted_at", -1).limit(limit)
+        return await cursor.to_list(None)
+
+    async def supporters_of(self, complaint_id: str, *, session: Session) -> list[str]:
+        """Citizens who support a complaint."""
+        prefix = f"{complaint_id}:"
+        cursor = self._supports.find({"_id": {"$regex": f"^{re.escape(prefix)}"}}, session=session)
+        return [doc["_id"][len(prefix) :] async for doc in cursor]
 
     async def apply(
         self, complaint_id: str, version: int, update: dict[str, Any], *, session: Session

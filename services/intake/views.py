@@ -9,9 +9,9 @@
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
-from schemas.complaint import Actor, ComplaintStatus, LifecycleAction, ReportType, Role
+from schemas.complaint import Actor, ComplaintStatus, GeoPoint, LifecycleAction, ReportType, Role
 
 PUBLIC_STATUSES = frozenset(
     {
@@ -23,6 +23,7 @@ PUBLIC_STATUSES = frozenset(
         ComplaintStatus.REOPENED,
         ComplaintStatus.ESCALATED,
         ComplaintStatus.CLOSED,
+        ComplaintStatus.MERGED,
     }
 )
 # Texts the public may read in a report's history: what the agency did and answered.
@@ -74,6 +75,13 @@ class RatingView(BaseModel):
     rated_at: AwareDatetime
 
 
+class DuplicateView(BaseModel):
+    """A likely duplicate and how alike the two are (0-1)."""
+
+    tracking_id: str
+    score: float
+
+
 class ComplaintStatusView(BaseModel):
     """Tracking-ID lookup without a token: where it stands. No reporter data."""
 
@@ -89,6 +97,7 @@ class ComplaintStatusView(BaseModel):
     updated_at: AwareDatetime
     agency: AgencyView | None
     deadline: DeadlineView | None
+    merged_into: str | None
 
 
 class ComplaintDetail(ComplaintStatusView):
@@ -101,6 +110,12 @@ class ComplaintDetail(ComplaintStatusView):
     reporter: ReporterView | None
     supporters: int
     rating: RatingView | None
+    location: GeoPoint | None
+    address: str | None
+    possible_duplicates: list[DuplicateView] = Field(
+        description="Shown to admins and the agency side, who decide on merging."
+    )
+    merged_from: list[str]
     history: list[HistoryEntryView]
 
 
@@ -117,7 +132,9 @@ class PublicComplaint(BaseModel):
     submitted_at: AwareDatetime
     updated_at: AwareDatetime
     agency: AgencyView | None
+    location: GeoPoint | None
     supporters: int
+    merged_into: str | None
     history: list[HistoryEntryView]
 
 
@@ -145,7 +162,8 @@ def may_view(record: dict[str, Any], viewer: Actor) -> bool:
                 and record["unit_id"] == viewer.unit_id
             )
         case Role.CITIZEN:
-            return is_own(record, viewer)
+            # Reporters of a merged duplicate follow the complaint it was merged into.
+            return is_own(record, viewer) or viewer.subject in record.get("followers", [])
     return False
 
 
@@ -159,7 +177,7 @@ def scope_filter(viewer: Actor) -> dict[str, Any]:
         case Role.UNIT_OFFICER:
             return {"agency.id": viewer.agency_id, "unit_id": viewer.unit_id}
         case Role.CITIZEN:
-            return {"reporter_id": viewer.subject}
+            return {"$or": [{"reporter_id": viewer.subject}, {"followers": viewer.subject}]}
     return {"_id": None}
 
 
@@ -215,6 +233,7 @@ def _common(record: dict[str, Any]) -> dict[str, Any]:
         "submitted_at": record["submitted_at"],
         "updated_at": record["updated_at"],
         "agency": record.get("agency"),
+        "merged_into": record.get("merged_into"),
     }
 
 
@@ -243,6 +262,12 @@ def detail_view(record: dict[str, Any], viewer: Actor) -> ComplaintDetail:
         reporter=_reporter(record, viewer),
         supporters=record.get("supporters", 0),
         rating=RatingView(**rating) if rating else None,
+        location=record.get("location"),
+        address=record.get("address"),
+        possible_duplicates=[]
+        if viewer.role is Role.CITIZEN
+        else record.get("possible_duplicates", []),
+        merged_from=record.get("merged_from", []),
         history=_history(record, public=False),
     )
 
@@ -252,6 +277,7 @@ def public_view(record: dict[str, Any]) -> PublicComplaint:
     return PublicComplaint(
         **_common(record),
         body=record["body"],
+        location=record.get("location"),
         supporters=record.get("supporters", 0),
         history=_history(record, public=True),
     )

@@ -8,7 +8,7 @@ import pytest
 
 from kernel.auth import issue_token
 from schemas.complaint import Role
-from schemas.events import ComplaintStatusChanged
+from schemas.events import ComplaintMerged, ComplaintStatusChanged
 from schemas.topics import COMPLAINT_EVENTS
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
@@ -393,3 +393,76 @@ async def test_bad_tokens_and_bad_actions_get_precise_errors(
         "/v1/complaints", json=COMPLAINT, headers=people.agency
     )
     assert officials_cannot_file.status_code == 403
+
+
+async def test_duplicates_are_suggested_and_merging_keeps_everyone_informed(
+    client: httpx.AsyncClient, people: People, settings: IntakeSettings, bootstrap: str
+) -> None:
+    pothole = {
+        **COMPLAINT,
+        "title": "Lubang besar di Jalan Pattimura",
+        "body": "Lubang besar di Jalan Pattimura depan Pasar Mardika, motor sering jatuh.",
+        "category": "infrastruktur.jalan",
+        "region_code": "81.71.01",
+        "location": {"lat": -3.6954, "long": 128.1814},
+        "anonymous": False,
+    }
+    original = await submit(client, people, **pothole)
+    await ok(
+        client, original, people.admin, action="forward", agency_id=AMBON, needs_examination=False
+    )
+
+    second_reporter = {
+        "Authorization": "Bearer "
+        + issue_token(settings, role=Role.CITIZEN, subject="citizen-second")
+    }
+    again = await client.post(
+        "/v1/complaints",
+        json={
+            **pothole,
+            "title": "Jalan Pattimura berlubang",
+            "body": "Ada lubang besar di Jalan Pattimura dekat Pasar Mardika, bahaya untuk motor.",
+            "location": {"lat": -3.6957, "long": 128.1817},
+        },
+        headers=second_reporter,
+    )
+    duplicate = again.json()["tracking_id"]
+    await ok(
+        client, duplicate, people.admin, action="forward", agency_id=AMBON, needs_examination=False
+    )
+    supported = await client.post(f"/v1/complaints/{duplicate}/supports", headers=people.neighbour)
+    assert supported.status_code == 200
+
+    suggested = (await client.get(f"/v1/complaints/{duplicate}", headers=people.admin)).json()
+    assert [d["tracking_id"] for d in suggested["possible_duplicates"]] == [original]
+    own_view = (await client.get(f"/v1/complaints/{duplicate}", headers=second_reporter)).json()
+    assert own_view["possible_duplicates"] == []
+
+    into_itself = await act(client, duplicate, people.admin, action="merge", merge_into=duplicate)
+    assert (into_itself.status_code, into_itself.json()["code"]) == (422, "merge_into_itself")
+    merged = await ok(client, duplicate, people.admin, action="merge", merge_into=original)
+    assert (merged["status"], merged["merged_into"]) == ("merged", original)
+
+    survivor = (await client.get(f"/v1/complaints/{original}", headers=people.admin)).json()
+    assert survivor["merged_from"] == [duplicate]
+    assert survivor["supporters"] == 1  # the neighbour's support moved with the duplicate
+    # The second reporter now follows the surviving complaint (without its reporter's contact).
+    followed = await client.get(f"/v1/complaints/{original}", headers=second_reporter)
+    assert followed.status_code == 200
+    assert followed.json()["reporter"] == {"name": SECRETS[0], "email": None, "phone": None}
+    mine = await client.get("/v1/complaints", headers=second_reporter)
+    assert {c["tracking_id"] for c in mine.json()} == {original, duplicate}
+
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: any(
+            r.key == original.encode() and r.type == ComplaintMerged.event_type() for r in rs
+        ),
+    )
+    [event] = [
+        ComplaintMerged.model_validate_json(r.value or b"")
+        for r in seen
+        if r.key == original.encode() and r.type == ComplaintMerged.event_type()
+    ]
+    assert event.merged_complaint_id == duplicate

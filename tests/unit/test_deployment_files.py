@@ -124,6 +124,7 @@ def test_asyncapi_describes_every_event_with_resolvable_payloads() -> None:
         "id.go.lapor.complaint.submitted.v1",
         "id.go.lapor.complaint.routed.v1",
         "id.go.lapor.complaint.status_changed.v1",
+        "id.go.lapor.complaint.merged.v1",
         "id.go.lapor.sla.deadline_set.v1",
         "id.go.lapor.notification.sent.v1",
         "id.go.lapor.standard.published.v1",
