@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 # Crockford base32 without I, L, O, U: easy to read out over the phone; 10 characters, 50 bits.
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 TRACKING_ID_PATTERN = r"^LPR-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$"
+# A service standard is named by its agency and a slug of the service: "<agency>.<service>".
+STANDARD_ID_PATTERN = r"^[a-z0-9-]{2,80}\.[a-z0-9-]{1,120}$"
 
 
 class ReportType(StrEnum):

@@ -47,6 +47,9 @@ class ComplaintSubmitted(ComplaintEvent):
     confidential: bool = Field(description="rahasia: keep the report out of every public view.")
     reporter: ReporterContact
     channel: Channel
+    service_standard_id: str | None = Field(
+        default=None, description="The SIPP service standard the complaint concerns, if any."
+    )
     submitted_at: AwareDatetime
 
 

@@ -7,11 +7,19 @@ from fastapi import FastAPI
 from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.runtime import Runtime, Startable
-from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintRouted, SlaDeadlineSet
-from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP
+from schemas.events import (
+    COMPLAINT_EVENT_TYPES,
+    STANDARD_EVENT_TYPES,
+    ComplaintRouted,
+    SlaDeadlineSet,
+    StandardPublished,
+)
+from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, STANDARD_EVENTS
 from services.intake.api import router
+from services.intake.catalog import ServiceCatalog
 from services.intake.channels import sms_router
 from services.intake.config import IntakeSettings
+from services.intake.open311_api import open311_router
 from services.intake.service import IntakeService
 from services.intake.store import ComplaintStore
 
@@ -27,14 +35,16 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         uow=runtime.uow,
         reply_window=timedelta(days=settings.intake_reply_window_days),
     )
+    catalog = ServiceCatalog(runtime.db)
     consumer = runtime.consumer(
         group_id=INTAKE_GROUP,
-        topics=[COMPLAINT_EVENTS.name],
+        topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name],
         handlers={
             ComplaintRouted.event_type(): service.on_routed,
             SlaDeadlineSet.event_type(): service.on_deadline_set,
+            StandardPublished.event_type(): catalog.on_standard_published,
         },
-        payload_types=COMPLAINT_EVENT_TYPES,
+        payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES},
     )
     app = http.create_app(
         service=settings.service_name,
@@ -46,6 +56,13 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         max_body_bytes=settings.intake_max_body_bytes,
     )
     app.include_router(router(service, http.authentication(TokenVerifier(settings))))
+    app.include_router(
+        open311_router(
+            service,
+            catalog,
+            api_keys=[key.get_secret_value() for key in settings.intake_open311_api_keys],
+        )
+    )
     app.include_router(
         sms_router(
             service,

@@ -26,6 +26,10 @@ class IntakeSettings(ServiceSettings):
         pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$",
         description="Region of SMS reports that name none (the deployment's own area).",
     )
+    intake_open311_api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description='API keys that may POST Open311 service requests, JSON list: ["key1"].',
+    )
     intake_max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Largest request body accepted (413 above it)."
     )

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.complaint import (
+    STANDARD_ID_PATTERN,
     TRACKING_ALPHABET,
     Channel,
     ComplaintStatus,
@@ -55,6 +56,11 @@ class ComplaintCreate(BaseModel):
         default=False, description="rahasia: keep this report out of public view."
     )
     location: GeoPoint | None = Field(default=None, description="Where it happened, if known.")
+    service_standard_id: str | None = Field(
+        default=None,
+        pattern=STANDARD_ID_PATTERN,
+        description="The SIPP service standard this complaint concerns, if any.",
+    )
     address: str | None = Field(default=None, min_length=3, max_length=300)
     reporter: ReporterContact = Field(description="At least one way to reach the reporter.")
     channel: Channel = Field(default=Channel.WEB)
@@ -94,6 +100,7 @@ def submitted_event(
         confidential=create.confidential,
         reporter=create.reporter,
         channel=create.channel,
+        service_standard_id=create.service_standard_id,
         submitted_at=submitted_at,
     )
 

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from kernel.http import ProblemError, correlation_id
+from schemas.complaint import STANDARD_ID_PATTERN
 from services.standards.domain import InternalManagement, ServiceDelivery, StandardCreate
 from services.standards.service import StandardsService
 
-STANDARD_ID_PATTERN = r"^[a-z0-9-]{2,80}\.[a-z0-9-]{1,120}$"
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 

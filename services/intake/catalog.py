@@ -1,0 +1,50 @@
+"""The services intake offers (Open311): shipped categories plus published service standards,
+kept current from the standards registry's compacted topic."""
+
+import json
+from importlib import resources
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from kernel.mongo import Document
+from schemas.envelope import Event
+from schemas.events import StandardPublished
+from services.intake.open311 import Service, catalog
+
+SERVICE_CATALOG = "service_catalog"
+
+
+def shipped_categories() -> list[dict[str, Any]]:
+    """The complaint categories that ship with the platform."""
+    text = resources.files("services.intake.data").joinpath("categories.json").read_text("utf-8")
+    rows: list[dict[str, Any]] = json.loads(text)
+    return rows
+
+
+class ServiceCatalog:
+    """Published standards as Open311 services (latest version of each)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._standards = db[SERVICE_CATALOG]
+        self._categories = shipped_categories()
+
+    async def on_standard_published(self, event: Event) -> None:
+        """Keep the newest version; replays and older versions change nothing."""
+        published = event.data
+        assert isinstance(published, StandardPublished)
+        await self._standards.update_one(
+            {"_id": published.standard_id, "version": {"$lt": published.version}},
+            {"$set": published.model_dump(mode="json", exclude={"standard_id"})},
+            upsert=False,
+        )
+        await self._standards.update_one(
+            {"_id": published.standard_id},
+            {"$setOnInsert": published.model_dump(mode="json", exclude={"standard_id"})},
+            upsert=True,
+        )
+
+    async def services(self) -> dict[str, Service]:
+        """Every service by code."""
+        standards = await self._standards.find({}).sort("_id", 1).to_list(None)
+        return {service.code: service for service in catalog(self._categories, standards)}
