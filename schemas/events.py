@@ -6,7 +6,7 @@ Past-tense facts. Each names its type and schema version; a breaking change adds
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.complaint import (
     Channel,
@@ -18,7 +18,7 @@ from schemas.complaint import (
 )
 from schemas.envelope import EventPayload
 from schemas.regions import REGION_CODE_PATTERN
-from schemas.topics import COMPLAINT_EVENTS, STANDARD_EVENTS, TopicSpec
+from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS, STANDARD_EVENTS, TopicSpec
 
 ComplaintId = str
 
@@ -141,6 +141,40 @@ class NotificationSent(ComplaintEvent):
     sent_at: datetime
 
 
+class PublicHistoryEntry(BaseModel):
+    """One step of a public complaint: what happened, when; the agency's texts only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: str
+    to_status: ComplaintStatus
+    at: AwareDatetime
+    text: str | None
+
+
+class PublicComplaintSnapshot(ComplaintEvent):
+    """The public state of a complaint after a change (public stream; compacted by key)."""
+
+    NAME = "public.complaint_snapshot"
+    VERSION = 1
+
+    status: ComplaintStatus
+    title: str
+    body: str
+    category: str
+    region_code: str
+    report_type: ReportType
+    agency_id: str | None
+    agency_name: str | None
+    lat: float | None
+    long: float | None
+    supporters: int
+    merged_into: str | None
+    submitted_at: AwareDatetime
+    updated_at: AwareDatetime
+    history: list[PublicHistoryEntry]
+
+
 class StandardPublished(EventPayload):
     """A service standard was published (latest state per standard, for a compacted topic)."""
 
@@ -170,6 +204,9 @@ COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
         NotificationSent,
     )
 }
+PUBLIC_EVENT_TYPES: dict[str, type[EventPayload]] = {
+    PublicComplaintSnapshot.event_type(): PublicComplaintSnapshot
+}
 STANDARD_EVENT_TYPES: dict[str, type[EventPayload]] = {
     StandardPublished.event_type(): StandardPublished
 }
@@ -177,6 +214,8 @@ STANDARD_EVENT_TYPES: dict[str, type[EventPayload]] = {
 
 def topic_for(payload: EventPayload) -> TopicSpec:
     """The one topic each kind of event goes to."""
+    if isinstance(payload, PublicComplaintSnapshot):
+        return PUBLIC_COMPLAINTS
     if isinstance(payload, ComplaintEvent):
         return COMPLAINT_EVENTS
     if isinstance(payload, StandardPublished):

@@ -40,6 +40,16 @@ STANDARD_EVENTS = TopicSpec(
     description="Latest state of each published service standard, keyed by standard ID.",
 )
 
+PUBLIC_COMPLAINTS = TopicSpec(
+    name="lapor.public.complaints.v1",
+    partitions=12,
+    compacted=True,
+    description=(
+        "Public stream for outside subscribers: the latest public state of each verified, "
+        "non-rahasia complaint, keyed by complaint ID. Never carries reporter data."
+    ),
+)
+
 DEAD_LETTER_PREFIX = "lapor.dlq."
 
 
@@ -53,7 +63,7 @@ def dead_letter_topic(consumer_group: str) -> TopicSpec:
     )
 
 
-PRODUCT_TOPICS: tuple[TopicSpec, ...] = (COMPLAINT_EVENTS, STANDARD_EVENTS)
+PRODUCT_TOPICS: tuple[TopicSpec, ...] = (COMPLAINT_EVENTS, STANDARD_EVENTS, PUBLIC_COMPLAINTS)
 
 # Consumer groups, one per consuming service; each has its dead-letter topic.
 INTAKE_GROUP = "intake"

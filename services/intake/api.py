@@ -231,9 +231,11 @@ def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRo
             422: {"description": "Own report", **PROBLEM},
         },
     )
-    async def support(tracking_id: TrackingId, actor: Caller) -> PublicComplaint:
+    async def support(tracking_id: TrackingId, request: Request, actor: Caller) -> PublicComplaint:
         try:
-            record = await service.support(tracking_id, signed_in(actor))
+            record = await service.support(
+                tracking_id, signed_in(actor), correlation_id=correlation_id(request)
+            )
         except (IllegalTransition, ComplaintNotFound) as exc:
             raise _problem_for(exc) from exc
         return public_view(record)

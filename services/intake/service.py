@@ -29,13 +29,20 @@ from services.intake.duplicates import WINDOW as DUPLICATE_WINDOW
 from services.intake.duplicates import likely_duplicates, regency_of
 from services.intake.lifecycle import OPEN_STATUSES, Command, IllegalTransition, apply
 from services.intake.store import ComplaintStore
-from services.intake.views import is_own, is_public
+from services.intake.views import is_own, is_public, public_snapshot
 
 SOURCE = "/lapor/intake"
 ROUTING_ACTOR = Actor(Role.SYSTEM, "routing")
 RATEABLE = frozenset({ComplaintStatus.ANSWERED, ComplaintStatus.CLOSED})
 
 log = get_logger(__name__)
+
+
+def public_snapshots(record: dict[str, Any], correlation_id: str) -> list[Event]:
+    """The public stream's event for a record, when the record is public at all."""
+    if not is_public(record):
+        return []
+    return [new_event(public_snapshot(record), source=SOURCE, correlation_id=correlation_id)]
 
 
 class IdempotencyConflict(Exception):
@@ -168,9 +175,13 @@ class IntakeService:
                 update["$set"]["merged_into"] = command.merge_into
                 merged = await self._merge(record, command.merge_into, moment, session=session)
                 events.append(new_event(merged, source=SOURCE, correlation_id=correlation_id))
+                survivor = await self._store.get(command.merge_into, session=session)
+                assert survivor is not None
+                events += public_snapshots(survivor, correlation_id)
             updated = await self._store.apply(
                 tracking_id, record["version"], update, session=session
             )
+            events += public_snapshots(updated, correlation_id)
             return updated, events
 
         return await self._uow.run(effect)
@@ -210,7 +221,9 @@ class IntakeService:
             complaint_id=into, merged_complaint_id=duplicate["_id"], merged_at=moment
         )
 
-    async def support(self, tracking_id: str, actor: Actor) -> dict[str, Any]:
+    async def support(
+        self, tracking_id: str, actor: Actor, *, correlation_id: str
+    ) -> dict[str, Any]:
         """One citizen supports a public report of someone else, once."""
         record = await self.get(tracking_id)
         if actor.role is not Role.CITIZEN:
@@ -225,7 +238,7 @@ class IntakeService:
                 raise IllegalTransition("already_supported", "you already support this report")
             updated = await self._store.get(tracking_id, session=session)
             assert updated is not None
-            return updated, ()
+            return updated, public_snapshots(updated, correlation_id)
 
         return await self._uow.run(effect)
 
@@ -279,14 +292,16 @@ class IntakeService:
                 reply_window=self._reply_window,
             )
             update = transition_update(record, transition, agency_name=routed.agency_name)
-            await self._store.apply(routed.complaint_id, record["version"], update, session=session)
+            updated = await self._store.apply(
+                routed.complaint_id, record["version"], update, session=session
+            )
             changed = new_event(
                 status_changed_event(routed.complaint_id, transition),
                 source=SOURCE,
                 correlation_id=event.correlation_id,
                 now=routed.routed_at,
             )
-            return None, [changed]
+            return None, [changed, *public_snapshots(updated, event.correlation_id)]
 
         await self._uow.run_once(event, effect)
 

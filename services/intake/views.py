@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, Field
 
 from schemas.complaint import Actor, ComplaintStatus, GeoPoint, LifecycleAction, ReportType, Role
+from schemas.events import PublicComplaintSnapshot, PublicHistoryEntry
 
 PUBLIC_STATUSES = frozenset(
     {
@@ -280,4 +281,31 @@ def public_view(record: dict[str, Any]) -> PublicComplaint:
         location=record.get("location"),
         supporters=record.get("supporters", 0),
         history=_history(record, public=True),
+    )
+
+
+def public_snapshot(record: dict[str, Any]) -> PublicComplaintSnapshot:
+    """The public stream's event for a record ``is_public`` allows (same rules as the view)."""
+    view = public_view(record)
+    agency = view.agency
+    return PublicComplaintSnapshot(
+        complaint_id=view.tracking_id,
+        status=view.status,
+        title=view.title,
+        body=view.body,
+        category=view.category,
+        region_code=view.region_code,
+        report_type=view.report_type,
+        agency_id=agency.id if agency else None,
+        agency_name=agency.name if agency else None,
+        lat=view.location.lat if view.location else None,
+        long=view.location.long if view.location else None,
+        supporters=view.supporters,
+        merged_into=view.merged_into,
+        submitted_at=view.submitted_at,
+        updated_at=view.updated_at,
+        history=[
+            PublicHistoryEntry(action=h.action, to_status=h.to_status, at=h.at, text=h.text)
+            for h in view.history
+        ],
     )

@@ -8,8 +8,8 @@ import pytest
 
 from kernel.auth import issue_token
 from schemas.complaint import Role
-from schemas.events import ComplaintMerged, ComplaintStatusChanged
-from schemas.topics import COMPLAINT_EVENTS
+from schemas.events import ComplaintMerged, ComplaintStatusChanged, PublicComplaintSnapshot
+from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
 from tests.conftest import service_env
@@ -311,7 +311,7 @@ async def test_role_and_agency_matrix_for_every_endpoint(
 
 
 async def test_anonim_and_rahasia_hold_in_every_view(
-    client: httpx.AsyncClient, people: People
+    client: httpx.AsyncClient, people: People, bootstrap: str
 ) -> None:
     anonim = await submit(client, people, anonymous=True, confidential=False)
     rahasia = await submit(client, people, anonymous=False, confidential=True)
@@ -350,6 +350,21 @@ async def test_anonim_and_rahasia_hold_in_every_view(
     ids = [c["tracking_id"] for c in public_list]
     assert anonim in ids
     assert rahasia not in ids
+
+    # The public stream carries the anonim report, without its reporter, and never the rahasia one.
+    stream = await read_topic(
+        bootstrap,
+        PUBLIC_COMPLAINTS.name,
+        until=lambda rs: sum(r.key == anonim.encode() for r in rs) >= 2,
+    )
+    snapshots = [
+        PublicComplaintSnapshot.model_validate_json(r.value or b"")
+        for r in stream
+        if r.key == anonim.encode()
+    ]
+    assert [s.status.value for s in snapshots] == ["forwarded_to_agency", "forwarded_to_unit"]
+    assert all(leaks((r.value or b"").decode()) == [] for r in stream)
+    assert rahasia.encode() not in {r.key for r in stream}
 
     for who in ("reporter", "admin"):
         full = (await client.get(f"/v1/complaints/{anonim}", headers=getattr(people, who))).json()

@@ -128,6 +128,7 @@ def test_asyncapi_describes_every_event_with_resolvable_payloads() -> None:
         "id.go.lapor.sla.deadline_set.v1",
         "id.go.lapor.notification.sent.v1",
         "id.go.lapor.standard.published.v1",
+        "id.go.lapor.public.complaint_snapshot.v1",
     }
     refs = json.dumps(document).split('"$ref": "#/components/schemas/')[1:]
     for ref in refs:
