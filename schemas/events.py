@@ -103,6 +103,7 @@ class SlaStage(StrEnum):
     """A clock the SLA service runs on a complaint."""
 
     FIRST_FOLLOW_UP = "first_follow_up"
+    COMPLETION = "completion"
 
 
 class SlaDeadlineSet(ComplaintEvent):

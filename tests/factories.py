@@ -3,11 +3,24 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.complaint import Channel, ReporterContact, ReportType
-from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaDeadlineSet, SlaStage
+from schemas.complaint import (
+    Channel,
+    ComplaintStatus,
+    LifecycleAction,
+    ReporterContact,
+    ReportType,
+    Role,
+)
+from schemas.events import (
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintSubmitted,
+    SlaDeadlineSet,
+    SlaStage,
+)
 from services.intake.domain import new_tracking_id
 
-__all__ = ["NOW", "deadline_set", "new_tracking_id", "routed", "submitted"]
+__all__ = ["NOW", "deadline_set", "new_tracking_id", "routed", "status_changed", "submitted"]
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # a Tuesday in every Indonesian zone
 
@@ -56,3 +69,22 @@ def deadline_set(complaint_id: str | None = None, **overrides: Any) -> SlaDeadli
         "time_zone": "Asia/Jayapura",
     }
     return SlaDeadlineSet(**{**fields, **overrides})
+
+
+def status_changed(complaint_id: str | None = None, **overrides: Any) -> ComplaintStatusChanged:
+    """The system forwarding a pengaduan to the Ambon city health office."""
+    fields: dict[str, Any] = {
+        "complaint_id": complaint_id or new_tracking_id(),
+        "action": LifecycleAction.FORWARD,
+        "from_status": ComplaintStatus.SUBMITTED,
+        "to_status": ComplaintStatus.FORWARDED_TO_AGENCY,
+        "actor_role": Role.SYSTEM,
+        "agency_id": "dinkes-kota-ambon",
+        "unit_id": None,
+        "report_type": ReportType.PENGADUAN,
+        "needs_examination": None,
+        "reason": None,
+        "text": None,
+        "changed_at": NOW,
+    }
+    return ComplaintStatusChanged(**{**fields, **overrides})

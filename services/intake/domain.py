@@ -128,7 +128,7 @@ def new_record(
         "needs_examination": None,
         "answered_at": None,
         "closed_by": None,
-        "deadline": None,
+        "deadlines": {},
         "supporters": 0,
         "rating": None,
         "possible_duplicates": [],
@@ -222,10 +222,10 @@ def status_changed_event(complaint_id: str, transition: Transition) -> Complaint
 
 
 def deadline_update(payload: SlaDeadlineSet) -> dict[str, Any]:
-    """The deadline intake shows, from the SLA service's event."""
+    """Record a stage's deadline from the SLA service (a re-route replaces it)."""
     return {
         "$set": {
-            "deadline": {
+            f"deadlines.{payload.stage.value}": {
                 "stage": payload.stage.value,
                 "due_at": payload.due_at,
                 "working_days": payload.working_days,

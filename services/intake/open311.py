@@ -250,7 +250,7 @@ def request_view(
             notes = entry.get("text")
             break
     location = record.get("location") or {}
-    deadline = record.get("deadline") or {}
+    completion = (record.get("deadlines") or {}).get("completion") or {}
     return {
         "service_request_id": record["_id"],
         "status": status_of(record),
@@ -262,7 +262,7 @@ def request_view(
         "service_notice": None,
         "requested_datetime": _stamp(record["submitted_at"]),
         "updated_datetime": _stamp(record["updated_at"]),
-        "expected_datetime": _stamp(deadline.get("due_at")),
+        "expected_datetime": _stamp(completion.get("due_at")),
         "address": record.get("address") if public else None,
         "address_id": None,
         "zipcode": None,

@@ -97,7 +97,8 @@ class ComplaintStatusView(BaseModel):
     submitted_at: AwareDatetime
     updated_at: AwareDatetime
     agency: AgencyView | None
-    deadline: DeadlineView | None
+    deadline: DeadlineView | None = Field(description="The earliest deadline running.")
+    deadlines: list[DeadlineView] = Field(description="Every stage's deadline, earliest first.")
     merged_into: str | None
 
 
@@ -238,13 +239,18 @@ def _common(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _deadlines(record: dict[str, Any]) -> dict[str, Any]:
+    ordered = sorted((record.get("deadlines") or {}).values(), key=lambda d: d["due_at"])
+    return {"deadline": ordered[0] if ordered else None, "deadlines": ordered}
+
+
 def status_view(record: dict[str, Any]) -> ComplaintStatusView:
     """For the holder of the tracking ID."""
     return ComplaintStatusView(
         **_common(record),
         anonymous=record["anonymous"],
         confidential=record["confidential"],
-        deadline=record.get("deadline"),
+        **_deadlines(record),
     )
 
 
@@ -255,7 +261,7 @@ def detail_view(record: dict[str, Any], viewer: Actor) -> ComplaintDetail:
         **_common(record),
         anonymous=record["anonymous"],
         confidential=record["confidential"],
-        deadline=record.get("deadline"),
+        **_deadlines(record),
         body=record["body"],
         channel=record["channel"],
         needs_examination=record.get("needs_examination"),

@@ -11,9 +11,19 @@ from zoneinfo import ZoneInfo
 
 from schemas.complaint import ReporterContact
 from schemas.envelope import EventPayload
-from schemas.events import ComplaintRouted, ComplaintSubmitted, RecipientRole, SlaDeadlineSet
+from schemas.events import (
+    ComplaintRouted,
+    ComplaintSubmitted,
+    RecipientRole,
+    SlaDeadlineSet,
+    SlaStage,
+)
 
 ANONYMOUS_DISPLAY = "Anonim"
+STAGE_LABELS = {
+    SlaStage.FIRST_FOLLOW_UP: "tindak lanjut pertama",
+    SlaStage.COMPLETION: "penyelesaian",
+}
 AGENCY_CHANNEL = "inbox"
 
 
@@ -126,6 +136,7 @@ def plan(payload: EventPayload, contact: ComplaintContact | None) -> list[Planne
                 "agency_deadline_set",
                 {
                     **base,
+                    "stage_label": STAGE_LABELS[payload.stage],
                     "due_local": _local(payload.due_at, payload.time_zone),
                     "working_days": payload.working_days,
                 },

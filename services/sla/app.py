@@ -7,7 +7,12 @@ from fastapi import APIRouter, FastAPI, Path
 from kernel import http
 from kernel.runtime import Runtime, Startable
 from schemas.complaint import TRACKING_ID_PATTERN
-from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintRouted
+from schemas.events import (
+    COMPLAINT_EVENT_TYPES,
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintSubmitted,
+)
 from schemas.topics import COMPLAINT_EVENTS, SLA_GROUP
 from services.sla.calendar import WorkingCalendar
 from services.sla.config import SlaSettings
@@ -30,7 +35,11 @@ def create_app(settings: SlaSettings) -> FastAPI:
     consumer = runtime.consumer(
         group_id=SLA_GROUP,
         topics=[COMPLAINT_EVENTS.name],
-        handlers={ComplaintRouted.event_type(): service.on_routed},
+        handlers={
+            ComplaintSubmitted.event_type(): service.on_submitted,
+            ComplaintRouted.event_type(): service.on_routed,
+            ComplaintStatusChanged.event_type(): service.on_status_changed,
+        },
         payload_types=COMPLAINT_EVENT_TYPES,
     )
     app = http.create_app(

@@ -5,6 +5,7 @@ from datetime import date, time
 from pydantic import Field
 
 from kernel.settings import ServiceSettings
+from services.sla.limits import Limits
 
 
 class SlaSettings(ServiceSettings):
@@ -18,6 +19,24 @@ class SlaSettings(ServiceSettings):
         le=365,
         description="Working days an agency has for its first follow-up after forwarding "
         "(Permen PANRB 62/2018: 5).",
+    )
+    sla_completion_days_aspirasi: int = Field(
+        default=5, ge=1, le=365, description="Working days to complete an aspirasi."
+    )
+    sla_completion_days_information: int = Field(
+        default=5, ge=1, le=365, description="Working days to complete an information request."
+    )
+    sla_completion_days_complaint: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="Working days to complete a pengaduan that needs no examination.",
+    )
+    sla_completion_days_examination: int = Field(
+        default=60,
+        ge=1,
+        le=365,
+        description="Working days to complete a pengaduan that needs examination.",
     )
     sla_workday_end: time = Field(
         default=time(23, 59, 59),
@@ -35,3 +54,13 @@ class SlaSettings(ServiceSettings):
         default_factory=list,
         description="Days worked although they would be weekends or holidays, JSON list.",
     )
+
+    def limits(self) -> Limits:
+        """The configured limits as the domain reads them."""
+        return Limits(
+            first_follow_up=self.sla_first_follow_up_working_days,
+            aspirasi=self.sla_completion_days_aspirasi,
+            information=self.sla_completion_days_information,
+            complaint=self.sla_completion_days_complaint,
+            examination=self.sla_completion_days_examination,
+        )

@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from kernel.mongo import Document, Session
 
 CLOCKS = "clocks"
+COMPLAINTS = "complaints"
 
 
 class ClockStore:
@@ -16,6 +17,7 @@ class ClockStore:
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._clocks = db[CLOCKS]
+        self._complaints = db[COMPLAINTS]
 
     async def create_indexes(self) -> None:
         """Index the query that finds clocks falling due."""
@@ -46,6 +48,50 @@ class ClockStore:
             "time_zone": time_zone,
         }
         await self._clocks.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+
+    async def remember_complaint(
+        self, complaint_id: str, *, region_code: str, report_type: str, session: Session
+    ) -> None:
+        """What the SLA needs to know of a submitted complaint."""
+        await self._complaints.update_one(
+            {"_id": complaint_id},
+            {"$set": {"region_code": region_code, "report_type": report_type}},
+            upsert=True,
+            session=session,
+        )
+
+    async def remember_agency_zone(
+        self, complaint_id: str, agency_id: str, time_zone: str, *, session: Session
+    ) -> None:
+        """The time zone routing gave for an agency of this complaint."""
+        await self._complaints.update_one(
+            {"_id": complaint_id},
+            {"$set": {f"agency_zones.{agency_id}": time_zone}},
+            upsert=True,
+            session=session,
+        )
+
+    async def complaint(self, complaint_id: str, *, session: Session) -> dict[str, Any] | None:
+        """What the SLA knows of a complaint."""
+        return await self._complaints.find_one({"_id": complaint_id}, session=session)
+
+    async def end_clocks(
+        self,
+        complaint_id: str,
+        *,
+        state: str,
+        at: datetime,
+        stages: list[str] | None = None,
+        session: Session,
+    ) -> int:
+        """Stop running clocks (all, or some stages) of a complaint; returns how many."""
+        query: dict[str, Any] = {"complaint_id": complaint_id, "state": "running"}
+        if stages is not None:
+            query["stage"] = {"$in": stages}
+        result = await self._clocks.update_many(
+            query, {"$set": {"state": state, "ended_at": at}}, session=session
+        )
+        return result.modified_count
 
     async def clocks_of(self, complaint_id: str) -> list[dict[str, Any]]:
         """Every clock of one complaint."""

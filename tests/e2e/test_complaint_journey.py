@@ -93,7 +93,9 @@ async def test_posted_complaint_is_routed_with_agency_and_deadline(
     assert status["deadline"]["due_at"] > status["submitted_at"]
 
     key = tracking_id.encode()
-    wanted = 4 + 4  # submitted, routed, forwarded, deadline set, and four notifications
+    # submitted, routed, forwarded, two deadlines (first follow-up, completion), and five
+    # notifications (submission, forwarding to complainant and agency, two deadlines).
+    wanted = 5 + 5
 
     records = await read_topic(
         bootstrap,
@@ -104,11 +106,13 @@ async def test_posted_complaint_is_routed_with_agency_and_deadline(
     mine = [r for r in records if r.key == key]
     types = [r.type for r in mine]
     lifecycle = [t for t in types if t != NotificationSent.event_type()]
-    assert lifecycle[:2] == [ComplaintSubmitted.event_type(), ComplaintRouted.event_type()]
-    # Intake (forwarding) and SLA (deadline) both answer "routed", in either order.
-    assert sorted(lifecycle[2:]) == sorted(
-        [ComplaintStatusChanged.event_type(), SlaDeadlineSet.event_type()]
-    )
+    assert lifecycle == [
+        ComplaintSubmitted.event_type(),
+        ComplaintRouted.event_type(),
+        ComplaintStatusChanged.event_type(),
+        SlaDeadlineSet.event_type(),
+        SlaDeadlineSet.event_type(),
+    ]
     forwarded = ComplaintStatusChanged.model_validate_json(
         next(r.value for r in mine if r.type == ComplaintStatusChanged.event_type()) or b""
     )
@@ -117,7 +121,7 @@ async def test_posted_complaint_is_routed_with_agency_and_deadline(
         "forwarded_to_agency",
         "system",
     )
-    assert types.count(NotificationSent.event_type()) == 4
+    assert types.count(NotificationSent.event_type()) == 5
     assert len({r.partition for r in mine}) == 1  # keyed by complaint: one partition, in order
     assert {r.headers["ce_correlationid"] for r in mine} == {correlation_id}
     assert {r.headers["ce_source"] for r in mine} == {

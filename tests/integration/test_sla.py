@@ -1,18 +1,31 @@
-"""SLA on the real broker and database: the first follow-up deadline of a routed complaint."""
+"""SLA on the real broker and database: clocks start on forwarding, by type and class, in the
+agency's zone; a follow-up meets the first one; closing stops them."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 
-from schemas.events import ComplaintRouted, SlaDeadlineSet
+from schemas.complaint import ComplaintStatus, LifecycleAction, ReportType
+from schemas.events import SlaDeadlineSet
 from schemas.topics import COMPLAINT_EVENTS
 from services.sla.app import create_app
 from services.sla.config import SlaSettings
 from tests import factories
 from tests.conftest import service_env
-from tests.support import Seen, as_event, key_on_same_partition, publish, read_topic, running
+from tests.support import (
+    Seen,
+    as_event,
+    eventually,
+    key_on_same_partition,
+    publish,
+    read_topic,
+    running,
+)
+
+WIT_END_OF_DAY = (14, 59, 59)  # 23:59:59 WIT in UTC
 
 
 @pytest.fixture(scope="module")
@@ -28,47 +41,120 @@ async def client(
         yield client
 
 
-def routed(routed_at: datetime, time_zone: str) -> ComplaintRouted:
-    return factories.routed(routed_at=routed_at, time_zone=time_zone)
+def deadlines(cid: str, records: list[Seen]) -> dict[str, SlaDeadlineSet]:
+    found = {}
+    for r in records:
+        if r.key == cid.encode() and r.type == SlaDeadlineSet.event_type():
+            deadline = SlaDeadlineSet.model_validate_json(r.value or b"")
+            found[deadline.stage.value] = deadline
+    return found
 
 
-def deadlines(cid: str, records: list[Seen]) -> list[SlaDeadlineSet]:
-    return [
-        SlaDeadlineSet.model_validate_json(r.value or b"")
-        for r in records
-        if r.key == cid.encode() and r.type == SlaDeadlineSet.event_type()
-    ]
+async def forwarded(
+    bootstrap: str, cid: str, *, routed_zone: str | None, **changes: Any
+) -> dict[str, SlaDeadlineSet]:
+    events = [as_event(factories.submitted(cid, region_code="81.71"))]
+    if routed_zone is not None:
+        events.append(as_event(factories.routed(cid, time_zone=routed_zone)))
+    forward = as_event(factories.status_changed(cid, **changes))
+    # A redelivery starts nothing twice: once a later complaint on the same partition has its
+    # clocks, both copies were handled.
+    marker = key_on_same_partition(cid, COMPLAINT_EVENTS.partitions)
+    events += [forward, forward, as_event(factories.status_changed(marker))]
+    await publish(bootstrap, COMPLAINT_EVENTS.name, events)
+    seen = await read_topic(
+        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: len(deadlines(marker, rs)) >= 2
+    )
+    copies = [r for r in seen if r.key == cid.encode() and r.type == SlaDeadlineSet.event_type()]
+    assert len(copies) == 2
+    return deadlines(cid, seen)
 
 
-async def test_routed_complaint_gets_its_deadline_once_in_the_agency_zone(
+async def test_forwarding_starts_first_follow_up_and_completion_in_the_agency_zone(
     client: httpx.AsyncClient, bootstrap: str
 ) -> None:
-    # Tuesday 24 Nov, WIT. Thursday 26 Nov is a holiday declared in configuration, so five
-    # working days run Wed 25, Fri 27, Mon 30, Tue 1, Wed 2 December.
-    event = as_event(routed(datetime(2026, 11, 24, 3, 0, tzinfo=UTC), "Asia/Jayapura"))
-    await publish(bootstrap, COMPLAINT_EVENTS.name, [event, event])
-    # Same partition: once the marker has its deadline, both copies of the event were seen.
-    marker = as_event(
-        factories.routed(
-            key_on_same_partition(event.subject, COMPLAINT_EVENTS.partitions),
-            time_zone="Asia/Jakarta",
-        )
+    cid = factories.new_tracking_id()
+    # Tuesday 24 Nov, WIT; 26 Nov is a configured holiday.
+    found = await forwarded(bootstrap, cid, routed_zone="Asia/Jayapura")
+    first, completion = found["first_follow_up"], found["completion"]
+    assert first.due_at == datetime(2026, 12, 2, *WIT_END_OF_DAY, tzinfo=UTC)
+    assert (completion.working_days, completion.due_at) == (
+        14,
+        datetime(2026, 12, 15, *WIT_END_OF_DAY, tzinfo=UTC),
     )
-    await publish(bootstrap, COMPLAINT_EVENTS.name, [marker])
+    assert {d.time_zone for d in found.values()} == {"Asia/Jayapura"}
 
-    seen = await read_topic(
-        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: bool(deadlines(marker.subject, rs))
-    )
-    [deadline] = deadlines(event.subject, seen)
-    assert deadline.due_at == datetime(2026, 12, 2, 14, 59, 59, tzinfo=UTC)
-    assert deadline.working_days == 5
-    assert deadline.time_zone == "Asia/Jayapura"
-    # Same instant, Jakarta: ends at 23:59:59 WIB, two hours later in UTC.
-    assert deadlines(marker.subject, seen)[0].due_at == datetime(
-        2026, 12, 2, 16, 59, 59, tzinfo=UTC
-    )
+    clocks = (await client.get(f"/v1/clocks/{cid}")).json()
+    assert {(c["stage"], c["state"]) for c in clocks} == {
+        ("first_follow_up", "running"),
+        ("completion", "running"),
+    }
 
-    [clock] = (await client.get(f"/v1/clocks/{event.subject}")).json()
-    assert clock["stage"] == "first_follow_up"
-    assert clock["state"] == "running"
-    assert clock["due_at"].startswith("2026-12-02T14:59:59")
+
+@pytest.mark.parametrize(
+    ("report_type", "needs_examination", "days"),
+    [
+        (ReportType.ASPIRASI, None, 5),
+        (ReportType.PERMINTAAN_INFORMASI, None, 5),
+        (ReportType.PENGADUAN, False, 14),
+        (ReportType.PENGADUAN, True, 60),
+    ],
+)
+async def test_completion_limit_follows_type_and_examination_class(
+    client: httpx.AsyncClient,
+    bootstrap: str,
+    report_type: ReportType,
+    needs_examination: bool | None,
+    days: int,
+) -> None:
+    cid = factories.new_tracking_id()
+    found = await forwarded(
+        bootstrap,
+        cid,
+        routed_zone=None,  # forwarded by hand: the complaint's province decides the zone
+        actor_role="national_admin",
+        report_type=report_type,
+        needs_examination=needs_examination,
+    )
+    assert found["completion"].working_days == days
+    assert found["completion"].time_zone == "Asia/Jayapura"
+
+
+async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    cid = factories.new_tracking_id()
+    await forwarded(bootstrap, cid, routed_zone="Asia/Jayapura")
+    follow_up = factories.status_changed(
+        cid,
+        action=LifecycleAction.FOLLOW_UP,
+        from_status=ComplaintStatus.FORWARDED_TO_AGENCY,
+        to_status=ComplaintStatus.IN_FOLLOW_UP,
+        actor_role="agency_admin",
+        text="Dicek",
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(follow_up)])
+
+    async def states() -> dict[str, str] | None:
+        clocks = (await client.get(f"/v1/clocks/{cid}")).json()
+        found = {c["stage"]: c["state"] for c in clocks}
+        return found if found.get("first_follow_up") == "met" else None
+
+    assert await eventually(states) == {"first_follow_up": "met", "completion": "running"}
+
+    closed = factories.status_changed(
+        cid,
+        action=LifecycleAction.CLOSE,
+        from_status=ComplaintStatus.ANSWERED,
+        to_status=ComplaintStatus.CLOSED,
+        actor_role="agency_admin",
+        reason="Selesai",
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(closed)])
+
+    async def stopped() -> dict[str, str] | None:
+        clocks = (await client.get(f"/v1/clocks/{cid}")).json()
+        found = {c["stage"]: c["state"] for c in clocks}
+        return found if found.get("completion") == "stopped" else None
+
+    assert await eventually(stopped) == {"first_follow_up": "met", "completion": "stopped"}

@@ -60,7 +60,9 @@ def test_deadline_is_announced_in_the_agency_local_time() -> None:
     deadline = factories.deadline_set("LPR-AAAAA-BBBBB", agency_id="dinas-pupr-kota-ambon")
     [message] = plan(deadline, contact_from(event))
     body = TemplateRenderer().render(message.template, message.context).body
-    assert "01-12-2026 23:59 WIT" in body and "5 hari kerja" in body
+    assert "01-12-2026 23:59 WIT" in body
+    assert "5 hari kerja" in body
+    assert "tindak lanjut pertama" in body
 
 
 def test_dedup_key_is_per_event_recipient_and_channel() -> None:
