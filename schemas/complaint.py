@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 # Crockford base32 without I, L, O, U: easy to read out over the phone; 10 characters, 50 bits.
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -104,6 +104,30 @@ class GeoPoint(BaseModel):
 
     lat: float = Field(ge=-11.5, le=6.5, examples=[-3.6954])
     long: float = Field(ge=94.0, le=141.5, examples=[128.1814])
+
+
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf")
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS = 5
+
+
+class AttachmentMeta(BaseModel):
+    """A photo or document kept in object storage; intake stores only its description."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    filename: str = Field(min_length=1, max_length=200, pattern=r"^[^/\\\x00]+$")
+    content_type: str = Field(description="image/jpeg, image/png or application/pdf")
+    size_bytes: int = Field(ge=1, le=MAX_ATTACHMENT_BYTES)
+    url: str = Field(max_length=2_000, pattern=r"^https://[^\s]+$")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("content_type")
+    @classmethod
+    def _allowed_type(cls, value: str) -> str:
+        if value not in ATTACHMENT_TYPES:
+            raise ValueError(f"content_type must be one of {', '.join(ATTACHMENT_TYPES)}")
+        return value
 
 
 class ReporterContact(BaseModel):

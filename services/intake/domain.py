@@ -8,8 +8,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.complaint import (
+    MAX_ATTACHMENTS,
     STANDARD_ID_PATTERN,
     TRACKING_ALPHABET,
+    AttachmentMeta,
     Channel,
     ComplaintStatus,
     GeoPoint,
@@ -62,6 +64,9 @@ class ComplaintCreate(BaseModel):
         description="The SIPP service standard this complaint concerns, if any.",
     )
     address: str | None = Field(default=None, min_length=3, max_length=300)
+    attachments: list[AttachmentMeta] = Field(
+        default_factory=list, max_length=MAX_ATTACHMENTS, description="Photos or documents."
+    )
     reporter: ReporterContact = Field(description="At least one way to reach the reporter.")
     channel: Channel = Field(default=Channel.WEB)
 

@@ -11,7 +11,15 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from schemas.complaint import Actor, ComplaintStatus, GeoPoint, LifecycleAction, ReportType, Role
+from schemas.complaint import (
+    Actor,
+    AttachmentMeta,
+    ComplaintStatus,
+    GeoPoint,
+    LifecycleAction,
+    ReportType,
+    Role,
+)
 from schemas.events import PublicComplaintSnapshot, PublicHistoryEntry
 
 PUBLIC_STATUSES = frozenset(
@@ -114,6 +122,7 @@ class ComplaintDetail(ComplaintStatusView):
     rating: RatingView | None
     location: GeoPoint | None
     address: str | None
+    attachments: list[AttachmentMeta]
     possible_duplicates: list[DuplicateView] = Field(
         description="Shown to admins and the agency side, who decide on merging."
     )
@@ -271,6 +280,7 @@ def detail_view(record: dict[str, Any], viewer: Actor) -> ComplaintDetail:
         rating=RatingView(**rating) if rating else None,
         location=record.get("location"),
         address=record.get("address"),
+        attachments=record.get("attachments", []),
         possible_duplicates=[]
         if viewer.role is Role.CITIZEN
         else record.get("possible_duplicates", []),

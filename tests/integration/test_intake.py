@@ -124,6 +124,24 @@ async def test_submitted_complaint_is_stored_tracked_and_announced(
             "body.region_code",
         ),
         (json.dumps({**VALID, "body": "x" * MAX_BODY}).encode(), 413, "payload_too_large", None),
+        (
+            json.dumps(
+                {
+                    **VALID,
+                    "attachments": [
+                        {
+                            "filename": "video.jpg",
+                            "content_type": "image/jpeg",
+                            "size_bytes": 50_000_000,
+                            "url": "https://files.example/v.jpg",
+                        }
+                    ],
+                }
+            ).encode(),
+            422,
+            "validation_failed",
+            "body.attachments.0.size_bytes",
+        ),
     ],
     ids=[
         "malformed",
@@ -134,6 +152,7 @@ async def test_submitted_complaint_is_stored_tracked_and_announced(
         "operator-key",
         "region",
         "oversized",
+        "attachment",
     ],
 )
 async def test_bad_input_gets_a_precise_problem_and_stores_nothing(

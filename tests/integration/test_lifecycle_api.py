@@ -1,10 +1,12 @@
 """The complaint lifecycle over HTTP with roles and privacy, on the real broker and database."""
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from kernel.auth import issue_token
 from schemas.complaint import Role
@@ -12,6 +14,7 @@ from schemas.events import ComplaintMerged, ComplaintStatusChanged, PublicCompla
 from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
+from services.intake.store import COMPLAINTS
 from tests.conftest import service_env
 from tests.support import read_topic, running
 
@@ -481,3 +484,23 @@ async def test_duplicates_are_suggested_and_merging_keeps_everyone_informed(
         if r.key == original.encode() and r.type == ComplaintMerged.event_type()
     ]
     assert event.merged_complaint_id == duplicate
+
+
+async def test_a_reply_after_the_window_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient,
+    people: People,
+    settings: IntakeSettings,
+    mongo: AsyncMongoClient[Any],
+) -> None:
+    cid = await submit(client, people)
+    await ok(client, cid, people.admin, action="forward", agency_id=AMBON, needs_examination=False)
+    await ok(client, cid, people.agency, action="answer", text="Sudah diperbaiki")
+    # The answer was given eleven days ago (the window is ten).
+    complaints = mongo[settings.database_name][COMPLAINTS]
+    await complaints.update_one(
+        {"_id": cid}, {"$set": {"answered_at": datetime.now(UTC) - timedelta(days=11)}}
+    )
+    before = await complaints.find_one({"_id": cid})
+    late = await act(client, cid, people.reporter, action="reply", text="Belum diperbaiki")
+    assert (late.status_code, late.json()["code"]) == (409, "reply_window_closed")
+    assert await complaints.find_one({"_id": cid}) == before

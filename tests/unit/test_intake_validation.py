@@ -19,11 +19,24 @@ VALID: dict[str, Any] = {
 }
 
 
+PHOTO: dict[str, Any] = {
+    "filename": "lubang.jpg",
+    "content_type": "image/jpeg",
+    "size_bytes": 2_000_000,
+    "url": "https://files.lapor.example/lubang.jpg",
+}
+
+
 def errors_for(**changes: Any) -> list[tuple[str, str]]:
     body = {**VALID, **changes}
     with pytest.raises(ValidationError) as caught:
         ComplaintCreate.model_validate(body)
     return [(".".join(map(str, e["loc"])), e["type"]) for e in caught.value.errors()]
+
+
+def test_attachments_within_limits_are_accepted() -> None:
+    create = ComplaintCreate.model_validate({**VALID, "attachments": [PHOTO] * 5})
+    assert len(create.attachments) == 5
 
 
 def test_a_valid_complaint_is_accepted_with_defaults() -> None:
@@ -46,6 +59,32 @@ def test_a_valid_complaint_is_accepted_with_defaults() -> None:
         ({"title": "x" * 201}, "title", "string_too_long"),
         ({"reporter": {"name": "Anon"}}, "reporter", "value_error"),
         ({"anonymous": "maybe"}, "anonymous", "bool_parsing"),
+        ({"attachments": [PHOTO] * 6}, "attachments", "too_long"),
+        (
+            {"attachments": [{**PHOTO, "size_bytes": 10 * 1024 * 1024 + 1}]},
+            "attachments.0.size_bytes",
+            "less_than_equal",
+        ),
+        (
+            {"attachments": [{**PHOTO, "content_type": "application/x-msdownload"}]},
+            "attachments.0.content_type",
+            "value_error",
+        ),
+        (
+            {"attachments": [{**PHOTO, "filename": "../../etc/passwd"}]},
+            "attachments.0.filename",
+            "string_pattern_mismatch",
+        ),
+        (
+            {"attachments": [{**PHOTO, "url": "javascript:alert(1)"}]},
+            "attachments.0.url",
+            "string_pattern_mismatch",
+        ),
+        (
+            {"attachments": [{**PHOTO, "exif": {"$gt": ""}}]},
+            "attachments.0.exif",
+            "extra_forbidden",
+        ),
     ],
 )
 def test_bad_fields_are_refused_by_name(changes: dict[str, Any], field: str, kind: str) -> None:
