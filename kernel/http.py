@@ -24,7 +24,7 @@ from kernel.auth import AuthenticationError, TokenVerifier
 from kernel.logging import bind_context, clear_context, get_logger
 from kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from kernel.mongo import is_unavailable
-from schemas.complaint import Actor
+from schemas.complaint import Actor, Role
 
 CORRELATION_HEADER = "X-Correlation-ID"
 PROBLEM_JSON = "application/problem+json"
@@ -305,3 +305,13 @@ def signed_in(actor: Actor | None) -> Actor:
             headers={"WWW-Authenticate": "Bearer"},
         )
     return actor
+
+
+def require_role(actor: Actor | None, *roles: Role) -> Actor:
+    """The caller, when signed in with one of ``roles``; 401 or 403 otherwise."""
+    caller = signed_in(actor)
+    if caller.role not in roles:
+        raise ProblemError(
+            403, "role_not_allowed", f"needs one of: {', '.join(r.value for r in roles)}"
+        )
+    return caller

@@ -12,6 +12,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 from fastapi import FastAPI
 
+from kernel.auth import issue_token
+from kernel.settings import ServiceSettings
+from schemas.complaint import Role
 from schemas.envelope import Event, EventPayload, encode, new_event
 from services.intake.domain import new_tracking_id
 
@@ -164,3 +167,19 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+def bearer(
+    role: Role,
+    subject: str,
+    *,
+    agency: str | None = None,
+    unit: str | None = None,
+    settings: ServiceSettings | None = None,
+) -> dict[str, str]:
+    """An Authorization header for a development token (the services' default secret unless
+    ``settings`` says otherwise)."""
+    token = issue_token(
+        settings or ServiceSettings(), role=role, subject=subject, agency_id=agency, unit_id=unit
+    )
+    return {"Authorization": f"Bearer {token}"}

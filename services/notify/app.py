@@ -2,11 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Path
+from fastapi import APIRouter, Depends, FastAPI, Path
 
 from kernel import http
+from kernel.auth import TokenVerifier
 from kernel.runtime import Runtime, Startable
-from schemas.complaint import TRACKING_ID_PATTERN
+from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
 from schemas.events import (
     COMPLAINT_EVENT_TYPES,
     ComplaintRouted,
@@ -44,13 +45,21 @@ def create_app(settings: NotifySettings) -> FastAPI:
         readiness=runtime.readiness_checks(),
     )
     api = APIRouter(prefix="/v1", tags=["notify"])
+    caller = http.authentication(TokenVerifier(settings))
 
     @api.get("/messages/{complaint_id}", summary="Messages recorded about a complaint (internal)")
     async def messages(
         complaint_id: Annotated[str, Path(pattern=TRACKING_ID_PATTERN)],
+        actor: Annotated[Actor | None, Depends(caller)],
     ) -> list[dict[str, Any]]:
+        viewer = http.require_role(actor, Role.NATIONAL_ADMIN, Role.AUDITOR)
         found = await store.messages_of(complaint_id)
-        return [{"id": m.pop("_id"), **m} for m in found]
+        # Addresses are contact details: the national admin's only.
+        hidden = {"address"} if viewer.role is Role.AUDITOR else set()
+        return [
+            {"id": m["_id"], **{k: v for k, v in m.items() if k != "_id" and k not in hidden}}
+            for m in found
+        ]
 
     app.include_router(api)
     return app

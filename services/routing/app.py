@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path
+from fastapi import APIRouter, Depends, FastAPI, Path
 
 from kernel import http
+from kernel.auth import TokenVerifier
 from kernel.runtime import Runtime, Startable
-from schemas.complaint import TRACKING_ID_PATTERN
+from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
 from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP
 from services.routing.config import RoutingSettings
@@ -37,6 +38,7 @@ def create_app(settings: RoutingSettings) -> FastAPI:
         readiness=runtime.readiness_checks(),
     )
     api = APIRouter(prefix="/v1", tags=["routing"])
+    caller = http.authentication(TokenVerifier(settings))
 
     @api.get("/directory", response_model=Directory, summary="Agencies and routing rules in force")
     async def directory() -> Directory:
@@ -45,7 +47,9 @@ def create_app(settings: RoutingSettings) -> FastAPI:
     @api.get("/decisions/{complaint_id}", summary="The routing decision on a complaint, explained")
     async def decision(
         complaint_id: Annotated[str, Path(pattern=TRACKING_ID_PATTERN)],
+        actor: Annotated[Actor | None, Depends(caller)],
     ) -> dict[str, object]:
+        http.require_role(actor, Role.NATIONAL_ADMIN, Role.AUDITOR)
         found = await store.decision(complaint_id)
         if found is None:
             raise http.ProblemError(404, "decision_not_found", f"no decision on {complaint_id}")

@@ -2,11 +2,12 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Path
+from fastapi import APIRouter, Depends, FastAPI, Path
 
 from kernel import http
+from kernel.auth import TokenVerifier
 from kernel.runtime import Runtime, Startable
-from schemas.complaint import TRACKING_ID_PATTERN
+from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
 from schemas.events import (
     COMPLAINT_EVENT_TYPES,
     ComplaintRouted,
@@ -50,12 +51,19 @@ def create_app(settings: SlaSettings) -> FastAPI:
         readiness=runtime.readiness_checks(),
     )
     api = APIRouter(prefix="/v1", tags=["sla"])
+    caller = http.authentication(TokenVerifier(settings))
 
     @api.get("/clocks/{complaint_id}", summary="The clocks running on a complaint")
     async def clocks(
         complaint_id: Annotated[str, Path(pattern=TRACKING_ID_PATTERN)],
+        actor: Annotated[Actor | None, Depends(caller)],
     ) -> list[dict[str, Any]]:
+        viewer = http.require_role(
+            actor, Role.NATIONAL_ADMIN, Role.AUDITOR, Role.AGENCY_ADMIN, Role.UNIT_OFFICER
+        )
         found = await store.clocks_of(complaint_id)
+        if viewer.role in (Role.AGENCY_ADMIN, Role.UNIT_OFFICER):
+            found = [clock for clock in found if clock["agency_id"] == viewer.agency_id]
         if not found:
             raise http.ProblemError(404, "clocks_not_found", f"no clock runs on {complaint_id}")
         return [{k: v for k, v in clock.items() if k != "_id"} for clock in found]

@@ -1,13 +1,14 @@
 """HTTP adapter of the standards registry."""
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from kernel.http import ProblemError, correlation_id
-from schemas.complaint import STANDARD_ID_PATTERN
+from kernel.http import ProblemError, correlation_id, require_role
+from schemas.complaint import STANDARD_ID_PATTERN, Actor, Role
 from services.standards.domain import InternalManagement, ServiceDelivery, StandardCreate
 from services.standards.service import StandardsService
 
@@ -35,9 +36,10 @@ class StandardView(BaseModel):
         return cls(standard_id=doc["_id"], **{k: v for k, v in doc.items() if k != "_id"})
 
 
-def router(service: StandardsService) -> APIRouter:
-    """Routes bound to one StandardsService."""
+def router(service: StandardsService, caller: Callable[..., Actor | None]) -> APIRouter:
+    """Routes bound to one StandardsService; writing needs the agency's admin (or national)."""
     api = APIRouter(prefix="/v1", tags=["standards"])
+    Caller = Annotated[Actor | None, Depends(caller)]
 
     @api.post(
         "/standards",
@@ -46,11 +48,18 @@ def router(service: StandardsService) -> APIRouter:
         summary="Publish a service standard (a new version if the service exists)",
         responses={
             400: {"description": "Malformed JSON", **PROBLEM},
+            401: {"description": "No or invalid token", **PROBLEM},
+            403: {"description": "Not the national admin or this agency's admin", **PROBLEM},
             413: {"description": "Body too large", **PROBLEM},
             422: {"description": "Validation failed, per field", **PROBLEM},
         },
     )
-    async def publish(create: StandardCreate, request: Request, response: Response) -> StandardView:
+    async def publish(
+        create: StandardCreate, request: Request, response: Response, actor: Caller
+    ) -> StandardView:
+        author = require_role(actor, Role.NATIONAL_ADMIN, Role.AGENCY_ADMIN)
+        if author.role is Role.AGENCY_ADMIN and author.agency_id != create.agency_id:
+            raise ProblemError(403, "not_your_agency", "agencies publish their own standards")
         doc = await service.publish(create, correlation_id=correlation_id(request))
         response.headers["Location"] = f"/v1/standards/{doc['_id']}"
         return StandardView.from_doc(doc)

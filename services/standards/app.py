@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from kernel import http
+from kernel.auth import TokenVerifier
 from kernel.runtime import Runtime, Startable
 from services.standards.api import router
 from services.standards.config import StandardsSettings
@@ -25,5 +26,5 @@ def create_app(settings: StandardsSettings) -> FastAPI:
         readiness=runtime.readiness_checks(),
         max_body_bytes=settings.standards_max_body_bytes,
     )
-    app.include_router(router(service))
+    app.include_router(router(service, http.authentication(TokenVerifier(settings))))
     return app

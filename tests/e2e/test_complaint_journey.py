@@ -14,8 +14,6 @@ import httpx
 import pytest
 
 from devstack.platform import Platform, start_platform
-from kernel.auth import issue_token
-from kernel.settings import ServiceSettings
 from schemas.complaint import Role
 from schemas.events import (
     ComplaintRouted,
@@ -25,7 +23,7 @@ from schemas.events import (
     SlaDeadlineSet,
 )
 from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS
-from tests.support import eventually, read_topic
+from tests.support import bearer, eventually, read_topic
 
 SMS_TOKEN = "e2e-gateway-token"
 OPEN311_KEY = "e2e-open311-key"
@@ -169,16 +167,6 @@ def test_services_stop_gracefully(bootstrap: str, mongo_url: str, tmp_path: Path
             "Application shutdown complete.",
             f"Finished server process [{server.process.pid}]",
         ]
-
-
-def bearer(
-    role: Role, subject: str, agency: str | None = None, unit: str | None = None
-) -> dict[str, str]:
-    # The service processes run with the development defaults, so the same secret verifies.
-    token = issue_token(
-        ServiceSettings(), role=role, subject=subject, agency_id=agency, unit_id=unit
-    )
-    return {"Authorization": f"Bearer {token}"}
 
 
 CITIZEN = bearer(Role.CITIZEN, "e2e-citizen")

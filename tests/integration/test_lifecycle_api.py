@@ -16,6 +16,7 @@ from services.intake.app import create_app
 from services.intake.config import IntakeSettings
 from services.intake.store import COMPLAINTS
 from tests.conftest import service_env
+from tests.support import bearer as support_bearer
 from tests.support import read_topic, running
 
 SECRETS = ("Siti Rahma", "siti@example.id", "6281234567890")
@@ -52,10 +53,7 @@ class People:
         def bearer(
             role: Role, subject: str, agency_id: str | None = None, unit_id: str | None = None
         ) -> dict[str, str]:
-            token = issue_token(
-                settings, role=role, subject=subject, agency_id=agency_id, unit_id=unit_id
-            )
-            return {"Authorization": f"Bearer {token}"}
+            return support_bearer(role, subject, agency=agency_id, unit=unit_id, settings=settings)
 
         self.nobody: dict[str, str] = {}
         self.reporter = bearer(Role.CITIZEN, "citizen-reporter")

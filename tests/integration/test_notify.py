@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.complaint import ReporterContact
+from schemas.complaint import ReporterContact, Role
 from schemas.events import NotificationSent
 from schemas.topics import COMPLAINT_EVENTS
 from services.intake.domain import new_tracking_id
@@ -14,9 +14,10 @@ from services.notify.app import create_app
 from services.notify.config import NotifySettings
 from tests import factories
 from tests.conftest import service_env
-from tests.support import as_event, eventually, publish, read_topic, running
+from tests.support import as_event, bearer, eventually, publish, read_topic, running
 
 SECRETS = ("Siti Rahma", "siti@example.id", "6281234567890")
+ADMIN = bearer(Role.NATIONAL_ADMIN, "admin")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,9 @@ async def test_lifecycle_messages_recorded_once_and_anonim_hidden_from_the_agenc
     await publish(bootstrap, COMPLAINT_EVENTS.name, [submitted, routed, routed, deadline, deadline])
 
     async def all_recorded() -> list[dict[str, Any]] | None:
-        messages: list[dict[str, Any]] = (await client.get(f"/v1/messages/{cid}")).json()
+        messages: list[dict[str, Any]] = (
+            await client.get(f"/v1/messages/{cid}", headers=ADMIN)
+        ).json()
         return messages if len(messages) >= 4 else None
 
     messages = await eventually(all_recorded, timeout=30)
@@ -80,4 +83,11 @@ async def test_lifecycle_messages_recorded_once_and_anonim_hidden_from_the_agenc
         if record.type == NotificationSent.event_type():
             assert not any(secret.encode() in (record.value or b"") for secret in SECRETS)
     # Redelivered events recorded nothing more.
-    assert len((await client.get(f"/v1/messages/{cid}")).json()) == 4
+    assert len((await client.get(f"/v1/messages/{cid}", headers=ADMIN)).json()) == 4
+    # Addresses are for the national admin only; others may not read the log at all.
+    audited = (await client.get(f"/v1/messages/{cid}", headers=bearer(Role.AUDITOR, "au"))).json()
+    assert all("address" not in m for m in audited)
+    assert SECRETS[1] not in repr(audited)
+    agency = bearer(Role.AGENCY_ADMIN, "ag", agency="pemkot-ambon")
+    assert (await client.get(f"/v1/messages/{cid}", headers=agency)).status_code == 403
+    assert (await client.get(f"/v1/messages/{cid}")).status_code == 401

@@ -7,6 +7,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from schemas.complaint import Role
 from schemas.envelope import encode
 from schemas.events import ComplaintRouted, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP, dead_letter_topic
@@ -18,6 +19,7 @@ from tests.conftest import service_env
 from tests.support import (
     Seen,
     as_event,
+    bearer,
     eventually,
     key_on_same_partition,
     publish,
@@ -71,7 +73,12 @@ async def test_a_submitted_complaint_is_routed_with_its_reason(
     record = next(r for r in seen if r.key == cid.encode() and r.type == routed.event_type())
     assert record.headers["ce_correlationid"] == event.correlation_id
 
-    decision = (await client.get(f"/v1/decisions/{cid}")).json()
+    assert (await client.get(f"/v1/decisions/{cid}")).status_code == 401
+    agency = bearer(Role.AGENCY_ADMIN, "a", agency="dinkes-kota-ambon")
+    assert (await client.get(f"/v1/decisions/{cid}", headers=agency)).status_code == 403
+    decision = (
+        await client.get(f"/v1/decisions/{cid}", headers=bearer(Role.NATIONAL_ADMIN, "admin"))
+    ).json()
     assert decision["agency_id"] == "dinkes-kota-ambon"
     assert decision["alternatives"] == ["kesehatan-maluku", "umum-ambon", "umum-maluku"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas.complaint import ComplaintStatus, LifecycleAction, ReportType
+from schemas.complaint import ComplaintStatus, LifecycleAction, ReportType, Role
 from schemas.events import SlaDeadlineSet
 from schemas.topics import COMPLAINT_EVENTS
 from services.sla.app import create_app
@@ -18,6 +18,7 @@ from tests.conftest import service_env
 from tests.support import (
     Seen,
     as_event,
+    bearer,
     eventually,
     key_on_same_partition,
     publish,
@@ -26,6 +27,7 @@ from tests.support import (
 )
 
 WIT_END_OF_DAY = (14, 59, 59)  # 23:59:59 WIT in UTC
+ADMIN = bearer(Role.NATIONAL_ADMIN, "admin")
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,13 @@ async def test_forwarding_starts_first_follow_up_and_completion_in_the_agency_zo
     )
     assert {d.time_zone for d in found.values()} == {"Asia/Jayapura"}
 
-    clocks = (await client.get(f"/v1/clocks/{cid}")).json()
+    assert (await client.get(f"/v1/clocks/{cid}")).status_code == 401
+    citizen = bearer(Role.CITIZEN, "c")
+    assert (await client.get(f"/v1/clocks/{cid}", headers=citizen)).status_code == 403
+    other_agency = bearer(Role.AGENCY_ADMIN, "x", agency="pemkot-padang")
+    assert (await client.get(f"/v1/clocks/{cid}", headers=other_agency)).status_code == 404
+    own_agency = bearer(Role.AGENCY_ADMIN, "y", agency="dinkes-kota-ambon")
+    clocks = (await client.get(f"/v1/clocks/{cid}", headers=own_agency)).json()
     assert {(c["stage"], c["state"]) for c in clocks} == {
         ("first_follow_up", "running"),
         ("completion", "running"),
@@ -136,7 +144,7 @@ async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
     await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(follow_up)])
 
     async def states() -> dict[str, str] | None:
-        clocks = (await client.get(f"/v1/clocks/{cid}")).json()
+        clocks = (await client.get(f"/v1/clocks/{cid}", headers=ADMIN)).json()
         found = {c["stage"]: c["state"] for c in clocks}
         return found if found.get("first_follow_up") == "met" else None
 
@@ -153,7 +161,7 @@ async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
     await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(closed)])
 
     async def stopped() -> dict[str, str] | None:
-        clocks = (await client.get(f"/v1/clocks/{cid}")).json()
+        clocks = (await client.get(f"/v1/clocks/{cid}", headers=ADMIN)).json()
         found = {c["stage"]: c["state"] for c in clocks}
         return found if found.get("completion") == "stopped" else None
 

@@ -7,14 +7,18 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from schemas.complaint import Role
 from schemas.events import StandardPublished
 from schemas.topics import STANDARD_EVENTS
 from services.standards.app import create_app
 from services.standards.config import StandardsSettings
 from services.standards.store import STANDARDS
 from tests.conftest import service_env
-from tests.support import read_topic, running
+from tests.support import bearer, read_topic, running
 from tests.unit.test_standards_domain import full_standard
+
+AGENCY = bearer(Role.AGENCY_ADMIN, "dinkes-admin", agency="dinkes-kota-ambon")
+ADMIN = bearer(Role.NATIONAL_ADMIN, "admin")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +38,14 @@ async def client(settings: StandardsSettings) -> AsyncIterator[httpx.AsyncClient
 async def test_publish_serve_and_version_a_standard(
     client: httpx.AsyncClient, bootstrap: str
 ) -> None:
-    first = await client.post("/v1/standards", json=full_standard())
+    body = full_standard()
+    assert (await client.post("/v1/standards", json=body)).status_code == 401
+    stranger = bearer(Role.AGENCY_ADMIN, "x", agency="pemkot-padang")
+    forbidden = await client.post("/v1/standards", json=body, headers=stranger)
+    assert (forbidden.status_code, forbidden.json()["code"]) == (403, "not_your_agency")
+    citizen = await client.post("/v1/standards", json=body, headers=bearer(Role.CITIZEN, "c"))
+    assert citizen.status_code == 403
+    first = await client.post("/v1/standards", json=body, headers=AGENCY)
     assert first.status_code == 201
     standard = first.json()
     sid = standard["standard_id"]
@@ -48,7 +59,7 @@ async def test_publish_serve_and_version_a_standard(
 
     paid = full_standard()
     paid["delivery"]["fee"] = {"free": False, "amount_idr": 50_000, "basis": "Perda 3/2024"}
-    second = (await client.post("/v1/standards", json=paid)).json()
+    second = (await client.post("/v1/standards", json=paid, headers=ADMIN)).json()
     assert second["version"] == 2
     assert second["standard_id"] == sid
 
@@ -83,7 +94,7 @@ async def test_invalid_standards_are_refused_and_not_stored(
     field: str,
 ) -> None:
     before = await mongo[settings.database_name][STANDARDS].count_documents({})
-    response = await client.post("/v1/standards", json=body)
+    response = await client.post("/v1/standards", json=body, headers=ADMIN)
     assert response.status_code == 422
     assert field in [e["field"] for e in response.json()["errors"]]
     assert await mongo[settings.database_name][STANDARDS].count_documents({}) == before
