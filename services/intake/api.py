@@ -4,6 +4,8 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
 from kernel.http import ProblemError, correlation_id, signed_in
@@ -34,6 +36,24 @@ from services.intake.views import (
 )
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+# Autoescaped: report texts are written by the public.
+_PAGES = Environment(
+    loader=PackageLoader("services.intake", "templates"), autoescape=True, undefined=StrictUndefined
+)
+STATUS_LABELS = {
+    ComplaintStatus.SUBMITTED: "Diterima",
+    ComplaintStatus.DEFERRED: "Ditunda, menunggu kelengkapan",
+    ComplaintStatus.REJECTED: "Diarsipkan",
+    ComplaintStatus.FORWARDED_TO_AGENCY: "Diteruskan ke instansi",
+    ComplaintStatus.FORWARDED_TO_UNIT: "Didisposisikan ke unit",
+    ComplaintStatus.BOUNCED: "Dikembalikan: bukan wewenang",
+    ComplaintStatus.IN_FOLLOW_UP: "Sedang ditindaklanjuti",
+    ComplaintStatus.ANSWERED: "Dijawab, menunggu tanggapan pelapor",
+    ComplaintStatus.REOPENED: "Dibuka kembali",
+    ComplaintStatus.ESCALATED: "Dieskalasi",
+    ComplaintStatus.CLOSED: "Selesai",
+    ComplaintStatus.MERGED: "Digabungkan",
+}
 AGENCY_ID = r"^[a-z0-9-]{2,80}$"
 TrackingId = Annotated[str, Path(pattern=TRACKING_ID_PATTERN, examples=["LPR-7KQ2M-9XA4B"])]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
@@ -291,5 +311,17 @@ def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRo
         if not is_public(record):
             raise ProblemError(404, "complaint_not_found", f"no public complaint {tracking_id}")
         return public_view(record)
+
+    @api.get(
+        "/public/complaints/{tracking_id}/page",
+        response_class=HTMLResponse,
+        tags=["public"],
+        summary="One public report as a web page",
+        responses={404: {"description": "No such public report", **PROBLEM}},
+    )
+    async def public_page(tracking_id: TrackingId) -> HTMLResponse:
+        record = await public_one(tracking_id)
+        html = _PAGES.get_template("public_complaint.html").render(c=record, statuses=STATUS_LABELS)
+        return HTMLResponse(html)
 
     return api

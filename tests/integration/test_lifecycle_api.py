@@ -367,6 +367,13 @@ async def test_anonim_and_rahasia_hold_in_every_view(
     assert all(leaks((r.value or b"").decode()) == [] for r in stream)
     assert rahasia.encode() not in {r.key for r in stream}
 
+    page = await client.get(f"/v1/public/complaints/{anonim}/page")
+    assert page.headers["content-type"].startswith("text/html")
+    assert COMPLAINT["title"] in page.text
+    assert "Didisposisikan ke unit" in page.text
+    assert leaks(page.text) == []
+    assert (await client.get(f"/v1/public/complaints/{rahasia}/page")).status_code == 404
+
     for who in ("reporter", "admin"):
         full = (await client.get(f"/v1/complaints/{anonim}", headers=getattr(people, who))).json()
         assert full["reporter"] == {
@@ -502,3 +509,14 @@ async def test_a_reply_after_the_window_is_refused_and_changes_nothing(
     late = await act(client, cid, people.reporter, action="reply", text="Belum diperbaiki")
     assert (late.status_code, late.json()["code"]) == (409, "reply_window_closed")
     assert await complaints.find_one({"_id": cid}) == before
+
+
+async def test_the_public_page_escapes_what_the_public_wrote(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    cid = await submit(client, people, title="<script>alert('x')</script> jalan", anonymous=False)
+    await ok(client, cid, people.admin, action="forward", agency_id=AMBON, needs_examination=False)
+    page = await client.get(f"/v1/public/complaints/{cid}/page")
+    assert page.status_code == 200
+    assert "<script>" not in page.text
+    assert "&lt;script&gt;" in page.text
