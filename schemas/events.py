@@ -102,8 +102,10 @@ class ComplaintMerged(ComplaintEvent):
 class SlaStage(StrEnum):
     """A clock the SLA service runs on a complaint."""
 
+    VERIFICATION = "verification"
     FIRST_FOLLOW_UP = "first_follow_up"
     COMPLETION = "completion"
+    REPLY_WINDOW = "reply_window"
 
 
 class SlaDeadlineSet(ComplaintEvent):

@@ -63,6 +63,35 @@ class WorkingCalendar:
                 counted += 1
         return current
 
+    def nth_working_day_before(self, day: date, n: int) -> date:
+        """The nth working day before ``day`` (n >= 1)."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        current, counted = day, 0
+        while counted < n:
+            current -= timedelta(days=1)
+            if self.is_working_day(current):
+                counted += 1
+        return current
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days after ``start`` up to and including ``end`` (0 when end <= start)."""
+        count, current = 0, start
+        while current < end:
+            current += timedelta(days=1)
+            if self.is_working_day(current):
+                count += 1
+        return count
+
+    def warning_time(
+        self, due_at: datetime, working_days_before: int, *, time_zone: str, day_end: time
+    ) -> datetime:
+        """When to warn: the close of the working day ``working_days_before`` before the due day."""
+        zone = ZoneInfo(time_zone)
+        due_day = due_at.astimezone(zone).date()
+        day = self.nth_working_day_before(due_day, working_days_before)
+        return datetime.combine(day, day_end, tzinfo=zone).astimezone(UTC)
+
     def deadline(
         self, start: datetime, working_days: int, *, time_zone: str, day_end: time
     ) -> datetime:

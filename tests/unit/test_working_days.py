@@ -82,3 +82,25 @@ def test_naive_start_and_negative_days_are_refused() -> None:
         calendar.deadline(datetime(2026, 11, 24), 1, time_zone=WIB, day_end=END)
     with pytest.raises(ValueError, match="negative"):
         calendar.nth_working_day_after(date(2026, 11, 24), -1)
+
+
+def test_working_days_before_and_between_skip_weekends_and_holidays() -> None:
+    calendar = WorkingCalendar()
+    # Monday 2026-08-17 is Independence Day: one working day before Tuesday 18 is Friday 14.
+    assert calendar.nth_working_day_before(date(2026, 8, 18), 1) == date(2026, 8, 14)
+    assert calendar.working_days_between(date(2026, 8, 14), date(2026, 8, 19)) == 2
+    assert calendar.working_days_between(date(2026, 8, 19), date(2026, 8, 14)) == 0
+
+
+def test_warning_is_the_close_of_the_working_day_before_the_due_day() -> None:
+    calendar = WorkingCalendar()
+    due = datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC)  # Tuesday 23:59:59 WIT
+    warn = calendar.warning_time(due, 1, time_zone=WIT, day_end=END)
+    assert warn == datetime(2026, 11, 30, 14, 59, 59, tzinfo=UTC)  # Monday 23:59:59 WIT
+
+
+def test_year_end_runs_through_christmas_leave_into_january() -> None:
+    calendar = WorkingCalendar()
+    # Wed 23 Dec 2026; 24 (joint leave), 25 (Christmas), weekend, then 28, 29, 30, 31, 1 Jan is
+    # New Year's Day, so the fifth working day is Monday 4 January 2027.
+    assert calendar.nth_working_day_after(date(2026, 12, 23), 5) == date(2027, 1, 4)
