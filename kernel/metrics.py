@@ -72,6 +72,11 @@ SLA_DEADLINES_SET = Counter(
     "Deadlines computed, by stage.",
     ["stage"],
 )
+SLA_FIRINGS = Counter(
+    "lapor_sla_firings_total",
+    "Clock firings by kind (warn, breach, escalate, expire).",
+    ["firing"],
+)
 NOTIFICATIONS_RECORDED = Counter(
     "lapor_notifications_recorded_total",
     "Notifications recorded for delivery, by recipient role and channel.",

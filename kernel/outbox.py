@@ -4,21 +4,20 @@ A service never publishes to Kafka directly. It writes its change and the result
 MongoDB transaction (``Outbox.add``), and ``OutboxRelay`` publishes stored events in order and
 deletes them once Kafka has acknowledged them. A crash between publish and delete publishes an
 event twice; consumers drop the repeat by its event ID. One relay per service holds a lease, so
-several replicas do not publish the same backlog concurrently.
+several replicas do not publish the same backlog concurrently (``kernel.lease``).
 """
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from bson import Binary, ObjectId
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from kernel.kafka import Publisher
+from kernel.lease import Lease
 from kernel.logging import get_logger
 from kernel.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from kernel.mongo import Document, Session
@@ -26,7 +25,6 @@ from schemas.envelope import Event, encode
 from schemas.events import topic_for
 
 OUTBOX_COLLECTION = "outbox"
-LEASE_COLLECTION = "outbox_lease"
 
 log = get_logger(__name__)
 
@@ -73,13 +71,11 @@ class OutboxRelay:
         lease_seconds: float = 10.0,
     ) -> None:
         self._collection = db[OUTBOX_COLLECTION]
-        self._leases = db[LEASE_COLLECTION]
         self._producer = producer
         self._service = service
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
-        self._lease = timedelta(seconds=lease_seconds)
-        self._holder = uuid.uuid4().hex
+        self._lease = Lease(db, "outbox-relay", seconds=lease_seconds)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -100,12 +96,11 @@ class OutboxRelay:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._task, timeout=10)
-        with contextlib.suppress(Exception):
-            await self._leases.delete_one({"_id": "relay", "holder": self._holder})
+        await self._lease.release()
 
     async def publish_pending(self) -> int:
         """Publish every stored event once (when this relay holds the lease); returns the count."""
-        if not await self._hold_lease():
+        if not await self._lease.hold():
             return 0
         published = 0
         while True:
@@ -146,20 +141,6 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.publish_pending(), timeout=5)
-
-    async def _hold_lease(self) -> bool:
-        now = datetime.now(UTC)
-        try:
-            # Matches when this relay holds the lease or it expired; otherwise the upsert collides
-            # with the live holder's document.
-            await self._leases.find_one_and_update(
-                {"_id": "relay", "$or": [{"holder": self._holder}, {"expires_at": {"$lt": now}}]},
-                {"$set": {"holder": self._holder, "expires_at": now + self._lease}},
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            return False
-        return True
 
     async def _observe_backlog(self) -> None:
         backlog = await self._collection.estimated_document_count()

@@ -115,11 +115,63 @@ class SlaDeadlineSet(ComplaintEvent):
     VERSION = 1
 
     stage: SlaStage
-    agency_id: str
+    agency_id: str | None = Field(description="None for the verification clock (national desk).")
     started_at: AwareDatetime
     due_at: AwareDatetime = Field(description="End of the last working day, as a UTC instant.")
     working_days: int = Field(ge=0)
     time_zone: str
+
+
+class SlaWarningIssued(ComplaintEvent):
+    """A deadline is near (by default the working day before)."""
+
+    NAME = "sla.warning_issued"
+    VERSION = 1
+
+    stage: SlaStage
+    agency_id: str | None
+    holder: str = Field(description="Who must act: verifier, agency, unit or complainant.")
+    due_at: AwareDatetime
+    issued_at: AwareDatetime
+
+
+class SlaBreached(ComplaintEvent):
+    """A deadline passed; the complaint is escalated to ``escalate_to`` (level 1)."""
+
+    NAME = "sla.breached"
+    VERSION = 1
+
+    stage: SlaStage
+    agency_id: str | None
+    holder: str
+    due_at: AwareDatetime
+    breached_at: AwareDatetime
+    level: int = Field(ge=1)
+    escalate_to: str = Field(description="Next level: agency_admin, national_admin, ombudsman.")
+
+
+class SlaEscalated(ComplaintEvent):
+    """A breached deadline is still unmet; it climbs one more level of the chain."""
+
+    NAME = "sla.escalated"
+    VERSION = 1
+
+    stage: SlaStage
+    agency_id: str | None
+    due_at: AwareDatetime
+    escalated_at: AwareDatetime
+    level: int = Field(ge=2)
+    escalate_to: str
+
+
+class SlaWindowExpired(ComplaintEvent):
+    """The complainant's reply window closed with no reply: the complaint closes (intake)."""
+
+    NAME = "sla.window_expired"
+    VERSION = 1
+
+    stage: SlaStage
+    expired_at: AwareDatetime
 
 
 class RecipientRole(StrEnum):
@@ -204,6 +256,10 @@ COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
         ComplaintStatusChanged,
         ComplaintMerged,
         SlaDeadlineSet,
+        SlaWarningIssued,
+        SlaBreached,
+        SlaEscalated,
+        SlaWindowExpired,
         NotificationSent,
     )
 }

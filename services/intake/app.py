@@ -11,7 +11,10 @@ from schemas.events import (
     COMPLAINT_EVENT_TYPES,
     STANDARD_EVENT_TYPES,
     ComplaintRouted,
+    SlaBreached,
     SlaDeadlineSet,
+    SlaEscalated,
+    SlaWindowExpired,
     StandardPublished,
 )
 from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, STANDARD_EVENTS
@@ -42,6 +45,9 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         handlers={
             ComplaintRouted.event_type(): service.on_routed,
             SlaDeadlineSet.event_type(): service.on_deadline_set,
+            SlaBreached.event_type(): service.on_sla_outcome,
+            SlaEscalated.event_type(): service.on_sla_outcome,
+            SlaWindowExpired.event_type(): service.on_sla_outcome,
             StandardPublished.event_type(): catalog.on_standard_published,
         },
         payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES},

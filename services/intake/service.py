@@ -13,7 +13,14 @@ from kernel.mongo import Session, stored_precision
 from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import Actor, ComplaintStatus, LifecycleAction, Role
 from schemas.envelope import Event, new_event
-from schemas.events import ComplaintMerged, ComplaintRouted, SlaDeadlineSet
+from schemas.events import (
+    ComplaintMerged,
+    ComplaintRouted,
+    SlaBreached,
+    SlaDeadlineSet,
+    SlaEscalated,
+    SlaWindowExpired,
+)
 from services.intake.domain import (
     ComplaintCreate,
     deadline_update,
@@ -33,9 +40,18 @@ from services.intake.views import is_own, is_public, public_snapshot
 
 SOURCE = "/lapor/intake"
 ROUTING_ACTOR = Actor(Role.SYSTEM, "routing")
+SLA_ACTOR = Actor(Role.SYSTEM, "sla")
 RATEABLE = frozenset({ComplaintStatus.ANSWERED, ComplaintStatus.CLOSED})
 
 log = get_logger(__name__)
+
+
+def _event_time(payload: SlaBreached | SlaEscalated | SlaWindowExpired) -> datetime:
+    if isinstance(payload, SlaWindowExpired):
+        return stored_precision(payload.expired_at)
+    if isinstance(payload, SlaBreached):
+        return stored_precision(payload.breached_at)
+    return stored_precision(payload.escalated_at)
 
 
 def public_snapshots(record: dict[str, Any], correlation_id: str) -> list[Event]:
@@ -300,6 +316,51 @@ class IntakeService:
                 source=SOURCE,
                 correlation_id=event.correlation_id,
                 now=routed.routed_at,
+            )
+            return None, [changed, *public_snapshots(updated, event.correlation_id)]
+
+        await self._uow.run_once(event, effect)
+
+    async def on_sla_outcome(self, event: Event) -> None:
+        """A breach that reaches the national admin escalates the complaint; an expired reply
+        window closes it. A complaint that moved on meanwhile keeps its course."""
+        payload = event.data
+        if isinstance(payload, SlaWindowExpired):
+            command = Command(LifecycleAction.AUTO_CLOSE)
+        elif isinstance(payload, SlaBreached | SlaEscalated):
+            if payload.escalate_to != "national_admin":
+                return  # the agency admin or an outside body is told (notify); no status change
+            command = Command(
+                LifecycleAction.ESCALATE, reason=f"{payload.stage.value} deadline passed"
+            )
+        else:
+            raise RejectedEvent(f"intake does not act on {event.type}")
+
+        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
+            record = await self._store.get(payload.complaint_id, session=session)
+            if record is None:
+                raise RejectedEvent(f"no complaint {payload.complaint_id!r} is stored here")
+            try:
+                transition = apply(
+                    state_of(record),
+                    command,
+                    SLA_ACTOR,
+                    now=_event_time(payload),
+                    reply_window=self._reply_window,
+                )
+            except IllegalTransition as exc:
+                log.info("sla_outcome_not_applied", code=exc.code, status=record["status"])
+                return None, ()
+            updated = await self._store.apply(
+                payload.complaint_id,
+                record["version"],
+                transition_update(record, transition),
+                session=session,
+            )
+            changed = new_event(
+                status_changed_event(payload.complaint_id, transition),
+                source=SOURCE,
+                correlation_id=event.correlation_id,
             )
             return None, [changed, *public_snapshots(updated, event.correlation_id)]
 

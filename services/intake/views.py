@@ -248,8 +248,25 @@ def _common(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The clocks that still bind in each status (the SLA service stops the others).
+RUNNING_STAGES: dict[ComplaintStatus, frozenset[str]] = {
+    ComplaintStatus.SUBMITTED: frozenset({"verification"}),
+    ComplaintStatus.DEFERRED: frozenset(),
+    ComplaintStatus.FORWARDED_TO_AGENCY: frozenset({"first_follow_up", "completion"}),
+    ComplaintStatus.FORWARDED_TO_UNIT: frozenset({"first_follow_up", "completion"}),
+    ComplaintStatus.ESCALATED: frozenset({"first_follow_up", "completion"}),
+    ComplaintStatus.IN_FOLLOW_UP: frozenset({"completion"}),
+    ComplaintStatus.REOPENED: frozenset({"completion"}),
+    ComplaintStatus.ANSWERED: frozenset({"reply_window"}),
+}
+
+
 def _deadlines(record: dict[str, Any]) -> dict[str, Any]:
-    ordered = sorted((record.get("deadlines") or {}).values(), key=lambda d: d["due_at"])
+    binding = RUNNING_STAGES.get(ComplaintStatus(record["status"]), frozenset())
+    ordered = sorted(
+        (d for stage, d in (record.get("deadlines") or {}).items() if stage in binding),
+        key=lambda d: d["due_at"],
+    )
     return {"deadline": ordered[0] if ordered else None, "deadlines": ordered}
 
 

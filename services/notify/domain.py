@@ -126,7 +126,7 @@ def plan(payload: EventPayload, contact: ComplaintContact | None) -> list[Planne
                 {**routed, "reporter_display": reporter_display},
             ),
         ]
-    if isinstance(payload, SlaDeadlineSet):
+    if isinstance(payload, SlaDeadlineSet) and payload.agency_id is not None:
         return [
             PlannedMessage(
                 RecipientRole.AGENCY,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path
 
 from kernel import http
 from kernel.auth import TokenVerifier
+from kernel.lease import Lease
 from kernel.runtime import Runtime, Startable
 from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
 from schemas.events import (
@@ -19,6 +20,7 @@ from services.sla.calendar import WorkingCalendar
 from services.sla.config import SlaSettings
 from services.sla.service import SlaService
 from services.sla.store import ClockStore
+from services.sla.sweeper import Sweeper
 
 Settings = SlaSettings
 
@@ -43,11 +45,16 @@ def create_app(settings: SlaSettings) -> FastAPI:
         },
         payload_types=COMPLAINT_EVENT_TYPES,
     )
+    sweeper = Sweeper(
+        service=service,
+        lease=Lease(runtime.db, "sla-sweeper", seconds=max(10.0, 5 * settings.sla_sweep_seconds)),
+        seconds=settings.sla_sweep_seconds,
+    )
     app = http.create_app(
         service=settings.service_name,
         title="LAPOR SLA",
         description="Working-day deadlines in each agency's time zone.",
-        components=[runtime, Startable(store.create_indexes), consumer],
+        components=[runtime, Startable(store.create_indexes), consumer, sweeper],
         readiness=runtime.readiness_checks(),
     )
     api = APIRouter(prefix="/v1", tags=["sla"])

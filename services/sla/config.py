@@ -6,6 +6,7 @@ from pydantic import Field
 
 from kernel.settings import ServiceSettings
 from services.sla.limits import Limits
+from services.sla.timers import Policy
 
 
 class SlaSettings(ServiceSettings):
@@ -19,6 +20,32 @@ class SlaSettings(ServiceSettings):
         le=365,
         description="Working days an agency has for its first follow-up after forwarding "
         "(Permen PANRB 62/2018: 5).",
+    )
+    sla_verification_working_days: int = Field(
+        default=3, ge=1, le=365, description="Working days to verify and forward a new report."
+    )
+    sla_auto_close_working_days: int = Field(
+        default=10,
+        ge=1,
+        le=365,
+        description="Working days after an answer with no reply before the complaint closes.",
+    )
+    sla_warning_working_days: int = Field(
+        default=1,
+        ge=0,
+        le=30,
+        description="Warn this many working days before a deadline (0: off).",
+    )
+    sla_escalation_chain: list[str] = Field(
+        default_factory=lambda: ["agency_admin", "national_admin"],
+        description='Who a breach climbs to, in order, JSON list; add "ombudsman" for the '
+        "external step.",
+    )
+    sla_escalation_working_days: int = Field(
+        default=2, ge=1, le=60, description="Working days between escalation steps."
+    )
+    sla_sweep_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the timer sweep looks for due clocks."
     )
     sla_completion_days_aspirasi: int = Field(
         default=5, ge=1, le=365, description="Working days to complete an aspirasi."
@@ -55,10 +82,21 @@ class SlaSettings(ServiceSettings):
         description="Days worked although they would be weekends or holidays, JSON list.",
     )
 
+    def policy(self) -> Policy:
+        """The timer policy as the domain reads it."""
+        return Policy(
+            warn_working_days=self.sla_warning_working_days,
+            escalation_chain=tuple(self.sla_escalation_chain),
+            escalation_working_days=self.sla_escalation_working_days,
+            day_end=self.sla_workday_end,
+        )
+
     def limits(self) -> Limits:
         """The configured limits as the domain reads them."""
         return Limits(
+            verification=self.sla_verification_working_days,
             first_follow_up=self.sla_first_follow_up_working_days,
+            auto_close=self.sla_auto_close_working_days,
             aspirasi=self.sla_completion_days_aspirasi,
             information=self.sla_completion_days_information,
             complaint=self.sla_completion_days_complaint,

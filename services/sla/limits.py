@@ -20,7 +20,9 @@ ENDED = frozenset({ComplaintStatus.CLOSED, ComplaintStatus.REJECTED, ComplaintSt
 class Limits:
     """Working days per clock."""
 
+    verification: int
     first_follow_up: int
+    auto_close: int
     aspirasi: int
     information: int
     complaint: int

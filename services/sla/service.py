@@ -1,27 +1,38 @@
-"""SLA use cases: start clocks when a complaint reaches an agency, end them as it progresses."""
+"""SLA use cases: clocks follow the lifecycle; the sweep fires the ones whose moment came."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from kernel.metrics import SLA_DEADLINES_SET
+from kernel.logging import get_logger
+from kernel.metrics import SLA_DEADLINES_SET, SLA_FIRINGS
 from kernel.mongo import Session
 from kernel.unit_of_work import UnitOfWork
-from schemas.envelope import Event, new_event
+from schemas.complaint import LifecycleAction as A
+from schemas.envelope import Event, EventPayload, new_event
 from schemas.events import (
     ComplaintRouted,
     ComplaintStatusChanged,
     ComplaintSubmitted,
+    SlaBreached,
     SlaDeadlineSet,
+    SlaEscalated,
     SlaStage,
+    SlaWarningIssued,
+    SlaWindowExpired,
 )
 from schemas.regions import time_zone_of
 from services.sla.calendar import WorkingCalendar
 from services.sla.config import SlaSettings
 from services.sla.limits import ENDED, MEETS_FIRST_FOLLOW_UP, STARTS_CLOCKS, clocks_on_forward
 from services.sla.store import ClockStore
+from services.sla.timers import ClockState, Firing, Outcome, Phase, fire, warning_time
 
 SOURCE = "/lapor/sla"
 FALLBACK_ZONE = "Asia/Jakarta"
+
+log = get_logger(__name__)
 
 
 class SlaService:
@@ -40,11 +51,13 @@ class SlaService:
         self._calendar = calendar
         self._settings = settings
         self._limits = settings.limits()
+        self._policy = settings.policy()
 
     async def on_submitted(self, event: Event) -> None:
-        """Remember the region (fallback time zone) and type of a new complaint."""
+        """Remember region and type; the verification clock starts."""
         submitted = event.data
         assert isinstance(submitted, ComplaintSubmitted)
+        zone = time_zone_of(submitted.region_code) or FALLBACK_ZONE
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
             await self._store.remember_complaint(
@@ -53,9 +66,20 @@ class SlaService:
                 report_type=submitted.report_type.value,
                 session=session,
             )
-            return None, ()
+            started = await self._start(
+                submitted.complaint_id,
+                SlaStage.VERIFICATION,
+                self._limits.verification,
+                zone=zone,
+                agency_id=None,
+                holder="verifier",
+                at=submitted.submitted_at,
+                cause=event,
+                session=session,
+            )
+            return None, [started]
 
-        await self._uow.run_once(event, effect)
+        await self._run(event, effect, [SlaStage.VERIFICATION])
 
     async def on_routed(self, event: Event) -> None:
         """Remember the agency's time zone that routing resolved."""
@@ -71,47 +95,124 @@ class SlaService:
         await self._uow.run_once(event, effect)
 
     async def on_status_changed(self, event: Event) -> None:
-        """Forwarding starts the clocks; a follow-up meets the first one; an end stops all."""
+        """Clocks start, pause, resume, are met and stop with the lifecycle."""
         changed = event.data
         assert isinstance(changed, ComplaintStatusChanged)
         started: list[SlaStage] = []
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
-            cid = changed.complaint_id
-            if changed.to_status in ENDED:
-                await self._store.end_clocks(
-                    cid, state="stopped", at=changed.changed_at, session=session
-                )
-                return None, ()
-            if changed.action in MEETS_FIRST_FOLLOW_UP:
-                await self._store.end_clocks(
-                    cid,
-                    state="met",
-                    at=changed.changed_at,
-                    stages=[SlaStage.FIRST_FOLLOW_UP.value],
-                    session=session,
-                )
-                return None, ()
-            if changed.action not in STARTS_CLOCKS or changed.agency_id is None:
-                return None, ()
-            zone = await self._zone(cid, changed.agency_id, session=session)
-            events = []
-            for stage, days in clocks_on_forward(
-                self._limits, changed.report_type, changed.needs_examination
-            ):
-                events.append(
-                    await self._start(changed, stage, days, zone, session=session, cause=event)
-                )
-                started.append(stage)
+            started.clear()
+            events = await self._follow(changed, event, started, session=session)
             return None, events
 
+        await self._run(event, effect, started)
+
+    async def _run(self, event: Event, effect: Any, started: list[SlaStage]) -> None:
         if await self._uow.run_once(event, effect):
             for stage in started:
                 SLA_DEADLINES_SET.labels(stage.value).inc()
 
-    async def _zone(self, complaint_id: str, agency_id: str, *, session: Session) -> str:
+    async def _follow(
+        self,
+        changed: ComplaintStatusChanged,
+        cause: Event,
+        started: list[SlaStage],
+        *,
+        session: Session,
+    ) -> list[Event]:
+        cid, at, action = changed.complaint_id, changed.changed_at, changed.action
+        store = self._store
+        if changed.to_status in ENDED:
+            await store.end_clocks(cid, state="stopped", at=at, session=session)
+            return []
+        if action is A.DEFER:
+            clock = await store.running_clock(cid, SlaStage.VERIFICATION.value, session=session)
+            if clock is not None:
+                remaining = self._calendar.working_days_between(
+                    _local_day(at, clock["time_zone"]),
+                    _local_day(clock["due_at"], clock["time_zone"]),
+                )
+                await store.pause(
+                    cid, SlaStage.VERIFICATION.value, remaining=remaining, at=at, session=session
+                )
+            return []
+        if action is A.COMPLETE:
+            paused = await store.paused_clock(cid, SlaStage.VERIFICATION.value, session=session)
+            if paused is None:
+                return []
+            started.append(SlaStage.VERIFICATION)
+            return [
+                await self._start(
+                    cid,
+                    SlaStage.VERIFICATION,
+                    paused["remaining_working_days"],
+                    zone=paused["time_zone"],
+                    agency_id=None,
+                    holder="verifier",
+                    at=at,
+                    cause=cause,
+                    session=session,
+                )
+            ]
+        if action is A.FORWARD_TO_UNIT:
+            await store.set_holder(cid, "unit", session=session)
+            return []
+        if action in MEETS_FIRST_FOLLOW_UP:
+            await store.end_clocks(
+                cid, state="met", at=at, stages=[SlaStage.FIRST_FOLLOW_UP.value], session=session
+            )
+            if action is A.ANSWER:
+                zone = await self._zone(cid, changed.agency_id, session=session)
+                started.append(SlaStage.REPLY_WINDOW)
+                return [
+                    await self._start(
+                        cid,
+                        SlaStage.REPLY_WINDOW,
+                        self._limits.auto_close,
+                        zone=zone,
+                        agency_id=changed.agency_id,
+                        holder="complainant",
+                        at=at,
+                        cause=cause,
+                        session=session,
+                    )
+                ]
+            return []
+        if action is A.REPLY:
+            await store.end_clocks(
+                cid, state="met", at=at, stages=[SlaStage.REPLY_WINDOW.value], session=session
+            )
+            return []
+        if action not in STARTS_CLOCKS or changed.agency_id is None:
+            return []
+        await store.end_clocks(
+            cid, state="met", at=at, stages=[SlaStage.VERIFICATION.value], session=session
+        )
+        zone = await self._zone(cid, changed.agency_id, session=session)
+        events = []
+        for stage, days in clocks_on_forward(
+            self._limits, changed.report_type, changed.needs_examination
+        ):
+            holder = "unit" if changed.unit_id else "agency"
+            events.append(
+                await self._start(
+                    cid,
+                    stage,
+                    days,
+                    zone=zone,
+                    agency_id=changed.agency_id,
+                    holder=holder,
+                    at=at,
+                    cause=cause,
+                    session=session,
+                )
+            )
+            started.append(stage)
+        return events
+
+    async def _zone(self, complaint_id: str, agency_id: str | None, *, session: Session) -> str:
         known = await self._store.complaint(complaint_id, session=session) or {}
-        zone = (known.get("agency_zones") or {}).get(agency_id)
+        zone = (known.get("agency_zones") or {}).get(agency_id) if agency_id else None
         if zone is None and known.get("region_code"):
             # An agency routing did not resolve (forwarded by hand): the complaint's province.
             zone = time_zone_of(known["region_code"])
@@ -119,35 +220,40 @@ class SlaService:
 
     async def _start(
         self,
-        changed: ComplaintStatusChanged,
+        complaint_id: str,
         stage: SlaStage,
         days: int,
-        zone: str,
         *,
-        session: Session,
+        zone: str,
+        agency_id: str | None,
+        holder: str,
+        at: datetime,
         cause: Event,
+        session: Session,
     ) -> Event:
-        started_at: datetime = changed.changed_at
-        due_at = self._calendar.deadline(
-            started_at, days, time_zone=zone, day_end=self._settings.sla_workday_end
+        day_end = self._settings.sla_workday_end
+        due_at = self._calendar.deadline(at, days, time_zone=zone, day_end=day_end)
+        warn_at = warning_time(
+            due_at, time_zone=zone, policy=self._policy, calendar=self._calendar, started_at=at
         )
-        assert changed.agency_id is not None
         await self._store.start_clock(
-            complaint_id=changed.complaint_id,
+            complaint_id=complaint_id,
             stage=stage.value,
-            agency_id=changed.agency_id,
-            started_at=started_at,
+            agency_id=agency_id,
+            started_at=at,
             due_at=due_at,
             working_days=days,
             time_zone=zone,
+            holder=holder,
+            warn_at=warn_at,
             session=session,
         )
         return new_event(
             SlaDeadlineSet(
-                complaint_id=changed.complaint_id,
+                complaint_id=complaint_id,
                 stage=stage,
-                agency_id=changed.agency_id,
-                started_at=started_at,
+                agency_id=agency_id,
+                started_at=at,
                 due_at=due_at,
                 working_days=days,
                 time_zone=zone,
@@ -155,3 +261,107 @@ class SlaService:
             source=SOURCE,
             correlation_id=cause.correlation_id,
         )
+
+    async def fire_due(self, now: datetime, *, batch: int = 500) -> int:
+        """Fire every clock whose moment has come by ``now``; returns how many fired.
+
+        Each batch is one transaction: the clocks move to their next phase and the events go
+        to the outbox together. A clock another sweeper moved meanwhile fails its guard, the
+        transaction is abandoned and the batch is read again, so no event is published twice.
+        """
+        fired = 0
+        while True:
+            due = await self._store.due(now, limit=batch)
+            if not due:
+                return fired
+            plans = [(clock, self._outcome(clock, now)) for clock in due]
+
+            async def effect(
+                session: Session, plans: list[tuple[dict[str, Any], Outcome | None]] = plans
+            ) -> tuple[int, Sequence[Event]]:
+                events = []
+                for clock, outcome in plans:
+                    phase = outcome.phase.value if outcome else Phase.DONE.value
+                    level = outcome.level if outcome else clock["level"]
+                    nxt = outcome.next_fire_at if outcome else None
+                    if not await self._store.advance(
+                        clock, phase=phase, level=level, next_fire_at=nxt, session=session
+                    ):
+                        raise _Moved(clock["_id"])
+                    if outcome is not None:
+                        events.append(
+                            new_event(
+                                _payload(clock, outcome, now),
+                                source=SOURCE,
+                                correlation_id=f"sla-{clock['_id']}",
+                            )
+                        )
+                return len(events), events
+
+            try:
+                count = await self._uow.run(effect)
+            except _Moved as moved:
+                log.info("clock_moved_by_another_sweeper", clock=str(moved))
+                continue
+            for _, outcome in plans:
+                if outcome is not None:
+                    SLA_FIRINGS.labels(outcome.firing.value).inc()
+            fired += count
+
+    def _outcome(self, clock: dict[str, Any], now: datetime) -> Outcome | None:
+        state = ClockState(
+            stage=SlaStage(clock["stage"]),
+            holder=clock["holder"],
+            due_at=clock["due_at"],
+            warn_at=clock.get("warn_at"),
+            phase=Phase(clock["phase"]),
+            level=clock["level"],
+            time_zone=clock["time_zone"],
+        )
+        return fire(state, now=now, policy=self._policy, calendar=self._calendar)
+
+
+class _Moved(Exception):
+    """A clock was advanced by someone else between our read and our write."""
+
+
+def _local_day(moment: datetime, zone: str) -> date:
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+def _payload(clock: dict[str, Any], outcome: Outcome, now: datetime) -> EventPayload:
+    cid, stage = clock["complaint_id"], SlaStage(clock["stage"])
+    match outcome.firing:
+        case Firing.WARN:
+            return SlaWarningIssued(
+                complaint_id=cid,
+                stage=stage,
+                agency_id=clock["agency_id"],
+                holder=clock["holder"],
+                due_at=clock["due_at"],
+                issued_at=now,
+            )
+        case Firing.BREACH:
+            assert outcome.escalate_to is not None
+            return SlaBreached(
+                complaint_id=cid,
+                stage=stage,
+                agency_id=clock["agency_id"],
+                holder=clock["holder"],
+                due_at=clock["due_at"],
+                breached_at=now,
+                level=outcome.level,
+                escalate_to=outcome.escalate_to,
+            )
+        case Firing.ESCALATE:
+            assert outcome.escalate_to is not None
+            return SlaEscalated(
+                complaint_id=cid,
+                stage=stage,
+                agency_id=clock["agency_id"],
+                due_at=clock["due_at"],
+                escalated_at=now,
+                level=outcome.level,
+                escalate_to=outcome.escalate_to,
+            )
+    return SlaWindowExpired(complaint_id=cid, stage=stage, expired_at=now)

@@ -7,6 +7,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session
+from services.sla.timers import Phase
 
 CLOCKS = "clocks"
 COMPLAINTS = "complaints"
@@ -21,29 +22,37 @@ class ClockStore:
 
     async def create_indexes(self) -> None:
         """Index the query that finds clocks falling due."""
-        await self._clocks.create_index([("state", ASCENDING), ("due_at", ASCENDING)])
+        await self._clocks.create_index([("state", ASCENDING), ("next_fire_at", ASCENDING)])
+        await self._clocks.create_index([("complaint_id", ASCENDING)])
 
     async def start_clock(
         self,
         *,
         complaint_id: str,
         stage: str,
-        agency_id: str,
+        agency_id: str | None,
         started_at: datetime,
         due_at: datetime,
         working_days: int,
         time_zone: str,
+        holder: str,
+        warn_at: datetime | None,
         session: Session,
     ) -> None:
-        """Start (or restart, after re-routing) the clock of one stage."""
+        """Start (or restart, after re-routing or resuming) the clock of one stage."""
         doc: dict[str, Any] = {
             "_id": f"{complaint_id}:{stage}",
             "complaint_id": complaint_id,
             "stage": stage,
             "agency_id": agency_id,
+            "holder": holder,
             "state": "running",
+            "phase": Phase.BEFORE_WARNING.value,
+            "level": 0,
             "started_at": started_at,
             "due_at": due_at,
+            "warn_at": warn_at,
+            "next_fire_at": warn_at or due_at,
             "working_days": working_days,
             "time_zone": time_zone,
         }
@@ -92,6 +101,80 @@ class ClockStore:
             query, {"$set": {"state": state, "ended_at": at}}, session=session
         )
         return result.modified_count
+
+    async def running_clock(
+        self, complaint_id: str, stage: str, *, session: Session
+    ) -> dict[str, Any] | None:
+        """A running clock of one stage."""
+        return await self._clocks.find_one(
+            {"_id": f"{complaint_id}:{stage}", "state": "running"}, session=session
+        )
+
+    async def pause(
+        self, complaint_id: str, stage: str, *, remaining: int, at: datetime, session: Session
+    ) -> bool:
+        """Pause a running clock, keeping the working days it had left."""
+        result = await self._clocks.update_one(
+            {"_id": f"{complaint_id}:{stage}", "state": "running"},
+            {
+                "$set": {"state": "paused", "paused_at": at, "remaining_working_days": remaining},
+                "$unset": {"next_fire_at": ""},
+            },
+            session=session,
+        )
+        return result.modified_count == 1
+
+    async def paused_clock(
+        self, complaint_id: str, stage: str, *, session: Session
+    ) -> dict[str, Any] | None:
+        """A paused clock of one stage."""
+        return await self._clocks.find_one(
+            {"_id": f"{complaint_id}:{stage}", "state": "paused"}, session=session
+        )
+
+    async def set_holder(self, complaint_id: str, holder: str, *, session: Session) -> None:
+        """Who must act on the running agency clocks (a unit, after disposition)."""
+        await self._clocks.update_many(
+            {
+                "complaint_id": complaint_id,
+                "state": "running",
+                "holder": {"$in": ["agency", "unit"]},
+            },
+            {"$set": {"holder": holder}},
+            session=session,
+        )
+
+    async def due(self, now: datetime, *, limit: int) -> list[dict[str, Any]]:
+        """Running clocks whose next moment has come, oldest first (served by the index)."""
+        cursor = (
+            self._clocks.find({"state": "running", "next_fire_at": {"$lte": now}})
+            .sort("next_fire_at", ASCENDING)
+            .limit(limit)
+        )
+        return await cursor.to_list(None)
+
+    async def advance(
+        self,
+        clock: dict[str, Any],
+        *,
+        phase: str,
+        level: int,
+        next_fire_at: datetime | None,
+        session: Session,
+    ) -> bool:
+        """Move a clock past a firing, only if nobody moved it since it was read."""
+        result = await self._clocks.update_one(
+            {
+                "_id": clock["_id"],
+                "state": "running",
+                "phase": clock["phase"],
+                "level": clock["level"],
+                "next_fire_at": clock["next_fire_at"],
+            },
+            {"$set": {"phase": phase, "level": level, "next_fire_at": next_fire_at}},
+            session=session,
+        )
+        return result.modified_count == 1
 
     async def clocks_of(self, complaint_id: str) -> list[dict[str, Any]]:
         """Every clock of one complaint."""
