@@ -54,7 +54,12 @@ def create_app(settings: SlaSettings) -> FastAPI:
         service=settings.service_name,
         title="LAPOR SLA",
         description="Working-day deadlines in each agency's time zone.",
-        components=[runtime, Startable(store.create_indexes), consumer, sweeper],
+        components=[
+            runtime,
+            Startable(store.create_indexes),
+            consumer,
+            *([sweeper] if settings.sla_sweep_enabled else []),
+        ],
         readiness=runtime.readiness_checks(),
     )
     api = APIRouter(prefix="/v1", tags=["sla"])
@@ -76,4 +81,5 @@ def create_app(settings: SlaSettings) -> FastAPI:
         return [{k: v for k, v in clock.items() if k != "_id"} for clock in found]
 
     app.include_router(api)
+    app.state.sla_service = service  # for operators' tools and tests driving the clock
     return app

@@ -44,6 +44,10 @@ class SlaSettings(ServiceSettings):
     sla_escalation_working_days: int = Field(
         default=2, ge=1, le=60, description="Working days between escalation steps."
     )
+    sla_sweep_enabled: bool = Field(
+        default=True,
+        description="Run the timer sweep in this process (one replica holds it at a time).",
+    )
     sla_sweep_seconds: float = Field(
         default=1.0, gt=0, le=60, description="How often the timer sweep looks for due clocks."
     )

@@ -10,14 +10,21 @@ from pymongo import AsyncMongoClient
 
 from kernel.auth import issue_token
 from schemas.complaint import Role
-from schemas.events import ComplaintMerged, ComplaintStatusChanged, PublicComplaintSnapshot
+from schemas.events import (
+    ComplaintMerged,
+    ComplaintStatusChanged,
+    PublicComplaintSnapshot,
+    SlaBreached,
+    SlaStage,
+    SlaWindowExpired,
+)
 from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
 from services.intake.store import COMPLAINTS
 from tests.conftest import service_env
+from tests.support import as_event, eventually, publish, read_topic, running
 from tests.support import bearer as support_bearer
-from tests.support import read_topic, running
 
 SECRETS = ("Siti Rahma", "siti@example.id", "6281234567890")
 COMPLAINT: dict[str, Any] = {
@@ -520,3 +527,56 @@ async def test_the_public_page_escapes_what_the_public_wrote(
     assert page.status_code == 200
     assert "<script>" not in page.text
     assert "&lt;script&gt;" in page.text
+
+
+async def test_sla_outcomes_escalate_and_auto_close(
+    client: httpx.AsyncClient, people: People, bootstrap: str
+) -> None:
+    late = await submit(client, people)
+    await ok(client, late, people.admin, action="forward", agency_id=AMBON, needs_examination=False)
+    quiet = await submit(client, people)
+    await ok(
+        client, quiet, people.admin, action="forward", agency_id=AMBON, needs_examination=False
+    )
+    await ok(client, quiet, people.agency, action="answer", text="Sudah diperbaiki")
+    now = datetime.now(UTC)
+
+    def breach(cid: str, to: str) -> SlaBreached:
+        return SlaBreached(
+            complaint_id=cid,
+            stage=SlaStage.FIRST_FOLLOW_UP,
+            agency_id=AMBON,
+            holder="agency",
+            due_at=now,
+            breached_at=now,
+            level=1,
+            escalate_to=to,
+        )
+
+    await publish(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        [
+            as_event(breach(late, "agency_admin")),  # the agency admin is told; no change
+            as_event(breach(late, "national_admin")),
+            as_event(breach(quiet, "national_admin")),  # answered already: nothing to escalate
+            as_event(
+                SlaWindowExpired(complaint_id=quiet, stage=SlaStage.REPLY_WINDOW, expired_at=now)
+            ),
+        ],
+    )
+
+    async def settled() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        a = (await client.get(f"/v1/complaints/{late}", headers=people.admin)).json()
+        b = (await client.get(f"/v1/complaints/{quiet}", headers=people.admin)).json()
+        return (a, b) if a["status"] == "escalated" and b["status"] == "closed" else None
+
+    escalated, closed = await eventually(settled, timeout=30)
+    assert [(h["action"], h["actor_role"]) for h in escalated["history"][-1:]] == [
+        ("escalate", "system")
+    ]
+    assert escalated["history"][-1]["reason"] == "first_follow_up deadline passed"
+    assert [(h["action"], h["actor_role"]) for h in closed["history"][-2:]] == [
+        ("answer", "agency_admin"),
+        ("auto_close", "system"),
+    ]

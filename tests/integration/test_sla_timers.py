@@ -1,0 +1,211 @@
+"""The timer sweep on the real broker and database, with a controllable clock: warnings,
+breaches, escalation, auto-close, and no lost or doubled firing across sweepers and restarts."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from kernel.lease import Lease
+from schemas.complaint import ComplaintStatus, LifecycleAction
+from schemas.envelope import EventPayload
+from schemas.events import (
+    SlaBreached,
+    SlaDeadlineSet,
+    SlaEscalated,
+    SlaWarningIssued,
+    SlaWindowExpired,
+)
+from schemas.topics import COMPLAINT_EVENTS
+from services.sla.app import create_app
+from services.sla.config import SlaSettings
+from services.sla.service import SlaService
+from services.sla.store import CLOCKS
+from services.sla.sweeper import Sweeper
+from tests import factories
+from tests.conftest import service_env
+from tests.support import Seen, as_event, eventually, publish, read_topic, running
+
+FIRST_DUE = datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC)  # 5 working days after NOW, WIT
+FIRST_WARN = datetime(2026, 11, 30, 14, 59, 59, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def settings(bootstrap: str, mongo_url: str, db_suffix: str) -> SlaSettings:
+    return SlaSettings(
+        **service_env(bootstrap, mongo_url, f"it_timers_{db_suffix}"),  # type: ignore[arg-type]
+        sla_sweep_enabled=False,  # the tests sweep, on their own clock
+        sla_escalation_chain=["agency_admin", "national_admin", "ombudsman"],
+        outbox_poll_seconds=0.2,
+    )
+
+
+@pytest.fixture(scope="module")
+async def app(settings: SlaSettings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with running(application):
+        yield application
+
+
+def of(cid: str, kind: type[EventPayload], records: list[Seen]) -> list[Any]:
+    return [
+        kind.model_validate_json(r.value or b"")
+        for r in records
+        if r.key == cid.encode() and r.type == kind.event_type()
+    ]
+
+
+async def forwarded(
+    bootstrap: str, mongo: AsyncMongoClient[Any], settings: SlaSettings, **changes: Any
+) -> str:
+    cid = factories.new_tracking_id()
+    await publish(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        [
+            as_event(factories.submitted(cid)),
+            as_event(factories.routed(cid, time_zone="Asia/Jayapura")),
+            as_event(factories.status_changed(cid, **changes)),
+        ],
+    )
+    clocks = mongo[settings.database_name][CLOCKS]
+
+    async def started() -> bool:
+        return await clocks.count_documents({"complaint_id": cid, "state": "running"}) == 2
+
+    await eventually(started, timeout=30)
+    return cid
+
+
+def sweeper(
+    app: FastAPI,
+    mongo: AsyncMongoClient[Any],
+    settings: SlaSettings,
+    now: list[datetime],
+    lease: str | None = None,
+) -> Sweeper:
+    """A sweeper on a controllable clock; its own lease unless a shared one is named."""
+    service: SlaService = app.state.sla_service
+    name = lease or f"sweep-{uuid.uuid4().hex}"
+    return Sweeper(
+        service=service,
+        lease=Lease(mongo[settings.database_name], name, seconds=30),
+        seconds=60,
+        clock=lambda: now[0],
+    )
+
+
+async def test_warning_then_breach_then_the_chain(
+    app: FastAPI, bootstrap: str, mongo: AsyncMongoClient[Any], settings: SlaSettings
+) -> None:
+    cid = await forwarded(bootstrap, mongo, settings)
+    now = [FIRST_WARN - timedelta(seconds=1)]
+    sweep = sweeper(app, mongo, settings, now)
+    assert await sweep.sweep_once() == 0
+
+    now[0] = FIRST_WARN
+    assert await sweep.sweep_once() >= 1
+    assert await sweep.sweep_once() == 0  # the same moment fires nothing twice
+    now[0] = FIRST_DUE
+    await sweep.sweep_once()
+    now[0] = FIRST_DUE + timedelta(days=3)  # two working days later: Thursday 3 December
+    await sweep.sweep_once()
+    now[0] = FIRST_DUE + timedelta(days=10)
+    await sweep.sweep_once()
+
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: len(of(cid, SlaEscalated, rs)) >= 1,
+    )
+    warnings = [w for w in of(cid, SlaWarningIssued, seen) if w.stage.value == "first_follow_up"]
+    assert [w.issued_at for w in warnings] == [FIRST_WARN]
+    [breach] = [b for b in of(cid, SlaBreached, seen) if b.stage.value == "first_follow_up"]
+    # Held by the agency: the breach goes to the national admin, then to the Ombudsman.
+    assert (breach.escalate_to, breach.level, breach.breached_at) == (
+        "national_admin",
+        1,
+        FIRST_DUE,
+    )
+    escalations = [e for e in of(cid, SlaEscalated, seen) if e.stage.value == "first_follow_up"]
+    assert [(e.escalate_to, e.level) for e in escalations] == [("ombudsman", 2)]
+
+
+async def test_two_sweepers_at_once_fire_each_clock_exactly_once(
+    app: FastAPI, bootstrap: str, mongo: AsyncMongoClient[Any], settings: SlaSettings
+) -> None:
+    cids = [await forwarded(bootstrap, mongo, settings) for _ in range(3)]
+    # Bypass the lease on purpose: two replicas sweeping the same moment at the same time.
+    first: SlaService = app.state.sla_service
+    second = create_app(settings).state.sla_service
+    results = await asyncio.gather(first.fire_due(FIRST_WARN), second.fire_due(FIRST_WARN))
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: all(of(cid, SlaWarningIssued, rs) for cid in cids),
+    )
+    for cid in cids:
+        assert len(of(cid, SlaWarningIssued, seen)) == 1, cid
+    assert sum(results) >= 3
+
+
+async def test_a_restarted_service_carries_on_where_the_first_stopped(
+    bootstrap: str, mongo: AsyncMongoClient[Any], settings: SlaSettings, app: FastAPI
+) -> None:
+    cid = await forwarded(bootstrap, mongo, settings)
+    first = sweeper(app, mongo, settings, [FIRST_WARN], lease="handover")
+    assert await first.sweep_once() >= 1
+    # While the first holds the lease, a second instance stays idle ...
+    replacement = create_app(settings)
+    async with running(replacement):
+        handover = sweeper(replacement, mongo, settings, [FIRST_DUE], lease="handover")
+        assert await handover.sweep_once() == 0
+        # ... and takes over where it left off once the first stops.
+        await first.stop()
+        assert await handover.sweep_once() >= 1
+    seen = await read_topic(
+        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: bool(of(cid, SlaBreached, rs))
+    )
+    assert (
+        len([w for w in of(cid, SlaWarningIssued, seen) if w.stage.value == "first_follow_up"]) == 1
+    )
+    assert len([b for b in of(cid, SlaBreached, seen) if b.stage.value == "first_follow_up"]) == 1
+
+
+async def test_an_unanswered_reply_window_expires(
+    app: FastAPI, bootstrap: str, mongo: AsyncMongoClient[Any], settings: SlaSettings
+) -> None:
+    cid = await forwarded(bootstrap, mongo, settings)
+    answered_at = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    answer = factories.status_changed(
+        cid,
+        action=LifecycleAction.ANSWER,
+        from_status=ComplaintStatus.FORWARDED_TO_AGENCY,
+        to_status=ComplaintStatus.ANSWERED,
+        actor_role="agency_admin",
+        text="Sudah diperbaiki",
+        changed_at=answered_at,
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(answer)])
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: any(d.stage.value == "reply_window" for d in of(cid, SlaDeadlineSet, rs)),
+    )
+    [window] = [d for d in of(cid, SlaDeadlineSet, seen) if d.stage.value == "reply_window"]
+    assert window.working_days == 10
+    await sweeper(app, mongo, settings, [window.due_at]).sweep_once()
+    seen = await read_topic(
+        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: bool(of(cid, SlaWindowExpired, rs))
+    )
+    assert [e.stage.value for e in of(cid, SlaWindowExpired, seen)] == ["reply_window"]
+    # The first follow-up was met by the answer: it never breaches.
+    await sweeper(app, mongo, settings, [FIRST_DUE + timedelta(days=1)]).sweep_once()
+    await asyncio.sleep(1)
+    later = await read_topic(bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: False, timeout=2)
+    assert not [b for b in of(cid, SlaBreached, later) if b.stage.value == "first_follow_up"]
