@@ -279,23 +279,26 @@ class SlaService:
             async def effect(
                 session: Session, plans: list[tuple[dict[str, Any], Outcome | None]] = plans
             ) -> tuple[int, Sequence[Event]]:
-                events = []
-                for clock, outcome in plans:
-                    phase = outcome.phase.value if outcome else Phase.DONE.value
-                    level = outcome.level if outcome else clock["level"]
-                    nxt = outcome.next_fire_at if outcome else None
-                    if not await self._store.advance(
-                        clock, phase=phase, level=level, next_fire_at=nxt, session=session
-                    ):
-                        raise _Moved(clock["_id"])
-                    if outcome is not None:
-                        events.append(
-                            new_event(
-                                _payload(clock, outcome, now),
-                                source=SOURCE,
-                                correlation_id=f"sla-{clock['_id']}",
-                            )
-                        )
+                moves = [
+                    (
+                        clock,
+                        outcome.phase.value if outcome else Phase.DONE.value,
+                        outcome.level if outcome else clock["level"],
+                        outcome.next_fire_at if outcome else None,
+                    )
+                    for clock, outcome in plans
+                ]
+                if not await self._store.advance_many(moves, session=session):
+                    raise _Moved(f"{len(moves)} clocks")
+                events = [
+                    new_event(
+                        _payload(clock, outcome, now),
+                        source=SOURCE,
+                        correlation_id=f"sla-{clock['_id']}",
+                    )
+                    for clock, outcome in plans
+                    if outcome is not None
+                ]
                 return len(events), events
 
             try:

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session
@@ -153,28 +153,28 @@ class ClockStore:
         )
         return await cursor.to_list(None)
 
-    async def advance(
-        self,
-        clock: dict[str, Any],
-        *,
-        phase: str,
-        level: int,
-        next_fire_at: datetime | None,
-        session: Session,
+    async def advance_many(
+        self, moves: list[tuple[dict[str, Any], str, int, datetime | None]], *, session: Session
     ) -> bool:
-        """Move a clock past a firing, only if nobody moved it since it was read."""
-        result = await self._clocks.update_one(
-            {
-                "_id": clock["_id"],
-                "state": "running",
-                "phase": clock["phase"],
-                "level": clock["level"],
-                "next_fire_at": clock["next_fire_at"],
-            },
-            {"$set": {"phase": phase, "level": level, "next_fire_at": next_fire_at}},
-            session=session,
-        )
-        return result.modified_count == 1
+        """Move many clocks past their firings in one round trip; False (and the caller must
+        abandon the transaction) when any of them was moved by someone else meanwhile."""
+        if not moves:
+            return True
+        requests = [
+            UpdateOne(
+                {
+                    "_id": clock["_id"],
+                    "state": "running",
+                    "phase": clock["phase"],
+                    "level": clock["level"],
+                    "next_fire_at": clock["next_fire_at"],
+                },
+                {"$set": {"phase": phase, "level": level, "next_fire_at": next_fire_at}},
+            )
+            for clock, phase, level, next_fire_at in moves
+        ]
+        result = await self._clocks.bulk_write(requests, ordered=False, session=session)
+        return result.modified_count == len(moves)
 
     async def clocks_of(self, complaint_id: str) -> list[dict[str, Any]]:
         """Every clock of one complaint."""
