@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint typecheck check clean lock
+.PHONY: run test test-slow bench bench-sla lint typecheck check clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ test: $(STAMP) check
 ## test-slow: fault-injection runs and benchmarks
 test-slow: $(STAMP)
 	$(BIN)/pytest -m slow || [ $$? -eq 5 ]  # 5: no slow test collected yet
+
+## bench: every benchmark; figures and ratios go to bench/results/
+bench: bench-sla
+
+## bench-sla: one million open clocks, ten thousand falling due at once (BENCH_CLOCKS to change)
+bench-sla: $(STAMP)
+	$(BIN)/python -m bench.sla_timers
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -77,6 +77,21 @@ SLA_FIRINGS = Counter(
     "Clock firings by kind (warn, breach, escalate, expire).",
     ["firing"],
 )
+SLA_ON_TIME_RATE = Gauge(
+    "lapor_sla_on_time_ratio",
+    "On-time closed ÷ (closed + open overdue) per agency, from completion clocks.",
+    ["agency"],
+)
+SLA_OPEN_OVERDUE = Gauge(
+    "lapor_sla_open_overdue_complaints",
+    "Complaints past their completion deadline and still open, per agency.",
+    ["agency"],
+)
+SLA_MEDIAN_FIRST_FOLLOW_UP = Gauge(
+    "lapor_sla_first_follow_up_median_seconds",
+    "Median time from forwarding to the first follow-up, per agency.",
+    ["agency"],
+)
 NOTIFICATIONS_RECORDED = Counter(
     "lapor_notifications_recorded_total",
     "Notifications recorded for delivery, by recipient role and channel.",

@@ -1,15 +1,20 @@
 """The clients and background workers every service runs, built from settings in one place."""
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from kernel import kafka, mongo
 from kernel.consumer import EventConsumer, EventHandler
 from kernel.http import ReadinessCheck
+from kernel.logging import get_logger
 from kernel.outbox import OutboxRelay
 from kernel.settings import ServiceSettings
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import EventPayload
 from schemas.topics import PRODUCT_TOPICS
+
+log = get_logger(__name__)
 
 
 class Runtime:
@@ -89,3 +94,32 @@ class Startable:
     async def stop(self) -> None:
         if self._stop is not None:
             await self._stop()
+
+
+class Periodic:
+    """Runs a coroutine every ``seconds`` (first right after start) until stopped; a failing
+    run is logged and retried at the next period."""
+
+    def __init__(self, job: Callable[[], Awaitable[None]], *, seconds: float) -> None:
+        self._job = job
+        self._seconds = seconds
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"periodic-{self._job.__name__}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=15)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self._job()
+            except Exception:
+                log.warning("periodic_job_failed", job=self._job.__name__, exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._seconds)

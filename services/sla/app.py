@@ -1,13 +1,16 @@
 """Composition root of the SLA service."""
 
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 
 from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.lease import Lease
-from kernel.runtime import Runtime, Startable
+from kernel.metrics import SLA_MEDIAN_FIRST_FOLLOW_UP, SLA_ON_TIME_RATE, SLA_OPEN_OVERDUE
+from kernel.runtime import Periodic, Runtime, Startable
 from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
 from schemas.events import (
     COMPLAINT_EVENT_TYPES,
@@ -17,12 +20,24 @@ from schemas.events import (
 )
 from schemas.topics import COMPLAINT_EVENTS, SLA_GROUP
 from services.sla.calendar import WorkingCalendar
+from services.sla.compliance import Compliance, compliance
 from services.sla.config import SlaSettings
 from services.sla.service import SlaService
 from services.sla.store import ClockStore
 from services.sla.sweeper import Sweeper
 
 Settings = SlaSettings
+
+
+def observe_compliance(figure: Compliance) -> None:
+    """Export one agency's figures as Prometheus gauges."""
+    if figure.on_time_rate is not None:
+        SLA_ON_TIME_RATE.labels(figure.agency_id).set(figure.on_time_rate)
+    SLA_OPEN_OVERDUE.labels(figure.agency_id).set(figure.open_overdue)
+    if figure.median_first_follow_up_hours is not None:
+        SLA_MEDIAN_FIRST_FOLLOW_UP.labels(figure.agency_id).set(
+            figure.median_first_follow_up_hours * 3600
+        )
 
 
 def create_app(settings: SlaSettings) -> FastAPI:
@@ -45,6 +60,11 @@ def create_app(settings: SlaSettings) -> FastAPI:
         },
         payload_types=COMPLAINT_EVENT_TYPES,
     )
+
+    async def refresh_compliance() -> None:
+        for figure in compliance(await store.agency_clocks(None), now=datetime.now(UTC)):
+            observe_compliance(figure)
+
     sweeper = Sweeper(
         service=service,
         lease=Lease(runtime.db, "sla-sweeper", seconds=max(10.0, 5 * settings.sla_sweep_seconds)),
@@ -59,6 +79,7 @@ def create_app(settings: SlaSettings) -> FastAPI:
             Startable(store.create_indexes),
             consumer,
             *([sweeper] if settings.sla_sweep_enabled else []),
+            Periodic(refresh_compliance, seconds=settings.sla_compliance_refresh_seconds),
         ],
         readiness=runtime.readiness_checks(),
     )
@@ -79,6 +100,21 @@ def create_app(settings: SlaSettings) -> FastAPI:
         if not found:
             raise http.ProblemError(404, "clocks_not_found", f"no clock runs on {complaint_id}")
         return [{k: v for k, v in clock.items() if k != "_id"} for clock in found]
+
+    @api.get("/compliance", summary="On-time rate, open overdue and follow-up speed per agency")
+    async def compliance_figures(
+        actor: Annotated[Actor | None, Depends(caller)],
+        agency_id: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{2,80}$")] = None,
+    ) -> list[dict[str, Any]]:
+        viewer = http.require_role(
+            actor, Role.NATIONAL_ADMIN, Role.AUDITOR, Role.AGENCY_ADMIN, Role.UNIT_OFFICER
+        )
+        if viewer.role in (Role.AGENCY_ADMIN, Role.UNIT_OFFICER):
+            agency_id = viewer.agency_id  # the agency side sees its own figures only
+        figures = compliance(await store.agency_clocks(agency_id), now=datetime.now(UTC))
+        for figure in figures:
+            observe_compliance(figure)
+        return [asdict(figure) for figure in figures]
 
     app.include_router(api)
     app.state.sla_service = service  # for operators' tools and tests driving the clock

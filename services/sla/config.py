@@ -51,6 +51,9 @@ class SlaSettings(ServiceSettings):
     sla_sweep_seconds: float = Field(
         default=1.0, gt=0, le=60, description="How often the timer sweep looks for due clocks."
     )
+    sla_compliance_refresh_seconds: float = Field(
+        default=300, gt=0, description="How often compliance gauges are recomputed."
+    )
     sla_completion_days_aspirasi: int = Field(
         default=5, ge=1, le=365, description="Working days to complete an aspirasi."
     )

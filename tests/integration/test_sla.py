@@ -185,3 +185,13 @@ async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
         "first_follow_up": "met",
         "completion": "stopped",
     }
+    own = bearer(Role.AGENCY_ADMIN, "y", agency="dinkes-kota-ambon")
+    [figures] = (await client.get("/v1/compliance", headers=own)).json()
+    assert figures["agency_id"] == "dinkes-kota-ambon"
+    assert figures["closed"] >= 1
+    assert figures["median_first_follow_up_hours"] is not None
+    assert (
+        await client.get("/v1/compliance", headers=bearer(Role.CITIZEN, "c"))
+    ).status_code == 403
+    metrics = (await client.get("/metrics")).text
+    assert 'lapor_sla_open_overdue_complaints{agency="dinkes-kota-ambon"}' in metrics
