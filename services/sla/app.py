@@ -1,10 +1,11 @@
 """Composition root of the SLA service."""
 
 from dataclasses import asdict
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from kernel import http
 from kernel.auth import TokenVerifier
@@ -20,6 +21,7 @@ from schemas.events import (
 )
 from schemas.topics import COMPLAINT_EVENTS, SLA_GROUP
 from services.sla.calendar import WorkingCalendar
+from services.sla.calendar_book import CalendarBook
 from services.sla.compliance import Compliance, compliance
 from services.sla.config import SlaSettings
 from services.sla.service import SlaService
@@ -27,6 +29,20 @@ from services.sla.store import ClockStore
 from services.sla.sweeper import Sweeper
 
 Settings = SlaSettings
+
+
+REGION_PREFIX = r"^(\*|\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?)$"
+
+
+class DeclaredDay(BaseModel):
+    """A day an admin declares: nationwide (``*``) or for a region and what lies inside it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    date: date
+    kind: Literal["holiday", "working_day"]
+    region_prefix: str = Field(default="*", pattern=REGION_PREFIX, examples=["*", "81", "81.71"])
+    name: str = Field(min_length=2, max_length=200, examples=["Cuti bersama Idul Fitri"])
 
 
 def observe_compliance(figure: Compliance) -> None:
@@ -49,7 +65,13 @@ def create_app(settings: SlaSettings) -> FastAPI:
         extra_working_days=settings.sla_extra_working_days,
         collective_leave=settings.sla_collective_leave,
     )
-    service = SlaService(store=store, uow=runtime.uow, calendar=calendar, settings=settings)
+    service = SlaService(
+        store=store, uow=runtime.uow, calendars=CalendarBook(calendar), settings=settings
+    )
+
+    async def reload_calendars() -> None:
+        service.use_calendars(CalendarBook(calendar, await store.declared_days()))
+
     consumer = runtime.consumer(
         group_id=SLA_GROUP,
         topics=[COMPLAINT_EVENTS.name],
@@ -80,6 +102,8 @@ def create_app(settings: SlaSettings) -> FastAPI:
             consumer,
             *([sweeper] if settings.sla_sweep_enabled else []),
             Periodic(refresh_compliance, seconds=settings.sla_compliance_refresh_seconds),
+            # Other replicas' declarations arrive within a minute; this replica's at once.
+            Periodic(reload_calendars, seconds=60),
         ],
         readiness=runtime.readiness_checks(),
     )
@@ -115,6 +139,35 @@ def create_app(settings: SlaSettings) -> FastAPI:
         for figure in figures:
             observe_compliance(figure)
         return [asdict(figure) for figure in figures]
+
+    @api.get("/calendar/days", tags=["calendar"], summary="Days admins declared")
+    async def declared_days() -> list[dict[str, Any]]:
+        return await store.declared_days()
+
+    @api.put(
+        "/calendar/days",
+        tags=["calendar"],
+        summary="Declare a holiday (collective leave, regional) or an extra working day",
+    )
+    async def declare_day(
+        day: DeclaredDay, actor: Annotated[Actor | None, Depends(caller)]
+    ) -> dict[str, Any]:
+        http.require_role(actor, Role.NATIONAL_ADMIN)
+        await store.declare_day(day.model_dump(mode="json"))
+        await reload_calendars()
+        return day.model_dump(mode="json")
+
+    @api.delete("/calendar/days/{day}", tags=["calendar"], summary="Withdraw a declared day")
+    async def withdraw_day(
+        day: date,
+        actor: Annotated[Actor | None, Depends(caller)],
+        region_prefix: Annotated[str, Query(pattern=REGION_PREFIX)] = "*",
+    ) -> dict[str, str]:
+        http.require_role(actor, Role.NATIONAL_ADMIN)
+        if not await store.withdraw_day(day.isoformat(), region_prefix):
+            raise http.ProblemError(404, "day_not_declared", f"{day} is not declared there")
+        await reload_calendars()
+        return {"withdrawn": day.isoformat(), "region_prefix": region_prefix}
 
     app.include_router(api)
     app.state.sla_service = service  # for operators' tools and tests driving the clock

@@ -30,6 +30,17 @@ class WorkingCalendar:
         self._extra_holidays = frozenset(extra_holidays)
         self._extra_working_days = frozenset(extra_working_days)
 
+    def with_days(
+        self, *, holidays: Iterable[date] = (), working_days: Iterable[date] = ()
+    ) -> "WorkingCalendar":
+        """This calendar plus more declared holidays and working days (e.g. an admin's, or a
+        province's)."""
+        extended = object.__new__(WorkingCalendar)
+        extended._national = self._national
+        extended._extra_holidays = self._extra_holidays | frozenset(holidays)
+        extended._extra_working_days = self._extra_working_days | frozenset(working_days)
+        return extended
+
     def is_working_day(self, day: date) -> bool:
         """Monday to Friday, not a holiday, unless explicitly declared a working day."""
         if day in self._extra_working_days:

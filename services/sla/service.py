@@ -23,7 +23,7 @@ from schemas.events import (
     SlaWindowExpired,
 )
 from schemas.regions import time_zone_of
-from services.sla.calendar import WorkingCalendar
+from services.sla.calendar_book import CalendarBook
 from services.sla.config import SlaSettings
 from services.sla.limits import ENDED, MEETS_FIRST_FOLLOW_UP, STARTS_CLOCKS, clocks_on_forward
 from services.sla.store import ClockStore
@@ -43,15 +43,19 @@ class SlaService:
         *,
         store: ClockStore,
         uow: UnitOfWork,
-        calendar: WorkingCalendar,
+        calendars: CalendarBook,
         settings: SlaSettings,
     ) -> None:
         self._store = store
         self._uow = uow
-        self._calendar = calendar
+        self._calendars = calendars
         self._settings = settings
         self._limits = settings.limits()
         self._policy = settings.policy()
+
+    def use_calendars(self, calendars: CalendarBook) -> None:
+        """Deadlines computed from now on use these calendars (admins declared days)."""
+        self._calendars = calendars
 
     async def on_submitted(self, event: Event) -> None:
         """Remember region and type; the verification clock starts."""
@@ -128,7 +132,9 @@ class SlaService:
         if action is A.DEFER:
             clock = await store.running_clock(cid, SlaStage.VERIFICATION.value, session=session)
             if clock is not None:
-                remaining = self._calendar.working_days_between(
+                remaining = self._calendars.for_region(
+                    clock.get("region_code")
+                ).working_days_between(
                     _local_day(at, clock["time_zone"]),
                     _local_day(clock["due_at"], clock["time_zone"]),
                 )
@@ -232,9 +238,12 @@ class SlaService:
         session: Session,
     ) -> Event:
         day_end = self._settings.sla_workday_end
-        due_at = self._calendar.deadline(at, days, time_zone=zone, day_end=day_end)
+        known = await self._store.complaint(complaint_id, session=session) or {}
+        region = known.get("region_code")
+        calendar = self._calendars.for_region(region)
+        due_at = calendar.deadline(at, days, time_zone=zone, day_end=day_end)
         warn_at = warning_time(
-            due_at, time_zone=zone, policy=self._policy, calendar=self._calendar, started_at=at
+            due_at, time_zone=zone, policy=self._policy, calendar=calendar, started_at=at
         )
         await self._store.start_clock(
             complaint_id=complaint_id,
@@ -246,6 +255,7 @@ class SlaService:
             time_zone=zone,
             holder=holder,
             warn_at=warn_at,
+            region_code=region,
             session=session,
         )
         return new_event(
@@ -321,7 +331,8 @@ class SlaService:
             level=clock["level"],
             time_zone=clock["time_zone"],
         )
-        return fire(state, now=now, policy=self._policy, calendar=self._calendar)
+        calendar = self._calendars.for_region(clock.get("region_code"))
+        return fire(state, now=now, policy=self._policy, calendar=calendar)
 
 
 class _Moved(Exception):

@@ -10,6 +10,7 @@ from kernel.mongo import Document, Session
 from services.sla.timers import Phase
 
 CLOCKS = "clocks"
+CALENDAR_DAYS = "calendar_days"
 COMPLAINTS = "complaints"
 
 
@@ -19,6 +20,7 @@ class ClockStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._clocks = db[CLOCKS]
         self._complaints = db[COMPLAINTS]
+        self._days = db[CALENDAR_DAYS]
 
     async def create_indexes(self) -> None:
         """Index the query that finds clocks falling due."""
@@ -40,6 +42,7 @@ class ClockStore:
         time_zone: str,
         holder: str,
         warn_at: datetime | None,
+        region_code: str | None,
         session: Session,
     ) -> None:
         """Start (or restart, after re-routing or resuming) the clock of one stage."""
@@ -59,6 +62,7 @@ class ClockStore:
             "armed": True,
             "working_days": working_days,
             "time_zone": time_zone,
+            "region_code": region_code,
         }
         await self._clocks.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
 
@@ -191,6 +195,20 @@ class ClockStore:
         ]
         result = await self._clocks.bulk_write(requests, ordered=False, session=session)
         return result.modified_count == len(moves)
+
+    async def declared_days(self) -> list[dict[str, Any]]:
+        """Every day admins declared, by date."""
+        return await self._days.find({}, {"_id": 0}).sort("date", ASCENDING).to_list(None)
+
+    async def declare_day(self, day: dict[str, Any]) -> None:
+        """Add or replace a declared day (one per date and region)."""
+        key = f"{day['date']}|{day['region_prefix']}"
+        await self._days.replace_one({"_id": key}, {"_id": key, **day}, upsert=True)
+
+    async def withdraw_day(self, date: str, region_prefix: str) -> bool:
+        """Remove a declared day; False when there was none."""
+        result = await self._days.delete_one({"_id": f"{date}|{region_prefix}"})
+        return result.deleted_count == 1
 
     async def agency_clocks(self, agency_id: str | None) -> list[dict[str, Any]]:
         """The fields compliance figures need, of one agency's clocks or of all agencies'."""

@@ -195,3 +195,31 @@ async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
     ).status_code == 403
     metrics = (await client.get("/metrics")).text
     assert 'lapor_sla_open_overdue_complaints{agency="dinkes-kota-ambon"}' in metrics
+
+
+async def test_days_an_admin_declares_move_the_deadlines_of_that_region(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    day = {"date": "2026-11-25", "kind": "holiday", "region_prefix": "81.71", "name": "HUT Kota"}
+    assert (
+        await client.put("/v1/calendar/days", json=day, headers=bearer(Role.CITIZEN, "c"))
+    ).status_code == 403
+    bad = await client.put(
+        "/v1/calendar/days", json={**day, "region_prefix": "81-71"}, headers=ADMIN
+    )
+    assert bad.status_code == 422
+    assert (await client.put("/v1/calendar/days", json=day, headers=ADMIN)).status_code == 200
+    try:
+        assert day in (await client.get("/v1/calendar/days")).json()
+        found = await forwarded(bootstrap, factories.new_tracking_id(), routed_zone="Asia/Jayapura")
+        # 25 Nov (Ambon's holiday) and 26 Nov (configured) are off: five working days end 3 Dec.
+        assert found["first_follow_up"].due_at == datetime(2026, 12, 3, *WIT_END_OF_DAY, tzinfo=UTC)
+    finally:
+        withdrawn = await client.delete(
+            "/v1/calendar/days/2026-11-25", params={"region_prefix": "81.71"}, headers=ADMIN
+        )
+        assert withdrawn.status_code == 200
+    again = await client.delete(
+        "/v1/calendar/days/2026-11-25", params={"region_prefix": "81.71"}, headers=ADMIN
+    )
+    assert (again.status_code, again.json()["code"]) == (404, "day_not_declared")
