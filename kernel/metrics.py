@@ -92,6 +92,11 @@ SLA_MEDIAN_FIRST_FOLLOW_UP = Gauge(
     "Median time from forwarding to the first follow-up, per agency.",
     ["agency"],
 )
+STANDARD_VIOLATIONS = Counter(
+    "lapor_standard_violations_total",
+    "Complaints whose reported experience breaks the named standard, by broken promise.",
+    ["kind"],
+)
 NOTIFICATIONS_RECORDED = Counter(
     "lapor_notifications_recorded_total",
     "Notifications recorded for delivery, by recipient role and channel.",

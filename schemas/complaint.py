@@ -130,6 +130,17 @@ class AttachmentMeta(BaseModel):
         return value
 
 
+class ServiceExperience(BaseModel):
+    """What the reporter went through with the service the complaint is about."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    waited_days: int | None = Field(
+        default=None, ge=0, le=3650, description="Calendar days from application to result."
+    )
+    paid_idr: int | None = Field(default=None, ge=0, le=10_000_000_000, description="Rupiah paid.")
+
+
 class ReporterContact(BaseModel):
     """How to reach the reporter. Personal data: never leaves the internal topics and stores."""
 

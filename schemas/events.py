@@ -5,6 +5,7 @@ Past-tense facts. Each names its type and schema version; a breaking change adds
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -15,6 +16,7 @@ from schemas.complaint import (
     ReporterContact,
     ReportType,
     Role,
+    ServiceExperience,
 )
 from schemas.envelope import EventPayload
 from schemas.regions import REGION_CODE_PATTERN
@@ -49,6 +51,9 @@ class ComplaintSubmitted(ComplaintEvent):
     channel: Channel
     service_standard_id: str | None = Field(
         default=None, description="The SIPP service standard the complaint concerns, if any."
+    )
+    experience: ServiceExperience | None = Field(
+        default=None, description="Days waited and rupiah paid, as the reporter experienced."
     )
     submitted_at: AwareDatetime
 
@@ -120,6 +125,23 @@ class SlaDeadlineSet(ComplaintEvent):
     due_at: AwareDatetime = Field(description="End of the last working day, as a UTC instant.")
     working_days: int = Field(ge=0)
     time_zone: str
+
+
+class StandardChecked(ComplaintEvent):
+    """The published standard in force when the complaint was filed, attached to it, and
+    whether the reported experience breaks its promises."""
+
+    NAME = "sla.standard_checked"
+    VERSION = 1
+
+    standard_id: str
+    standard_version: int
+    promised_days: int | None
+    promised_fee_idr: int | None
+    waited_days: int | None
+    paid_idr: int | None
+    violations: list[Literal["completion_time", "fee"]]
+    checked_at: AwareDatetime
 
 
 class SlaWarningIssued(ComplaintEvent):
@@ -256,6 +278,7 @@ COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
         ComplaintStatusChanged,
         ComplaintMerged,
         SlaDeadlineSet,
+        StandardChecked,
         SlaWarningIssued,
         SlaBreached,
         SlaEscalated,

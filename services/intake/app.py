@@ -15,6 +15,7 @@ from schemas.events import (
     SlaDeadlineSet,
     SlaEscalated,
     SlaWindowExpired,
+    StandardChecked,
     StandardPublished,
 )
 from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, STANDARD_EVENTS
@@ -48,6 +49,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             SlaBreached.event_type(): service.on_sla_outcome,
             SlaEscalated.event_type(): service.on_sla_outcome,
             SlaWindowExpired.event_type(): service.on_sla_outcome,
+            StandardChecked.event_type(): service.on_standard_checked,
             StandardPublished.event_type(): catalog.on_standard_published,
         },
         payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES},

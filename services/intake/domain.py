@@ -18,6 +18,7 @@ from schemas.complaint import (
     ReporterContact,
     ReportType,
     Role,
+    ServiceExperience,
 )
 from schemas.events import ComplaintStatusChanged, ComplaintSubmitted, SlaDeadlineSet
 from schemas.regions import REGION_CODE_PATTERN, province_of
@@ -63,6 +64,9 @@ class ComplaintCreate(BaseModel):
         pattern=STANDARD_ID_PATTERN,
         description="The SIPP service standard this complaint concerns, if any.",
     )
+    experience: ServiceExperience | None = Field(
+        default=None, description="How long the service took and what it cost, as experienced."
+    )
     address: str | None = Field(default=None, min_length=3, max_length=300)
     attachments: list[AttachmentMeta] = Field(
         default_factory=list, max_length=MAX_ATTACHMENTS, description="Photos or documents."
@@ -106,6 +110,7 @@ def submitted_event(
         reporter=create.reporter,
         channel=create.channel,
         service_standard_id=create.service_standard_id,
+        experience=create.experience,
         submitted_at=submitted_at,
     )
 

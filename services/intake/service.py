@@ -20,6 +20,7 @@ from schemas.events import (
     SlaDeadlineSet,
     SlaEscalated,
     SlaWindowExpired,
+    StandardChecked,
 )
 from services.intake.domain import (
     ComplaintCreate,
@@ -363,6 +364,19 @@ class IntakeService:
                 correlation_id=event.correlation_id,
             )
             return None, [changed, *public_snapshots(updated, event.correlation_id)]
+
+        await self._uow.run_once(event, effect)
+
+    async def on_standard_checked(self, event: Event) -> None:
+        """Attach the standard in force, and any violation of it, to the complaint."""
+        checked = event.data
+        assert isinstance(checked, StandardChecked)
+        update = {"$set": {"standard": checked.model_dump(mode="python", exclude={"complaint_id"})}}
+
+        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
+            if not await self._store.update(checked.complaint_id, update, session=session):
+                raise RejectedEvent(f"no complaint {checked.complaint_id!r} is stored here")
+            return None, ()
 
         await self._uow.run_once(event, effect)
 

@@ -84,6 +84,18 @@ class RatingView(BaseModel):
     rated_at: AwareDatetime
 
 
+class StandardView(BaseModel):
+    """The standard in force when the complaint was filed, and the promises it broke."""
+
+    standard_id: str
+    standard_version: int
+    promised_days: int | None
+    promised_fee_idr: int | None
+    waited_days: int | None
+    paid_idr: int | None
+    violations: list[str]
+
+
 class DuplicateView(BaseModel):
     """A likely duplicate and how alike the two are (0-1)."""
 
@@ -127,6 +139,7 @@ class ComplaintDetail(ComplaintStatusView):
         description="Shown to admins and the agency side, who decide on merging."
     )
     merged_from: list[str]
+    standard: StandardView | None = Field(description="Set once the SLA service checked it.")
     history: list[HistoryEntryView]
 
 
@@ -302,6 +315,7 @@ def detail_view(record: dict[str, Any], viewer: Actor) -> ComplaintDetail:
         if viewer.role is Role.CITIZEN
         else record.get("possible_duplicates", []),
         merged_from=record.get("merged_from", []),
+        standard=record.get("standard"),
         history=_history(record, public=False),
     )
 

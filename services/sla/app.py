@@ -15,11 +15,13 @@ from kernel.runtime import Periodic, Runtime, Startable
 from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
 from schemas.events import (
     COMPLAINT_EVENT_TYPES,
+    STANDARD_EVENT_TYPES,
     ComplaintRouted,
     ComplaintStatusChanged,
     ComplaintSubmitted,
+    StandardPublished,
 )
-from schemas.topics import COMPLAINT_EVENTS, SLA_GROUP
+from schemas.topics import COMPLAINT_EVENTS, SLA_GROUP, STANDARD_EVENTS
 from services.sla.calendar import WorkingCalendar
 from services.sla.calendar_book import CalendarBook
 from services.sla.compliance import Compliance, compliance
@@ -74,13 +76,14 @@ def create_app(settings: SlaSettings) -> FastAPI:
 
     consumer = runtime.consumer(
         group_id=SLA_GROUP,
-        topics=[COMPLAINT_EVENTS.name],
+        topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name],
         handlers={
             ComplaintSubmitted.event_type(): service.on_submitted,
             ComplaintRouted.event_type(): service.on_routed,
             ComplaintStatusChanged.event_type(): service.on_status_changed,
+            StandardPublished.event_type(): service.on_standard_published,
         },
-        payload_types=COMPLAINT_EVENT_TYPES,
+        payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES},
     )
 
     async def refresh_compliance() -> None:

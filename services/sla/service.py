@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kernel.logging import get_logger
-from kernel.metrics import SLA_DEADLINES_SET, SLA_FIRINGS
+from kernel.metrics import SLA_DEADLINES_SET, SLA_FIRINGS, STANDARD_VIOLATIONS
 from kernel.mongo import Session
 from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import LifecycleAction as A
@@ -21,11 +21,14 @@ from schemas.events import (
     SlaStage,
     SlaWarningIssued,
     SlaWindowExpired,
+    StandardChecked,
+    StandardPublished,
 )
 from schemas.regions import time_zone_of
 from services.sla.calendar_book import CalendarBook
 from services.sla.config import SlaSettings
 from services.sla.limits import ENDED, MEETS_FIRST_FOLLOW_UP, STARTS_CLOCKS, clocks_on_forward
+from services.sla.standard_check import violations
 from services.sla.store import ClockStore
 from services.sla.timers import ClockState, Firing, Outcome, Phase, fire, warning_time
 
@@ -70,6 +73,7 @@ class SlaService:
                 report_type=submitted.report_type.value,
                 session=session,
             )
+            events = await self._check_standard(submitted, event, session=session)
             started = await self._start(
                 submitted.complaint_id,
                 SlaStage.VERIFICATION,
@@ -81,9 +85,53 @@ class SlaService:
                 cause=event,
                 session=session,
             )
-            return None, [started]
+            return None, [*events, started]
 
         await self._run(event, effect, [SlaStage.VERIFICATION])
+
+    async def on_standard_published(self, event: Event) -> None:
+        """Keep the promises of each published standard (completion time, fee)."""
+        published = event.data
+        assert isinstance(published, StandardPublished)
+
+        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
+            await self._store.keep_standard(
+                {
+                    "_id": published.standard_id,
+                    "version": published.version,
+                    "completion_time_days": published.completion_time_days,
+                    "fee_idr": published.fee_idr,
+                },
+                session=session,
+            )
+            return None, ()
+
+        await self._uow.run_once(event, effect)
+
+    async def _check_standard(
+        self, submitted: ComplaintSubmitted, cause: Event, *, session: Session
+    ) -> list[Event]:
+        if submitted.service_standard_id is None:
+            return []
+        standard = await self._store.standard(submitted.service_standard_id, session=session)
+        if standard is None:
+            log.warning("standard_unknown", standard_id=submitted.service_standard_id)
+            return []
+        experience = submitted.experience
+        checked = StandardChecked(
+            complaint_id=submitted.complaint_id,
+            standard_id=standard["_id"],
+            standard_version=standard["version"],
+            promised_days=standard.get("completion_time_days"),
+            promised_fee_idr=standard.get("fee_idr"),
+            waited_days=experience.waited_days if experience else None,
+            paid_idr=experience.paid_idr if experience else None,
+            violations=violations(standard, experience),
+            checked_at=submitted.submitted_at,
+        )
+        for kind in checked.violations:
+            STANDARD_VIOLATIONS.labels(kind).inc()
+        return [new_event(checked, source=SOURCE, correlation_id=cause.correlation_id)]
 
     async def on_routed(self, event: Event) -> None:
         """Remember the agency's time zone that routing resolved."""

@@ -11,6 +11,7 @@ from services.sla.timers import Phase
 
 CLOCKS = "clocks"
 CALENDAR_DAYS = "calendar_days"
+STANDARDS = "standards"
 COMPLAINTS = "complaints"
 
 
@@ -21,6 +22,7 @@ class ClockStore:
         self._clocks = db[CLOCKS]
         self._complaints = db[COMPLAINTS]
         self._days = db[CALENDAR_DAYS]
+        self._standards = db[STANDARDS]
 
     async def create_indexes(self) -> None:
         """Index the query that finds clocks falling due."""
@@ -195,6 +197,19 @@ class ClockStore:
         ]
         result = await self._clocks.bulk_write(requests, ordered=False, session=session)
         return result.modified_count == len(moves)
+
+    async def keep_standard(self, standard: dict[str, Any], *, session: Session) -> None:
+        """Keep the newest published version of a standard (older or repeated ones change
+        nothing)."""
+        current = await self._standards.find_one({"_id": standard["_id"]}, session=session)
+        if current is None or current["version"] < standard["version"]:
+            await self._standards.replace_one(
+                {"_id": standard["_id"]}, standard, upsert=True, session=session
+            )
+
+    async def standard(self, standard_id: str, *, session: Session) -> dict[str, Any] | None:
+        """The version of a standard in force now."""
+        return await self._standards.find_one({"_id": standard_id}, session=session)
 
     async def declared_days(self) -> list[dict[str, Any]]:
         """Every day admins declared, by date."""

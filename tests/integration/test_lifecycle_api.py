@@ -17,6 +17,7 @@ from schemas.events import (
     SlaBreached,
     SlaStage,
     SlaWindowExpired,
+    StandardChecked,
 )
 from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS
 from services.intake.app import create_app
@@ -580,3 +581,31 @@ async def test_sla_outcomes_escalate_and_auto_close(
         ("answer", "agency_admin"),
         ("auto_close", "system"),
     ]
+
+
+async def test_the_standard_check_shows_on_the_complaint(
+    client: httpx.AsyncClient, people: People, bootstrap: str
+) -> None:
+    cid = await submit(client, people)
+    checked = StandardChecked(
+        complaint_id=cid,
+        standard_id="disdukcapil-kota-ambon.penerbitan-ktp-el",
+        standard_version=3,
+        promised_days=1,
+        promised_fee_idr=0,
+        waited_days=30,
+        paid_idr=50_000,
+        violations=["completion_time", "fee"],
+        checked_at=datetime.now(UTC),
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(checked)])
+
+    async def attached() -> dict[str, Any] | None:
+        body: dict[str, Any] = (
+            await client.get(f"/v1/complaints/{cid}", headers=people.admin)
+        ).json()
+        found: dict[str, Any] | None = body["standard"]
+        return found
+
+    standard = await eventually(attached, timeout=30)
+    assert (standard["standard_version"], standard["violations"]) == (3, ["completion_time", "fee"])

@@ -7,12 +7,20 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
-from schemas.complaint import ComplaintStatus, LifecycleAction, ReportType, Role
-from schemas.events import SlaDeadlineSet
-from schemas.topics import COMPLAINT_EVENTS
+from schemas.complaint import (
+    ComplaintStatus,
+    LifecycleAction,
+    ReportType,
+    Role,
+    ServiceExperience,
+)
+from schemas.events import SlaDeadlineSet, StandardChecked, StandardPublished
+from schemas.topics import COMPLAINT_EVENTS, STANDARD_EVENTS
 from services.sla.app import create_app
 from services.sla.config import SlaSettings
+from services.sla.store import STANDARDS
 from tests import factories
 from tests.conftest import service_env
 from tests.support import (
@@ -223,3 +231,50 @@ async def test_days_an_admin_declares_move_the_deadlines_of_that_region(
         "/v1/calendar/days/2026-11-25", params={"region_prefix": "81.71"}, headers=ADMIN
     )
     assert (again.status_code, again.json()["code"]) == (404, "day_not_declared")
+
+
+async def test_a_named_standard_is_attached_and_its_broken_promises_found(
+    client: httpx.AsyncClient, bootstrap: str, mongo: AsyncMongoClient[Any], db_suffix: str
+) -> None:
+    standard_id = "disdukcapil-kota-ambon.penerbitan-ktp-el"
+    published = StandardPublished(
+        standard_id=standard_id,
+        agency_id="disdukcapil-kota-ambon",
+        service_name="Penerbitan KTP-el",
+        version=3,
+        completion_time_days=1,
+        fee_idr=0,
+        published_at=factories.NOW,
+    )
+    await publish(bootstrap, STANDARD_EVENTS.name, [as_event(published)])
+    slow, fine = factories.new_tracking_id(), factories.new_tracking_id()
+
+    async def check(cid: str, experience: ServiceExperience) -> StandardChecked:
+        submitted = factories.submitted(cid, service_standard_id=standard_id, experience=experience)
+        await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(submitted)])
+        seen = await read_topic(
+            bootstrap,
+            COMPLAINT_EVENTS.name,
+            until=lambda rs: any(
+                r.key == cid.encode() and r.type == StandardChecked.event_type() for r in rs
+            ),
+        )
+        [checked] = [
+            StandardChecked.model_validate_json(r.value or b"")
+            for r in seen
+            if r.key == cid.encode() and r.type == StandardChecked.event_type()
+        ]
+        return checked
+
+    # The standards topic and the complaints topic are read independently: wait for the first.
+    standards = mongo[f"it_sla_{db_suffix}"][STANDARDS]
+
+    async def known() -> bool:
+        return await standards.count_documents({"_id": standard_id, "version": 3}) == 1
+
+    await eventually(known, timeout=30)
+    broken = await check(slow, ServiceExperience(waited_days=30, paid_idr=50_000))
+    assert (broken.standard_version, broken.promised_days, broken.promised_fee_idr) == (3, 1, 0)
+    assert broken.violations == ["completion_time", "fee"]
+    kept = await check(fine, ServiceExperience(waited_days=1, paid_idr=0))
+    assert kept.violations == []

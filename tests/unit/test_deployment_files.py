@@ -130,6 +130,7 @@ def test_asyncapi_describes_every_event_with_resolvable_payloads() -> None:
         "id.go.lapor.sla.breached.v1",
         "id.go.lapor.sla.escalated.v1",
         "id.go.lapor.sla.window_expired.v1",
+        "id.go.lapor.sla.standard_checked.v1",
         "id.go.lapor.notification.sent.v1",
         "id.go.lapor.standard.published.v1",
         "id.go.lapor.public.complaint_snapshot.v1",
