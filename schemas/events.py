@@ -111,6 +111,7 @@ class SlaStage(StrEnum):
     FIRST_FOLLOW_UP = "first_follow_up"
     COMPLETION = "completion"
     REPLY_WINDOW = "reply_window"
+    CEILING = "ceiling"
 
 
 class SlaDeadlineSet(ComplaintEvent):

@@ -263,14 +263,15 @@ def _common(record: dict[str, Any]) -> dict[str, Any]:
 
 # The clocks that still bind in each status (the SLA service stops the others).
 RUNNING_STAGES: dict[ComplaintStatus, frozenset[str]] = {
-    ComplaintStatus.SUBMITTED: frozenset({"verification"}),
+    ComplaintStatus.SUBMITTED: frozenset({"verification", "ceiling"}),
     ComplaintStatus.DEFERRED: frozenset(),
-    ComplaintStatus.FORWARDED_TO_AGENCY: frozenset({"first_follow_up", "completion"}),
-    ComplaintStatus.FORWARDED_TO_UNIT: frozenset({"first_follow_up", "completion"}),
-    ComplaintStatus.ESCALATED: frozenset({"first_follow_up", "completion"}),
-    ComplaintStatus.IN_FOLLOW_UP: frozenset({"completion"}),
-    ComplaintStatus.REOPENED: frozenset({"completion"}),
-    ComplaintStatus.ANSWERED: frozenset({"reply_window"}),
+    ComplaintStatus.FORWARDED_TO_AGENCY: frozenset({"first_follow_up", "completion", "ceiling"}),
+    ComplaintStatus.FORWARDED_TO_UNIT: frozenset({"first_follow_up", "completion", "ceiling"}),
+    ComplaintStatus.BOUNCED: frozenset({"ceiling"}),
+    ComplaintStatus.ESCALATED: frozenset({"first_follow_up", "completion", "ceiling"}),
+    ComplaintStatus.IN_FOLLOW_UP: frozenset({"completion", "ceiling"}),
+    ComplaintStatus.REOPENED: frozenset({"completion", "ceiling"}),
+    ComplaintStatus.ANSWERED: frozenset({"reply_window", "ceiling"}),
 }
 
 

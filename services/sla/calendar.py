@@ -103,6 +103,13 @@ class WorkingCalendar:
         day = self.nth_working_day_before(due_day, working_days_before)
         return datetime.combine(day, day_end, tzinfo=zone).astimezone(UTC)
 
+    @staticmethod
+    def calendar_deadline(start: datetime, days: int, *, time_zone: str, day_end: time) -> datetime:
+        """End of the day ``days`` calendar days after ``start``, local to ``time_zone``."""
+        zone = ZoneInfo(time_zone)
+        due_day = start.astimezone(zone).date() + timedelta(days=days)
+        return datetime.combine(due_day, day_end, tzinfo=zone).astimezone(UTC)
+
     def deadline(
         self, start: datetime, working_days: int, *, time_zone: str, day_end: time
     ) -> datetime:

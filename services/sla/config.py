@@ -30,6 +30,12 @@ class SlaSettings(ServiceSettings):
         le=365,
         description="Working days after an answer with no reply before the complaint closes.",
     )
+    sla_ceiling_days: int = Field(
+        default=60,
+        ge=1,
+        le=365,
+        description="Calendar days from a complete file to completion (Perpres 76/2013: 60).",
+    )
     sla_warning_working_days: int = Field(
         default=1,
         ge=0,
@@ -104,6 +110,7 @@ class SlaSettings(ServiceSettings):
             verification=self.sla_verification_working_days,
             first_follow_up=self.sla_first_follow_up_working_days,
             auto_close=self.sla_auto_close_working_days,
+            ceiling_days=self.sla_ceiling_days,
             aspirasi=self.sla_completion_days_aspirasi,
             information=self.sla_completion_days_information,
             complaint=self.sla_completion_days_complaint,

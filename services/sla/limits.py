@@ -4,6 +4,7 @@ The limits are data (Permen PANRB 62/2018, replaced by 5/2025): first follow-up 
 working days of forwarding; completion within 5 (aspirasi, information request), 14
 (pengaduan needing no examination) or 60 (pengaduan needing examination). A pengaduan not yet
 classed (forwarded automatically) runs on the no-examination limit until a verifier classes it.
+Over all of it runs the ceiling of Perpres 76/2013: 60 calendar days from a complete file.
 """
 
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ class Limits:
     verification: int
     first_follow_up: int
     auto_close: int
+    ceiling_days: int
     aspirasi: int
     information: int
     complaint: int

@@ -85,9 +85,21 @@ class SlaService:
                 cause=event,
                 session=session,
             )
-            return None, [*events, started]
+            ceiling = await self._start(
+                submitted.complaint_id,
+                SlaStage.CEILING,
+                self._limits.ceiling_days,
+                zone=zone,
+                agency_id=None,
+                holder="verifier",
+                at=submitted.submitted_at,
+                cause=event,
+                session=session,
+                calendar_days=True,
+            )
+            return None, [*events, started, ceiling]
 
-        await self._run(event, effect, [SlaStage.VERIFICATION])
+        await self._run(event, effect, [SlaStage.VERIFICATION, SlaStage.CEILING])
 
     async def on_standard_published(self, event: Event) -> None:
         """Keep the promises of each published standard (completion time, fee)."""
@@ -189,24 +201,41 @@ class SlaService:
                 await store.pause(
                     cid, SlaStage.VERIFICATION.value, remaining=remaining, at=at, session=session
                 )
+            # The ceiling counts from a complete file: it starts again on completion.
+            await store.end_clocks(
+                cid, state="stopped", at=at, stages=[SlaStage.CEILING.value], session=session
+            )
             return []
         if action is A.COMPLETE:
             paused = await store.paused_clock(cid, SlaStage.VERIFICATION.value, session=session)
             if paused is None:
                 return []
-            started.append(SlaStage.VERIFICATION)
+            zone = paused["time_zone"]
+            started += [SlaStage.VERIFICATION, SlaStage.CEILING]
             return [
                 await self._start(
                     cid,
                     SlaStage.VERIFICATION,
                     paused["remaining_working_days"],
-                    zone=paused["time_zone"],
+                    zone=zone,
                     agency_id=None,
                     holder="verifier",
                     at=at,
                     cause=cause,
                     session=session,
-                )
+                ),
+                await self._start(
+                    cid,
+                    SlaStage.CEILING,
+                    self._limits.ceiling_days,
+                    zone=zone,
+                    agency_id=None,
+                    holder="verifier",
+                    at=at,
+                    cause=cause,
+                    session=session,
+                    calendar_days=True,
+                ),
             ]
         if action is A.FORWARD_TO_UNIT:
             await store.set_holder(cid, "unit", session=session)
@@ -284,12 +313,16 @@ class SlaService:
         at: datetime,
         cause: Event,
         session: Session,
+        calendar_days: bool = False,
     ) -> Event:
         day_end = self._settings.sla_workday_end
         known = await self._store.complaint(complaint_id, session=session) or {}
         region = known.get("region_code")
         calendar = self._calendars.for_region(region)
-        due_at = calendar.deadline(at, days, time_zone=zone, day_end=day_end)
+        if calendar_days:
+            due_at = calendar.calendar_deadline(at, days, time_zone=zone, day_end=day_end)
+        else:
+            due_at = calendar.deadline(at, days, time_zone=zone, day_end=day_end)
         warn_at = warning_time(
             due_at, time_zone=zone, policy=self._policy, calendar=calendar, started_at=at
         )

@@ -79,13 +79,16 @@ async def test_posted_complaint_is_routed_with_agency_and_deadline(
 
         async def routed_with_deadline() -> dict[str, Any] | None:
             body: dict[str, Any] = (await intake.get(f"/v1/complaints/{tracking_id}")).json()
-            return body if body["agency"] and body["deadline"] else None
+            stages = {d["stage"] for d in body["deadlines"]}
+            return body if body["agency"] and "first_follow_up" in stages else None
 
         status = await eventually(routed_with_deadline, timeout=60)
 
     assert status["status"] == "forwarded_to_agency"
     assert status["agency"] == {"id": "dinas-pupr-kota-ambon", "name": "Dinas PUPR Kota Ambon"}
+    # The earliest binding deadline; the 60-day ceiling and completion run behind it.
     assert status["deadline"]["stage"] == "first_follow_up"
+    assert {d["stage"] for d in status["deadlines"]} == {"first_follow_up", "completion", "ceiling"}
     assert status["deadline"]["working_days"] == 5
     assert status["deadline"]["time_zone"] == "Asia/Jayapura"
     assert status["deadline"]["due_at"] > status["submitted_at"]
@@ -93,7 +96,7 @@ async def test_posted_complaint_is_routed_with_agency_and_deadline(
     key = tracking_id.encode()
     # submitted, routed, forwarded, two deadlines (first follow-up, completion), and five
     # notifications (submission, forwarding to complainant and agency, two deadlines).
-    wanted = 6 + 5  # and the verification clock set on submission
+    wanted = 7 + 5  # and the verification and ceiling clocks set on submission
 
     records = await read_topic(
         bootstrap,
@@ -105,11 +108,11 @@ async def test_posted_complaint_is_routed_with_agency_and_deadline(
     types = [r.type for r in mine]
     lifecycle = [t for t in types if t != NotificationSent.event_type()]
     assert lifecycle[0] == ComplaintSubmitted.event_type()
-    # SLA's verification clock and routing's decision both answer "submitted", in either order.
-    assert sorted(lifecycle[1:3]) == sorted(
-        [SlaDeadlineSet.event_type(), ComplaintRouted.event_type()]
+    # SLA's verification and ceiling clocks and routing's decision all answer "submitted".
+    assert sorted(lifecycle[1:4]) == sorted(
+        [SlaDeadlineSet.event_type(), SlaDeadlineSet.event_type(), ComplaintRouted.event_type()]
     )
-    assert lifecycle[3:] == [
+    assert lifecycle[4:] == [
         ComplaintStatusChanged.event_type(),
         SlaDeadlineSet.event_type(),
         SlaDeadlineSet.event_type(),

@@ -80,8 +80,9 @@ async def forwarded(
         for r in seen
         if r.key == cid.encode() and r.type == SlaDeadlineSet.event_type()
     ]
-    # The verification clock from submission, then one of each agency clock (not two).
+    # Verification and ceiling from submission, then one of each agency clock (not two).
     assert sorted(c.stage.value for c in copies) == [
+        "ceiling",
         "completion",
         "first_follow_up",
         "verification",
@@ -171,6 +172,7 @@ async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
         "verification": "met",
         "first_follow_up": "met",
         "completion": "running",
+        "ceiling": "running",
     }
 
     closed = factories.status_changed(
@@ -192,6 +194,7 @@ async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
         "verification": "met",
         "first_follow_up": "met",
         "completion": "stopped",
+        "ceiling": "stopped",
     }
     own = bearer(Role.AGENCY_ADMIN, "y", agency="dinkes-kota-ambon")
     [figures] = (await client.get("/v1/compliance", headers=own)).json()
@@ -278,3 +281,63 @@ async def test_a_named_standard_is_attached_and_its_broken_promises_found(
     assert broken.violations == ["completion_time", "fee"]
     kept = await check(fine, ServiceExperience(waited_days=1, paid_idr=0))
     assert kept.violations == []
+
+
+async def test_deferral_pauses_verification_and_completion_resumes_it(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    cid = factories.new_tracking_id()
+    deferred_at = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # Wednesday, noon WIT
+    completed_at = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)  # Tuesday
+    defer = factories.status_changed(
+        cid,
+        action=LifecycleAction.DEFER,
+        from_status=ComplaintStatus.SUBMITTED,
+        to_status=ComplaintStatus.DEFERRED,
+        actor_role="national_admin",
+        agency_id=None,
+        reason="Lokasi kurang jelas",
+        changed_at=deferred_at,
+    )
+    complete = factories.status_changed(
+        cid,
+        action=LifecycleAction.COMPLETE,
+        from_status=ComplaintStatus.DEFERRED,
+        to_status=ComplaintStatus.SUBMITTED,
+        actor_role="citizen",
+        agency_id=None,
+        text="Di depan Pasar Mardika",
+        changed_at=completed_at,
+    )
+    await publish(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        [as_event(factories.submitted(cid)), as_event(defer), as_event(complete)],
+    )
+
+    def stage_deadlines(records: list[Seen], stage: str) -> list[SlaDeadlineSet]:
+        return [
+            SlaDeadlineSet.model_validate_json(r.value or b"")
+            for r in records
+            if r.key == cid.encode()
+            and r.type == SlaDeadlineSet.event_type()
+            and f'"stage":"{stage}"'.encode() in (r.value or b"")
+        ]
+
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: len(stage_deadlines(rs, "verification")) >= 2,
+    )
+    first, resumed = stage_deadlines(seen, "verification")
+    # Three working days from Tuesday 24 (26 Nov is a configured holiday): due Monday 30.
+    assert first.due_at == datetime(2026, 11, 30, *WIT_END_OF_DAY, tzinfo=UTC)
+    # Deferred on Wednesday 25 with two working days left (27, 30); resumed on Tuesday 1 Dec,
+    # those two days run to Thursday 3 December.
+    assert (resumed.working_days, resumed.due_at) == (
+        2,
+        datetime(2026, 12, 3, *WIT_END_OF_DAY, tzinfo=UTC),
+    )
+    ceilings = stage_deadlines(seen, "ceiling")
+    # 60 calendar days from the complete file.
+    assert ceilings[-1].due_at == datetime(2027, 1, 30, *WIT_END_OF_DAY, tzinfo=UTC)

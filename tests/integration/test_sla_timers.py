@@ -76,7 +76,8 @@ async def forwarded(
     clocks = mongo[settings.database_name][CLOCKS]
 
     async def started() -> bool:
-        return await clocks.count_documents({"complaint_id": cid, "state": "running"}) == 2
+        # first follow-up, completion and the overall ceiling
+        return await clocks.count_documents({"complaint_id": cid, "state": "running"}) == 3
 
     await eventually(started, timeout=30)
     return cid
