@@ -132,15 +132,19 @@ def create_app(settings: SlaSettings) -> FastAPI:
     async def compliance_figures(
         actor: Annotated[Actor | None, Depends(caller)],
         agency_id: Annotated[str | None, Query(pattern=r"^[a-z0-9-]{2,80}$")] = None,
+        by_unit: bool = False,
     ) -> list[dict[str, Any]]:
         viewer = http.require_role(
             actor, Role.NATIONAL_ADMIN, Role.AUDITOR, Role.AGENCY_ADMIN, Role.UNIT_OFFICER
         )
         if viewer.role in (Role.AGENCY_ADMIN, Role.UNIT_OFFICER):
             agency_id = viewer.agency_id  # the agency side sees its own figures only
-        figures = compliance(await store.agency_clocks(agency_id), now=datetime.now(UTC))
-        for figure in figures:
-            observe_compliance(figure)
+        figures = compliance(
+            await store.agency_clocks(agency_id), now=datetime.now(UTC), by_unit=by_unit
+        )
+        if not by_unit:
+            for figure in figures:
+                observe_compliance(figure)
         return [asdict(figure) for figure in figures]
 
     @api.get("/calendar/days", tags=["calendar"], summary="Days admins declared")

@@ -15,9 +15,10 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Compliance:
-    """Figures for one agency."""
+    """Figures for one agency, or one of its units."""
 
     agency_id: str
+    unit_id: str | None
     closed: int
     closed_on_time: int
     open_overdue: int
@@ -25,17 +26,22 @@ class Compliance:
     median_first_follow_up_hours: float | None
 
 
-def compliance(clocks: Iterable[Mapping[str, Any]], *, now: datetime) -> list[Compliance]:
-    """Figures per agency from its clocks (agency-side stages only), by agency ID."""
-    closed: dict[str, int] = defaultdict(int)
-    on_time: dict[str, int] = defaultdict(int)
-    overdue: dict[str, int] = defaultdict(int)
-    follow_ups: dict[str, list[float]] = defaultdict(list)
-    agencies: set[str] = set()
+Key = tuple[str, str | None]
+
+
+def compliance(
+    clocks: Iterable[Mapping[str, Any]], *, now: datetime, by_unit: bool = False
+) -> list[Compliance]:
+    """Figures per agency (or per agency and unit) from its clocks, sorted by key."""
+    closed: dict[Key, int] = defaultdict(int)
+    on_time: dict[Key, int] = defaultdict(int)
+    overdue: dict[Key, int] = defaultdict(int)
+    follow_ups: dict[Key, list[float]] = defaultdict(list)
+    agencies: set[Key] = set()
     for clock in clocks:
-        agency = clock.get("agency_id")
-        if agency is None:
+        if clock.get("agency_id") is None:
             continue
+        agency: Key = (clock["agency_id"], clock.get("unit_id") if by_unit else None)
         agencies.add(agency)
         state, stage = clock["state"], clock["stage"]
         if stage == "completion":
@@ -49,11 +55,12 @@ def compliance(clocks: Iterable[Mapping[str, Any]], *, now: datetime) -> list[Co
             hours = (clock["ended_at"] - clock["started_at"]).total_seconds() / 3600
             follow_ups[agency].append(hours)
     figures = []
-    for agency in sorted(agencies):
+    for agency in sorted(agencies, key=lambda key: (key[0], key[1] or "")):
         denominator = closed[agency] + overdue[agency]
         figures.append(
             Compliance(
-                agency_id=agency,
+                agency_id=agency[0],
+                unit_id=agency[1],
                 closed=closed[agency],
                 closed_on_time=on_time[agency],
                 open_overdue=overdue[agency],

@@ -238,7 +238,7 @@ class SlaService:
                 ),
             ]
         if action is A.FORWARD_TO_UNIT:
-            await store.set_holder(cid, "unit", session=session)
+            await store.set_holder(cid, "unit", changed.unit_id, session=session)
             return []
         if action in MEETS_FIRST_FOLLOW_UP:
             await store.end_clocks(

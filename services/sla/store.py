@@ -147,7 +147,9 @@ class ClockStore:
             {"_id": f"{complaint_id}:{stage}", "state": "paused"}, session=session
         )
 
-    async def set_holder(self, complaint_id: str, holder: str, *, session: Session) -> None:
+    async def set_holder(
+        self, complaint_id: str, holder: str, unit_id: str | None, *, session: Session
+    ) -> None:
         """Who must act on the running agency clocks (a unit, after disposition)."""
         await self._clocks.update_many(
             {
@@ -155,7 +157,7 @@ class ClockStore:
                 "state": "running",
                 "holder": {"$in": ["agency", "unit"]},
             },
-            {"$set": {"holder": holder}},
+            {"$set": {"holder": holder, "unit_id": unit_id}},
             session=session,
         )
 
@@ -232,6 +234,7 @@ class ClockStore:
             query["agency_id"] = agency_id
         fields = {
             "agency_id": 1,
+            "unit_id": 1,
             "stage": 1,
             "state": 1,
             "due_at": 1,

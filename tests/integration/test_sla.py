@@ -153,6 +153,15 @@ async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
 ) -> None:
     cid = factories.new_tracking_id()
     await forwarded(bootstrap, cid, routed_zone="Asia/Jayapura")
+    to_unit = factories.status_changed(
+        cid,
+        action=LifecycleAction.FORWARD_TO_UNIT,
+        from_status=ComplaintStatus.FORWARDED_TO_AGENCY,
+        to_status=ComplaintStatus.FORWARDED_TO_UNIT,
+        actor_role="agency_admin",
+        unit_id="puskesmas-nusaniwe",
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(to_unit)])
     follow_up = factories.status_changed(
         cid,
         action=LifecycleAction.FOLLOW_UP,

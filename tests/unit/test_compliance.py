@@ -55,3 +55,15 @@ def test_median_time_to_first_follow_up_per_agency() -> None:
 def test_verification_clocks_belong_to_no_agency() -> None:
     clocks = [{"agency_id": None, "stage": "verification", "state": "running", "due_at": DUE}]
     assert compliance(clocks, now=NOW) == []
+
+
+def test_figures_per_unit_when_asked() -> None:
+    clocks = [
+        completion("a", "stopped", DUE) | {"unit_id": "u1"},
+        completion("a", "running") | {"unit_id": "u2"},
+    ]
+    figures = {(f.agency_id, f.unit_id): f for f in compliance(clocks, now=NOW, by_unit=True)}
+    assert figures[("a", "u1")].on_time_rate == 1.0
+    assert figures[("a", "u2")].on_time_rate == 0.0
+    [agency] = compliance(clocks, now=NOW)
+    assert (agency.unit_id, agency.on_time_rate) == (None, 0.5)
