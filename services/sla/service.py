@@ -74,30 +74,15 @@ class SlaService:
                 session=session,
             )
             events = await self._check_standard(submitted, event, session=session)
-            started = await self._start(
+            started = await self._start_file_clocks(
                 submitted.complaint_id,
-                SlaStage.VERIFICATION,
                 self._limits.verification,
                 zone=zone,
-                agency_id=None,
-                holder="verifier",
                 at=submitted.submitted_at,
                 cause=event,
                 session=session,
             )
-            ceiling = await self._start(
-                submitted.complaint_id,
-                SlaStage.CEILING,
-                self._limits.ceiling_days,
-                zone=zone,
-                agency_id=None,
-                holder="verifier",
-                at=submitted.submitted_at,
-                cause=event,
-                session=session,
-                calendar_days=True,
-            )
-            return None, [*events, started, ceiling]
+            return None, [*events, *started]
 
         await self._run(event, effect, [SlaStage.VERIFICATION, SlaStage.CEILING])
 
@@ -210,33 +195,15 @@ class SlaService:
             paused = await store.paused_clock(cid, SlaStage.VERIFICATION.value, session=session)
             if paused is None:
                 return []
-            zone = paused["time_zone"]
             started += [SlaStage.VERIFICATION, SlaStage.CEILING]
-            return [
-                await self._start(
-                    cid,
-                    SlaStage.VERIFICATION,
-                    paused["remaining_working_days"],
-                    zone=zone,
-                    agency_id=None,
-                    holder="verifier",
-                    at=at,
-                    cause=cause,
-                    session=session,
-                ),
-                await self._start(
-                    cid,
-                    SlaStage.CEILING,
-                    self._limits.ceiling_days,
-                    zone=zone,
-                    agency_id=None,
-                    holder="verifier",
-                    at=at,
-                    cause=cause,
-                    session=session,
-                    calendar_days=True,
-                ),
-            ]
+            return await self._start_file_clocks(
+                cid,
+                paused["remaining_working_days"],
+                zone=paused["time_zone"],
+                at=at,
+                cause=cause,
+                session=session,
+            )
         if action is A.FORWARD_TO_UNIT:
             await store.set_holder(cid, "unit", changed.unit_id, session=session)
             return []
@@ -292,6 +259,36 @@ class SlaService:
             )
             started.append(stage)
         return events
+
+    async def _start_file_clocks(
+        self,
+        complaint_id: str,
+        verification_days: int,
+        *,
+        zone: str,
+        at: datetime,
+        cause: Event,
+        session: Session,
+    ) -> list[Event]:
+        """The clocks of a complete file at the national desk: verification and the ceiling."""
+        common: dict[str, Any] = {
+            "zone": zone,
+            "agency_id": None,
+            "holder": "verifier",
+            "at": at,
+            "cause": cause,
+            "session": session,
+        }
+        return [
+            await self._start(complaint_id, SlaStage.VERIFICATION, verification_days, **common),
+            await self._start(
+                complaint_id,
+                SlaStage.CEILING,
+                self._limits.ceiling_days,
+                calendar_days=True,
+                **common,
+            ),
+        ]
 
     async def _zone(self, complaint_id: str, agency_id: str | None, *, session: Session) -> str:
         known = await self._store.complaint(complaint_id, session=session) or {}

@@ -172,12 +172,16 @@ async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
     )
     await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(follow_up)])
 
-    async def states() -> dict[str, str] | None:
-        clocks = (await client.get(f"/v1/clocks/{cid}", headers=ADMIN)).json()
-        found = {c["stage"]: c["state"] for c in clocks}
-        return found if found.get("first_follow_up") == "met" else None
+    async def states_once(stage: str, state: str) -> dict[str, str]:
+        async def reached() -> dict[str, str] | None:
+            clocks = (await client.get(f"/v1/clocks/{cid}", headers=ADMIN)).json()
+            found = {c["stage"]: c["state"] for c in clocks}
+            return found if found.get(stage) == state else None
 
-    assert await eventually(states) == {
+        result: dict[str, str] = await eventually(reached)
+        return result
+
+    assert await states_once("first_follow_up", "met") == {
         "verification": "met",
         "first_follow_up": "met",
         "completion": "running",
@@ -194,12 +198,7 @@ async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
     )
     await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(closed)])
 
-    async def stopped() -> dict[str, str] | None:
-        clocks = (await client.get(f"/v1/clocks/{cid}", headers=ADMIN)).json()
-        found = {c["stage"]: c["state"] for c in clocks}
-        return found if found.get("completion") == "stopped" else None
-
-    assert await eventually(stopped) == {
+    assert await states_once("completion", "stopped") == {
         "verification": "met",
         "first_follow_up": "met",
         "completion": "stopped",
