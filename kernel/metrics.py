@@ -67,6 +67,11 @@ COMPLAINTS_ROUTED = Counter(
     "Routing decisions, by agency and whether a rule or the fallback decided.",
     ["agency", "decided_by"],
 )
+REROUTES_GIVEN_UP = Counter(
+    "lapor_reroutes_left_to_admin_total",
+    "Bounced complaints routing did not re-route automatically, by why (loop, no agency left).",
+    ["reason"],
+)
 SLA_DEADLINES_SET = Counter(
     "lapor_sla_deadlines_set_total",
     "Deadlines computed, by stage.",

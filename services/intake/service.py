@@ -42,6 +42,10 @@ from services.intake.views import is_own, is_public, public_snapshot
 SOURCE = "/lapor/intake"
 ROUTING_ACTOR = Actor(Role.SYSTEM, "routing")
 SLA_ACTOR = Actor(Role.SYSTEM, "sla")
+ROUTING_ACTIONS = {
+    ComplaintStatus.SUBMITTED: LifecycleAction.FORWARD,
+    ComplaintStatus.BOUNCED: LifecycleAction.REROUTE,
+}
 RATEABLE = frozenset({ComplaintStatus.ANSWERED, ComplaintStatus.CLOSED})
 
 log = get_logger(__name__)
@@ -283,7 +287,7 @@ class IntakeService:
         return await self._uow.run(effect)
 
     async def on_routed(self, event: Event) -> None:
-        """Routing's decision forwards a submitted complaint to its agency.
+        """Routing's decision forwards a submitted complaint, or re-routes a bounced one.
 
         A complaint that is no longer waiting (an admin deferred, rejected or forwarded it by
         hand first) keeps its course; the decision is recorded as ignored, not dead-lettered.
@@ -295,12 +299,13 @@ class IntakeService:
             record = await self._store.get(routed.complaint_id, session=session)
             if record is None:
                 raise RejectedEvent(f"no complaint {routed.complaint_id!r} is stored here")
-            if record["status"] != ComplaintStatus.SUBMITTED.value:
+            # A first decision forwards; one after a Bukan Wewenang bounce re-routes. A complaint
+            # an admin already moved on keeps its course.
+            action = ROUTING_ACTIONS.get(ComplaintStatus(record["status"]))
+            if action is None:
                 log.info("routing_decision_ignored", status=record["status"])
                 return None, ()
-            command = Command(
-                LifecycleAction.FORWARD, agency_id=routed.agency_id, reason=routed.reason
-            )
+            command = Command(action, agency_id=routed.agency_id, reason=routed.reason)
             transition = apply(
                 state_of(record),
                 command,

@@ -8,7 +8,7 @@ from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.runtime import Runtime, Startable
 from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
-from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintSubmitted
+from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintStatusChanged, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP
 from services.routing.config import RoutingSettings
 from services.routing.domain import Directory
@@ -27,7 +27,10 @@ def create_app(settings: RoutingSettings) -> FastAPI:
     consumer = runtime.consumer(
         group_id=ROUTING_GROUP,
         topics=[COMPLAINT_EVENTS.name],
-        handlers={ComplaintSubmitted.event_type(): service.on_submitted},
+        handlers={
+            ComplaintSubmitted.event_type(): service.on_submitted,
+            ComplaintStatusChanged.event_type(): service.on_status_changed,
+        },
         payload_types=COMPLAINT_EVENT_TYPES,
     )
     app = http.create_app(

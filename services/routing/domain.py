@@ -90,6 +90,10 @@ class Decision:
     alternatives: tuple[str, ...]
 
 
+class NoAgencyLeft(LookupError):
+    """Every agency that could handle it (and the national queue) said it is not theirs."""
+
+
 def _covers(pattern: str, value: str) -> bool:
     return pattern == ANY or value == pattern or value.startswith(pattern + ".")
 
@@ -98,15 +102,32 @@ def _depth(pattern: str) -> int:
     return 0 if pattern == ANY else pattern.count(".") + 1
 
 
-def decide(directory: Directory, *, category: str, region_code: str) -> Decision:
-    """The agency with authority over a complaint of this category in this region."""
+def decide(
+    directory: Directory,
+    *,
+    category: str,
+    region_code: str,
+    exclude: frozenset[str] = frozenset(),
+) -> Decision:
+    """The agency with authority over a complaint of this category in this region.
+
+    ``exclude`` names agencies that already said it is not their authority (Bukan Wewenang):
+    the next candidate is chosen, then the national admin queue; ``NoAgencyLeft`` when even
+    that queue is excluded, a loop an admin has to resolve.
+    """
     by_id = sorted(
-        (rule for rule in directory.rules if rule.matches(category, region_code)),
+        (
+            rule
+            for rule in directory.rules
+            if rule.matches(category, region_code) and rule.agency_id not in exclude
+        ),
         key=lambda rule: rule.rule_id,
     )
     # Stable sort: among equal ranks the lower rule ID stays first.
     matches = sorted(by_id, key=Rule.rank, reverse=True)
     if not matches:
+        if directory.fallback_agency_id in exclude:
+            raise NoAgencyLeft(f"every candidate for {category!r} in {region_code} bounced it")
         return Decision(
             agency=directory.agency(directory.fallback_agency_id),
             rule_id=FALLBACK_RULE_ID,
@@ -115,10 +136,12 @@ def decide(directory: Directory, *, category: str, region_code: str) -> Decision
             alternatives=(),
         )
     best = matches[0]
+    excluded = f"; excluded after Bukan Wewenang: {', '.join(sorted(exclude))}" if exclude else ""
     return Decision(
         agency=directory.agency(best.agency_id),
         rule_id=best.rule_id,
         reason=f"rule {best.rule_id} (category {best.category!r}, region {best.region_prefix}, "
-        f"priority {best.priority}) matched category {category!r} in region {region_code}",
+        f"priority {best.priority}) matched category {category!r} in region {region_code}"
+        + excluded,
         alternatives=tuple(rule.rule_id for rule in matches[1:]),
     )

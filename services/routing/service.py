@@ -6,15 +6,20 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from kernel.metrics import COMPLAINTS_ROUTED
+from kernel.logging import get_logger
+from kernel.metrics import COMPLAINTS_ROUTED, REROUTES_GIVEN_UP
 from kernel.mongo import Session
 from kernel.unit_of_work import UnitOfWork
+from schemas.complaint import LifecycleAction
 from schemas.envelope import Event, new_event
-from schemas.events import ComplaintRouted, ComplaintSubmitted
-from services.routing.domain import FALLBACK_RULE_ID, Directory, decide
+from schemas.events import ComplaintRouted, ComplaintStatusChanged, ComplaintSubmitted
+from services.routing.domain import FALLBACK_RULE_ID, Decision, Directory, NoAgencyLeft, decide
 from services.routing.store import RoutingStore
 
 SOURCE = "/lapor/routing"
+MAX_REROUTES = 3
+
+log = get_logger(__name__)
 
 
 def load_directory(path: str) -> Directory:
@@ -42,25 +47,91 @@ class RoutingService:
         directory = await self._store.directory()
         decision = decide(directory, category=submitted.category, region_code=submitted.region_code)
         routed_at = datetime.now(UTC)
-        routed = new_event(
-            ComplaintRouted(
-                complaint_id=submitted.complaint_id,
-                agency_id=decision.agency.agency_id,
-                agency_name=decision.agency.name,
-                time_zone=decision.agency.time_zone,
-                rule_id=decision.rule_id,
-                reason=decision.reason,
-                routed_at=routed_at,
-            ),
-            source=SOURCE,
-            correlation_id=event.correlation_id,
-            now=routed_at,
-        )
+        routed = self._routed(submitted.complaint_id, decision, routed_at, event)
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
-            await self._store.record(submitted.complaint_id, decision, routed_at, session=session)
+            await self._store.record(
+                submitted.complaint_id,
+                decision,
+                routed_at,
+                category=submitted.category,
+                region_code=submitted.region_code,
+                excluded=[],
+                reroutes=0,
+                session=session,
+            )
             return None, [routed]
 
         if await self._uow.run_once(event, effect):
             decided_by = "fallback" if decision.rule_id == FALLBACK_RULE_ID else "rule"
             COMPLAINTS_ROUTED.labels(decision.agency.agency_id, decided_by).inc()
+
+    async def on_status_changed(self, event: Event) -> None:
+        """Bukan Wewenang: decide again without the agencies that bounced it ("no wrong door").
+
+        After MAX_REROUTES automatic re-routes, or when every candidate has bounced it, the
+        complaint stays with the national admin, who re-routes it by hand.
+        """
+        changed = event.data
+        assert isinstance(changed, ComplaintStatusChanged)
+        if changed.action is not LifecycleAction.BOUNCE or changed.agency_id is None:
+            return
+        bounced_by = changed.agency_id
+        decided: list[Decision] = []
+
+        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
+            decided.clear()
+            earlier = await self._store.decision(changed.complaint_id, session=session)
+            if earlier is None:
+                log.info("bounce_of_unrouted_complaint_left_to_admin")
+                return None, ()
+            excluded = sorted({*earlier.get("excluded", []), bounced_by})
+            if earlier.get("reroutes", 0) >= MAX_REROUTES:
+                log.warning("reroute_loop_left_to_admin", excluded=excluded)
+                REROUTES_GIVEN_UP.labels("too_many").inc()
+                return None, ()
+            try:
+                decision = decide(
+                    await self._store.directory(),
+                    category=earlier["category"],
+                    region_code=earlier["region_code"],
+                    exclude=frozenset(excluded),
+                )
+            except NoAgencyLeft:
+                log.warning("no_agency_left_for_reroute", excluded=excluded)
+                REROUTES_GIVEN_UP.labels("no_agency_left").inc()
+                return None, ()
+            routed_at = changed.changed_at
+            await self._store.record(
+                changed.complaint_id,
+                decision,
+                routed_at,
+                category=earlier["category"],
+                region_code=earlier["region_code"],
+                excluded=excluded,
+                reroutes=earlier.get("reroutes", 0) + 1,
+                session=session,
+            )
+            decided.append(decision)
+            return None, [self._routed(changed.complaint_id, decision, routed_at, event)]
+
+        if await self._uow.run_once(event, effect):
+            for decision in decided:
+                COMPLAINTS_ROUTED.labels(decision.agency.agency_id, "reroute").inc()
+
+    @staticmethod
+    def _routed(complaint_id: str, decision: Decision, at: datetime, cause: Event) -> Event:
+        return new_event(
+            ComplaintRouted(
+                complaint_id=complaint_id,
+                agency_id=decision.agency.agency_id,
+                agency_name=decision.agency.name,
+                time_zone=decision.agency.time_zone,
+                rule_id=decision.rule_id,
+                reason=decision.reason,
+                routed_at=at,
+            ),
+            source=SOURCE,
+            correlation_id=cause.correlation_id,
+            now=at,
+        )

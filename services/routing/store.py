@@ -45,9 +45,18 @@ class RoutingStore:
         return directory
 
     async def record(
-        self, complaint_id: str, decision: Decision, decided_at: datetime, *, session: Session
+        self,
+        complaint_id: str,
+        decision: Decision,
+        decided_at: datetime,
+        *,
+        category: str,
+        region_code: str,
+        excluded: list[str],
+        reroutes: int,
+        session: Session,
     ) -> None:
-        """Keep the decision with its explanation."""
+        """Keep the decision with its explanation and what a re-route needs to decide again."""
         doc: dict[str, Any] = {
             "_id": complaint_id,
             "agency_id": decision.agency.agency_id,
@@ -55,9 +64,15 @@ class RoutingStore:
             "reason": decision.reason,
             "alternatives": list(decision.alternatives),
             "decided_at": decided_at,
+            "category": category,
+            "region_code": region_code,
+            "excluded": excluded,
+            "reroutes": reroutes,
         }
         await self._decisions.replace_one({"_id": complaint_id}, doc, upsert=True, session=session)
 
-    async def decision(self, complaint_id: str) -> dict[str, Any] | None:
+    async def decision(
+        self, complaint_id: str, *, session: Session | None = None
+    ) -> dict[str, Any] | None:
         """The stored decision on a complaint."""
-        return await self._decisions.find_one({"_id": complaint_id})
+        return await self._decisions.find_one({"_id": complaint_id}, session=session)

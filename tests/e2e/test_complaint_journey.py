@@ -179,8 +179,8 @@ def test_services_stop_gracefully(bootstrap: str, mongo_url: str, tmp_path: Path
 CITIZEN = bearer(Role.CITIZEN, "e2e-citizen")
 ADMIN = bearer(Role.NATIONAL_ADMIN, "e2e-admin")
 DINKES = bearer(Role.AGENCY_ADMIN, "e2e-dinkes", agency="dinkes-kota-ambon")
-PEMKOT = bearer(Role.AGENCY_ADMIN, "e2e-pemkot", agency="pemkot-ambon")
-UNIT = bearer(Role.UNIT_OFFICER, "e2e-unit", agency="pemkot-ambon", unit="disdukcapil")
+PROVINCE = bearer(Role.AGENCY_ADMIN, "e2e-prov", agency="dinkes-prov-maluku")
+UNIT = bearer(Role.UNIT_OFFICER, "e2e-unit", agency="dinkes-prov-maluku", unit="bidang-yankes")
 
 
 async def until_status(client: httpx.AsyncClient, cid: str, status: str) -> dict[str, Any]:
@@ -212,14 +212,16 @@ async def test_every_lifecycle_path_with_the_services_running(
         ]
         routed = await until_status(intake, cid, "forwarded_to_agency")
         assert routed["agency"]["id"] == "dinkes-kota-ambon"
-        await step(intake, cid, DINKES, action="bounce", reason="Kewenangan pemerintah kota")
-        await step(intake, cid, ADMIN, action="reroute", agency_id="pemkot-ambon")
-        await step(intake, cid, PEMKOT, action="forward_to_unit", unit_id="disdukcapil")
+        await step(intake, cid, DINKES, action="bounce", reason="Kewenangan dinas provinsi")
+        # Routing decides again without the city office: the provincial health office.
+        rerouted = await until_status(intake, cid, "forwarded_to_agency")
+        assert rerouted["agency"]["id"] == "dinkes-prov-maluku"
+        await step(intake, cid, PROVINCE, action="forward_to_unit", unit_id="bidang-yankes")
         await step(intake, cid, UNIT, action="follow_up", text="Petugas dikirim")
         await step(intake, cid, UNIT, action="answer", text="Puskesmas buka kembali")
         await step(intake, cid, CITIZEN, action="reply", text="Masih tutup hari Sabtu")
         await step(intake, cid, UNIT, action="answer", text="Jadwal Sabtu dipulihkan")
-        closed = await step(intake, cid, PEMKOT, action="close", reason="Jawaban final")
+        closed = await step(intake, cid, PROVINCE, action="close", reason="Jawaban final")
         rated = await intake.put(f"/v1/complaints/{cid}/rating", json={"score": 5}, headers=CITIZEN)
         assert rated.status_code == 200
         assert [h["action"] for h in closed["history"]] == [
@@ -234,6 +236,7 @@ async def test_every_lifecycle_path_with_the_services_running(
             "answer",
             "close",
         ]
+        assert closed["history"][3]["actor_role"] == "system"  # routing re-routed it
 
         # Escalated when the agency is late. (Defer, complete and reject happen before
         # routing; with automatic routing running they are covered by the integration tests.)

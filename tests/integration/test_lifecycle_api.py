@@ -23,6 +23,7 @@ from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
 from services.intake.store import COMPLAINTS
+from tests import factories
 from tests.conftest import service_env
 from tests.support import as_event, eventually, publish, read_topic, running
 from tests.support import bearer as support_bearer
@@ -609,3 +610,26 @@ async def test_the_standard_check_shows_on_the_complaint(
 
     standard = await eventually(attached, timeout=30)
     assert (standard["standard_version"], standard["violations"]) == (3, ["completion_time", "fee"])
+
+
+async def test_routing_decision_after_a_bounce_reroutes_it(
+    client: httpx.AsyncClient, people: People, bootstrap: str
+) -> None:
+    cid = await submit(client, people)
+    await ok(client, cid, people.admin, action="forward", agency_id=PADANG, needs_examination=False)
+    await ok(client, cid, people.other_agency, action="bounce", reason="Bukan wewenang")
+    decision = factories.routed(cid, agency_id=AMBON, agency_name="Pemkot Ambon", reason="again")
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(decision)])
+
+    async def rerouted() -> dict[str, Any] | None:
+        body: dict[str, Any] = (
+            await client.get(f"/v1/complaints/{cid}", headers=people.admin)
+        ).json()
+        return body if body["status"] == "forwarded_to_agency" else None
+
+    body = await eventually(rerouted, timeout=30)
+    assert body["agency"] == {"id": AMBON, "name": "Pemkot Ambon"}
+    assert (body["history"][-1]["action"], body["history"][-1]["actor_role"]) == (
+        "reroute",
+        "system",
+    )

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from schemas.complaint import Role
+from schemas.complaint import ComplaintStatus, LifecycleAction, Role
 from schemas.envelope import encode
 from schemas.events import ComplaintRouted, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP, dead_letter_topic
@@ -185,3 +185,40 @@ async def test_health_readiness_and_metrics(client: httpx.AsyncClient) -> None:
     )
     assert 'outcome="dead_lettered"' in metrics
     assert "lapor_outbox_backlog_messages" in metrics
+
+
+async def test_bukan_wewenang_is_rerouted_without_the_bouncing_agencies_until_the_loop_limit(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    event = as_event(submitted("kesehatan.puskesmas", "81.71.03"))
+    cid = event.subject
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [event])
+    chain = ["dinkes-kota-ambon", "dinkes-prov-maluku", "pemkot-ambon", "pemprov-maluku"]
+    for step, agency in enumerate(chain):
+        seen = await read_topic(
+            bootstrap,
+            COMPLAINT_EVENTS.name,
+            until=lambda rs, step=step: len(routed_for(cid, rs)) > step,  # type: ignore[misc]
+        )
+        decisions = routed_for(cid, seen)
+        assert [d.agency_id for d in decisions] == chain[: step + 1]
+        bounce = factories.status_changed(
+            cid,
+            action=LifecycleAction.BOUNCE,
+            from_status=ComplaintStatus.FORWARDED_TO_AGENCY,
+            to_status=ComplaintStatus.BOUNCED,
+            actor_role="agency_admin",
+            agency_id=agency,
+            reason="Bukan wewenang",
+        )
+        await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(bounce)])
+    assert "excluded after Bukan Wewenang" in decisions[-1].reason
+
+    # The fourth bounce reaches the limit: no fifth decision, the national admin decides.
+    async def given_up() -> str | None:
+        text = (await client.get("/metrics")).text
+        return text if 'lapor_reroutes_left_to_admin_total{reason="too_many"}' in text else None
+
+    await eventually(given_up, timeout=30)
+    final = await read_topic(bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: False, timeout=2)
+    assert len(routed_for(cid, final)) == 4

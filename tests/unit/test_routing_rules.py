@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from services.routing.domain import FALLBACK_RULE_ID, Agency, Directory, Rule, decide
+from services.routing.domain import FALLBACK_RULE_ID, Agency, Directory, NoAgencyLeft, Rule, decide
 from services.routing.service import load_directory
 
 AGENCIES = [
@@ -105,3 +105,21 @@ def test_shipped_seed_directory_is_valid_and_routes_the_seed_regions() -> None:
     assert decide(seed, category="kesehatan.bpjs", region_code="13").agency.agency_id == (
         "bpjs-kesehatan"
     )
+
+
+def test_a_bounced_agency_is_skipped_for_the_next_candidate() -> None:
+    d = directory(
+        rule("prov", "kesehatan", "81", "dinkes-maluku"),
+        rule("kota", "kesehatan", "81.71", "dinkes-ambon"),
+    )
+    again = decide(
+        d, category="kesehatan", region_code="81.71", exclude=frozenset({"dinkes-ambon"})
+    )
+    assert again.agency.agency_id == "dinkes-maluku"
+    assert "excluded after Bukan Wewenang: dinkes-ambon" in again.reason
+    everyone = frozenset({"dinkes-ambon", "dinkes-maluku"})
+    assert decide(d, category="kesehatan", region_code="81.71", exclude=everyone).rule_id == (
+        FALLBACK_RULE_ID
+    )
+    with pytest.raises(NoAgencyLeft):
+        decide(d, category="kesehatan", region_code="81.71", exclude=everyone | {"admin-nasional"})
