@@ -55,6 +55,9 @@ class ComplaintSubmitted(ComplaintEvent):
     experience: ServiceExperience | None = Field(
         default=None, description="Days waited and rupiah paid, as the reporter experienced."
     )
+    chosen_agency_id: str | None = Field(
+        default=None, description="The agency the reporter asked for, if any."
+    )
     submitted_at: AwareDatetime
 
 
@@ -69,6 +72,11 @@ class ComplaintRouted(ComplaintEvent):
     time_zone: str = Field(description="IANA zone of the agency: deadlines end in its local time.")
     rule_id: str = Field(description="The routing rule that matched, or 'fallback'.")
     reason: str = Field(description="Why this agency, in words an admin can check.")
+    reporter_choice: Literal["honoured", "declined"] | None = Field(
+        default=None,
+        description="Whether the reporter's chosen agency was honoured; 'declined' flags the "
+        "complaint for the national admin.",
+    )
     routed_at: AwareDatetime
 
 

@@ -67,6 +67,12 @@ class ComplaintCreate(BaseModel):
     experience: ServiceExperience | None = Field(
         default=None, description="How long the service took and what it cost, as experienced."
     )
+    chosen_agency_id: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9-]{2,80}$",
+        description="The agency the reporter wants; honoured when it handles this category "
+        "and region, otherwise flagged for the national admin.",
+    )
     address: str | None = Field(default=None, min_length=3, max_length=300)
     attachments: list[AttachmentMeta] = Field(
         default_factory=list, max_length=MAX_ATTACHMENTS, description="Photos or documents."
@@ -111,6 +117,7 @@ def submitted_event(
         channel=create.channel,
         service_standard_id=create.service_standard_id,
         experience=create.experience,
+        chosen_agency_id=create.chosen_agency_id,
         submitted_at=submitted_at,
     )
 

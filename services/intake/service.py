@@ -314,6 +314,8 @@ class IntakeService:
                 reply_window=self._reply_window,
             )
             update = transition_update(record, transition, agency_name=routed.agency_name)
+            if routed.reporter_choice is not None:
+                update["$set"]["reporter_choice"] = routed.reporter_choice
             updated = await self._store.apply(
                 routed.complaint_id, record["version"], update, session=session
             )

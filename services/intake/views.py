@@ -139,6 +139,10 @@ class ComplaintDetail(ComplaintStatusView):
         description="Shown to admins and the agency side, who decide on merging."
     )
     merged_from: list[str]
+    reporter_choice: str | None = Field(
+        default=None,
+        description="'declined': the reporter's chosen agency does not handle this; admin check.",
+    )
     standard: StandardView | None = Field(description="Set once the SLA service checked it.")
     history: list[HistoryEntryView]
 
@@ -316,6 +320,7 @@ def detail_view(record: dict[str, Any], viewer: Actor) -> ComplaintDetail:
         if viewer.role is Role.CITIZEN
         else record.get("possible_duplicates", []),
         merged_from=record.get("merged_from", []),
+        reporter_choice=record.get("reporter_choice"),
         standard=record.get("standard"),
         history=_history(record, public=False),
     )

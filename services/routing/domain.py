@@ -90,6 +90,32 @@ class Decision:
     alternatives: tuple[str, ...]
 
 
+def honour_choice(
+    directory: Directory, chosen_agency_id: str, *, category: str, region_code: str
+) -> Decision | None:
+    """The reporter's chosen agency, when one of its rules covers this category and region;
+    None when it does not (the normal decision stands and the admin is told)."""
+    covering = sorted(
+        (
+            rule
+            for rule in directory.rules
+            if rule.agency_id == chosen_agency_id and rule.matches(category, region_code)
+        ),
+        key=lambda rule: (rule.rank(), rule.rule_id),
+        reverse=True,
+    )
+    if not covering:
+        return None
+    rule = covering[0]
+    return Decision(
+        agency=directory.agency(chosen_agency_id),
+        rule_id=rule.rule_id,
+        reason=f"chosen by the reporter; {chosen_agency_id} accepts category {category!r} in "
+        f"region {region_code} (rule {rule.rule_id})",
+        alternatives=(),
+    )
+
+
 class NoAgencyLeft(LookupError):
     """Every agency that could handle it (and the national queue) said it is not theirs."""
 

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from kernel.logging import get_logger
 from kernel.metrics import COMPLAINTS_ROUTED, REROUTES_GIVEN_UP
@@ -13,7 +14,14 @@ from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import LifecycleAction
 from schemas.envelope import Event, new_event
 from schemas.events import ComplaintRouted, ComplaintStatusChanged, ComplaintSubmitted
-from services.routing.domain import FALLBACK_RULE_ID, Decision, Directory, NoAgencyLeft, decide
+from services.routing.domain import (
+    FALLBACK_RULE_ID,
+    Decision,
+    Directory,
+    NoAgencyLeft,
+    decide,
+    honour_choice,
+)
 from services.routing.store import RoutingStore
 
 SOURCE = "/lapor/routing"
@@ -45,9 +53,18 @@ class RoutingService:
         submitted = event.data
         assert isinstance(submitted, ComplaintSubmitted)
         directory = await self._store.directory()
-        decision = decide(directory, category=submitted.category, region_code=submitted.region_code)
+        category, region = submitted.category, submitted.region_code
+        choice: Literal["honoured", "declined"] | None = None
+        decision = None
+        if submitted.chosen_agency_id is not None:
+            decision = honour_choice(
+                directory, submitted.chosen_agency_id, category=category, region_code=region
+            )
+            choice = "honoured" if decision is not None else "declined"
+        if decision is None:
+            decision = decide(directory, category=category, region_code=region)
         routed_at = datetime.now(UTC)
-        routed = self._routed(submitted.complaint_id, decision, routed_at, event)
+        routed = self._routed(submitted.complaint_id, decision, routed_at, event, choice=choice)
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
             await self._store.record(
@@ -120,7 +137,14 @@ class RoutingService:
                 COMPLAINTS_ROUTED.labels(decision.agency.agency_id, "reroute").inc()
 
     @staticmethod
-    def _routed(complaint_id: str, decision: Decision, at: datetime, cause: Event) -> Event:
+    def _routed(
+        complaint_id: str,
+        decision: Decision,
+        at: datetime,
+        cause: Event,
+        *,
+        choice: Literal["honoured", "declined"] | None = None,
+    ) -> Event:
         return new_event(
             ComplaintRouted(
                 complaint_id=complaint_id,
@@ -129,6 +153,7 @@ class RoutingService:
                 time_zone=decision.agency.time_zone,
                 rule_id=decision.rule_id,
                 reason=decision.reason,
+                reporter_choice=choice,
                 routed_at=at,
             ),
             source=SOURCE,

@@ -222,3 +222,30 @@ async def test_bukan_wewenang_is_rerouted_without_the_bouncing_agencies_until_th
     await eventually(given_up, timeout=30)
     final = await read_topic(bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: False, timeout=2)
     assert len(routed_for(cid, final)) == 4
+
+
+async def test_the_reporters_chosen_agency_is_honoured_or_flagged(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    honoured = as_event(
+        factories.submitted(
+            category="kesehatan.rs", region_code="81.71", chosen_agency_id="pemkot-ambon"
+        )
+    )
+    declined = as_event(
+        factories.submitted(
+            category="infrastruktur.jalan", region_code="81.71", chosen_agency_id="bpjs-kesehatan"
+        )
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [honoured, declined])
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: bool(
+            routed_for(honoured.subject, rs) and routed_for(declined.subject, rs)
+        ),
+    )
+    [yes] = routed_for(honoured.subject, seen)
+    [no] = routed_for(declined.subject, seen)
+    assert (yes.agency_id, yes.reporter_choice) == ("pemkot-ambon", "honoured")
+    assert (no.agency_id, no.reporter_choice) == ("dinas-pupr-kota-ambon", "declined")

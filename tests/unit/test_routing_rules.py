@@ -3,7 +3,15 @@
 import pytest
 from pydantic import ValidationError
 
-from services.routing.domain import FALLBACK_RULE_ID, Agency, Directory, NoAgencyLeft, Rule, decide
+from services.routing.domain import (
+    FALLBACK_RULE_ID,
+    Agency,
+    Directory,
+    NoAgencyLeft,
+    Rule,
+    decide,
+    honour_choice,
+)
 from services.routing.service import load_directory
 
 AGENCIES = [
@@ -123,3 +131,17 @@ def test_a_bounced_agency_is_skipped_for_the_next_candidate() -> None:
     )
     with pytest.raises(NoAgencyLeft):
         decide(d, category="kesehatan", region_code="81.71", exclude=everyone | {"admin-nasional"})
+
+
+def test_a_reporter_choice_is_honoured_only_where_that_agency_handles_it() -> None:
+    d = directory(
+        rule("kota", "kesehatan", "81.71", "dinkes-ambon"),
+        rule("umum", "*", "81.71", "pemkot-ambon"),
+        rule("bpjs", "kesehatan.bpjs", "*", "bpjs"),
+    )
+    chosen = honour_choice(d, "pemkot-ambon", category="kesehatan.rs", region_code="81.71.02")
+    assert chosen is not None
+    assert (chosen.agency.agency_id, chosen.rule_id) == ("pemkot-ambon", "umum")
+    assert "chosen by the reporter" in chosen.reason
+    assert honour_choice(d, "bpjs", category="jalan", region_code="81.71") is None
+    assert honour_choice(d, "nobody", category="kesehatan", region_code="81.71") is None
