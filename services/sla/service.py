@@ -323,32 +323,19 @@ class SlaService:
         warn_at = warning_time(
             due_at, time_zone=zone, policy=self._policy, calendar=calendar, started_at=at
         )
-        await self._store.start_clock(
+        deadline = SlaDeadlineSet(
             complaint_id=complaint_id,
-            stage=stage.value,
+            stage=stage,
             agency_id=agency_id,
             started_at=at,
             due_at=due_at,
             working_days=days,
             time_zone=zone,
-            holder=holder,
-            warn_at=warn_at,
-            region_code=region,
-            session=session,
         )
-        return new_event(
-            SlaDeadlineSet(
-                complaint_id=complaint_id,
-                stage=stage,
-                agency_id=agency_id,
-                started_at=at,
-                due_at=due_at,
-                working_days=days,
-                time_zone=zone,
-            ),
-            source=SOURCE,
-            correlation_id=cause.correlation_id,
+        await self._store.start_clock(
+            deadline, holder=holder, warn_at=warn_at, region_code=region, session=session
         )
+        return new_event(deadline, source=SOURCE, correlation_id=cause.correlation_id)
 
     async def fire_due(self, now: datetime, *, batch: int = 500) -> int:
         """Fire every clock whose moment has come by ``now``; returns how many fired.

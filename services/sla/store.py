@@ -7,6 +7,7 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session
+from schemas.events import SlaDeadlineSet
 from services.sla.timers import Phase
 
 CLOCKS = "clocks"
@@ -34,36 +35,25 @@ class ClockStore:
 
     async def start_clock(
         self,
+        deadline: SlaDeadlineSet,
         *,
-        complaint_id: str,
-        stage: str,
-        agency_id: str | None,
-        started_at: datetime,
-        due_at: datetime,
-        working_days: int,
-        time_zone: str,
         holder: str,
         warn_at: datetime | None,
         region_code: str | None,
         session: Session,
     ) -> None:
-        """Start (or restart, after re-routing or resuming) the clock of one stage."""
+        """Start (or restart, after re-routing or resuming) the clock a deadline describes."""
         doc: dict[str, Any] = {
-            "_id": f"{complaint_id}:{stage}",
-            "complaint_id": complaint_id,
-            "stage": stage,
-            "agency_id": agency_id,
+            "_id": f"{deadline.complaint_id}:{deadline.stage.value}",
+            **deadline.model_dump(mode="python"),
+            "stage": deadline.stage.value,
             "holder": holder,
             "state": "running",
             "phase": Phase.BEFORE_WARNING.value,
             "level": 0,
-            "started_at": started_at,
-            "due_at": due_at,
             "warn_at": warn_at,
-            "next_fire_at": warn_at or due_at,
+            "next_fire_at": warn_at or deadline.due_at,
             "armed": True,
-            "working_days": working_days,
-            "time_zone": time_zone,
             "region_code": region_code,
         }
         await self._clocks.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
