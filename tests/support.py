@@ -5,7 +5,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -183,3 +183,15 @@ def bearer(
         settings or ServiceSettings(), role=role, subject=subject, agency_id=agency, unit_id=unit
     )
     return {"Authorization": f"Bearer {token}"}
+
+
+P = TypeVar("P", bound=EventPayload)
+
+
+def payloads(records: Sequence[Seen], subject: str, kind: type[P]) -> list[P]:
+    """The events of one type about one aggregate, in topic order, as their payloads."""
+    return [
+        kind.model_validate_json(r.value or b"")
+        for r in records
+        if r.key == subject.encode() and r.type == kind.event_type()
+    ]

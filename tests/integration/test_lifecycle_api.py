@@ -25,7 +25,7 @@ from services.intake.config import IntakeSettings
 from services.intake.store import COMPLAINTS
 from tests import factories
 from tests.conftest import service_env
-from tests.support import as_event, eventually, publish, read_topic, running
+from tests.support import as_event, eventually, payloads, publish, read_topic, running
 from tests.support import bearer as support_bearer
 
 SECRETS = ("Siti Rahma", "siti@example.id", "6281234567890")
@@ -154,16 +154,9 @@ async def test_one_complaint_through_every_stage_with_its_history_and_events(
     seen = await read_topic(
         bootstrap,
         COMPLAINT_EVENTS.name,
-        until=lambda rs: sum(
-            r.key == cid.encode() and r.type == ComplaintStatusChanged.event_type() for r in rs
-        )
-        >= 10,
+        until=lambda rs: len(payloads(rs, cid, ComplaintStatusChanged)) >= 10,
     )
-    changes = [
-        ComplaintStatusChanged.model_validate_json(r.value or b"")
-        for r in seen
-        if r.key == cid.encode() and r.type == ComplaintStatusChanged.event_type()
-    ]
+    changes = payloads(seen, cid, ComplaintStatusChanged)
     assert [c.action.value for c in changes] == [h["action"] for h in final["history"][1:]]
     for record in seen:
         if record.type == ComplaintStatusChanged.event_type():

@@ -14,7 +14,7 @@ from services.notify.app import create_app
 from services.notify.config import NotifySettings
 from tests import factories
 from tests.conftest import service_env
-from tests.support import as_event, bearer, eventually, publish, read_topic, running
+from tests.support import as_event, bearer, eventually, payloads, publish, read_topic, running
 
 SECRETS = ("Siti Rahma", "siti@example.id", "6281234567890")
 ADMIN = bearer(Role.NATIONAL_ADMIN, "admin")
@@ -67,16 +67,9 @@ async def test_lifecycle_messages_recorded_once_and_anonim_hidden_from_the_agenc
     seen = await read_topic(
         bootstrap,
         COMPLAINT_EVENTS.name,
-        until=lambda rs: sum(
-            r.key == cid.encode() and r.type == NotificationSent.event_type() for r in rs
-        )
-        >= 4,
+        until=lambda rs: len(payloads(rs, cid, NotificationSent)) >= 4,
     )
-    sent = [
-        NotificationSent.model_validate_json(r.value or b"")
-        for r in seen
-        if r.key == cid.encode() and r.type == NotificationSent.event_type()
-    ]
+    sent = payloads(seen, cid, NotificationSent)
     assert len(sent) == 4
     assert {s.caused_by for s in sent} == {submitted.id, routed.id, deadline.id}
     for record in seen:

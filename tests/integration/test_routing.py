@@ -22,6 +22,7 @@ from tests.support import (
     bearer,
     eventually,
     key_on_same_partition,
+    payloads,
     publish,
     publish_raw,
     read_topic,
@@ -49,11 +50,7 @@ def submitted(category: str, region_code: str) -> ComplaintSubmitted:
 
 
 def routed_for(complaint_id: str, records: list[Seen]) -> list[ComplaintRouted]:
-    return [
-        ComplaintRouted.model_validate_json(r.value or b"")
-        for r in records
-        if r.key == complaint_id.encode() and r.type == ComplaintRouted.event_type()
-    ]
+    return payloads(records, complaint_id, ComplaintRouted)
 
 
 async def test_a_submitted_complaint_is_routed_with_its_reason(
@@ -125,7 +122,9 @@ async def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(
     await publish(bootstrap, COMPLAINT_EVENTS.name, [good])
 
     seen = await read_topic(
-        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: bool(routed_for(good.subject, rs))
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: bool(routed_for(good.subject, rs)),
     )
     assert routed_for(good.subject, seen)[0].agency_id == "pemprov-sumbar"
     dlq = await read_topic(
@@ -163,7 +162,9 @@ async def test_a_rule_edit_applies_to_the_next_complaint_without_a_restart(
     event = as_event(submitted("pendidikan.sekolah", "13.71.01"))
     await publish(bootstrap, COMPLAINT_EVENTS.name, [event])
     seen = await read_topic(
-        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: bool(routed_for(event.subject, rs))
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: bool(routed_for(event.subject, rs)),
     )
     assert routed_for(event.subject, seen)[0].rule_id == "pendidikan-padang"
 

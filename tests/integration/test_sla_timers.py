@@ -13,7 +13,6 @@ from pymongo import AsyncMongoClient
 
 from kernel.lease import Lease
 from schemas.complaint import ComplaintStatus, LifecycleAction
-from schemas.envelope import EventPayload
 from schemas.events import (
     SlaBreached,
     SlaDeadlineSet,
@@ -29,7 +28,7 @@ from services.sla.store import CLOCKS
 from services.sla.sweeper import Sweeper
 from tests import factories
 from tests.conftest import service_env
-from tests.support import Seen, as_event, eventually, publish, read_topic, running
+from tests.support import P, Seen, as_event, eventually, payloads, publish, read_topic, running
 
 FIRST_DUE = datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC)  # 5 working days after NOW, WIT
 FIRST_WARN = datetime(2026, 11, 30, 14, 59, 59, tzinfo=UTC)
@@ -52,11 +51,9 @@ async def app(settings: SlaSettings) -> AsyncIterator[FastAPI]:
         yield application
 
 
-def of(cid: str, kind: type[EventPayload], records: list[Seen]) -> list[Any]:
+def first_follow_up(records: list[Seen], cid: str, kind: type[P]) -> list[P]:
     return [
-        kind.model_validate_json(r.value or b"")
-        for r in records
-        if r.key == cid.encode() and r.type == kind.event_type()
+        e for e in payloads(records, cid, kind) if getattr(e, "stage", None) == "first_follow_up"
     ]
 
 
@@ -122,18 +119,22 @@ async def test_warning_then_breach_then_the_chain(
     seen = await read_topic(
         bootstrap,
         COMPLAINT_EVENTS.name,
-        until=lambda rs: len(of(cid, SlaEscalated, rs)) >= 1,
+        until=lambda rs: len(payloads(rs, cid, SlaEscalated)) >= 1,
     )
-    warnings = [w for w in of(cid, SlaWarningIssued, seen) if w.stage.value == "first_follow_up"]
+    warnings = [
+        w for w in payloads(seen, cid, SlaWarningIssued) if w.stage.value == "first_follow_up"
+    ]
     assert [w.issued_at for w in warnings] == [FIRST_WARN]
-    [breach] = [b for b in of(cid, SlaBreached, seen) if b.stage.value == "first_follow_up"]
+    [breach] = first_follow_up(seen, cid, SlaBreached)
     # Held by the agency: the breach goes to the national admin, then to the Ombudsman.
     assert (breach.escalate_to, breach.level, breach.breached_at) == (
         "national_admin",
         1,
         FIRST_DUE,
     )
-    escalations = [e for e in of(cid, SlaEscalated, seen) if e.stage.value == "first_follow_up"]
+    escalations = [
+        e for e in payloads(seen, cid, SlaEscalated) if e.stage.value == "first_follow_up"
+    ]
     assert [(e.escalate_to, e.level) for e in escalations] == [("ombudsman", 2)]
 
 
@@ -148,10 +149,10 @@ async def test_two_sweepers_at_once_fire_each_clock_exactly_once(
     seen = await read_topic(
         bootstrap,
         COMPLAINT_EVENTS.name,
-        until=lambda rs: all(of(cid, SlaWarningIssued, rs) for cid in cids),
+        until=lambda rs: all(payloads(rs, cid, SlaWarningIssued) for cid in cids),
     )
     for cid in cids:
-        assert len(of(cid, SlaWarningIssued, seen)) == 1, cid
+        assert len(payloads(seen, cid, SlaWarningIssued)) == 1, cid
     assert sum(results) >= 3
 
 
@@ -170,12 +171,10 @@ async def test_a_restarted_service_carries_on_where_the_first_stopped(
         await first.stop()
         assert await handover.sweep_once() >= 1
     seen = await read_topic(
-        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: bool(of(cid, SlaBreached, rs))
+        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: bool(payloads(rs, cid, SlaBreached))
     )
-    assert (
-        len([w for w in of(cid, SlaWarningIssued, seen) if w.stage.value == "first_follow_up"]) == 1
-    )
-    assert len([b for b in of(cid, SlaBreached, seen) if b.stage.value == "first_follow_up"]) == 1
+    assert len(first_follow_up(seen, cid, SlaWarningIssued)) == 1
+    assert len(first_follow_up(seen, cid, SlaBreached)) == 1
 
 
 async def test_an_unanswered_reply_window_expires(
@@ -196,17 +195,19 @@ async def test_an_unanswered_reply_window_expires(
     seen = await read_topic(
         bootstrap,
         COMPLAINT_EVENTS.name,
-        until=lambda rs: any(d.stage.value == "reply_window" for d in of(cid, SlaDeadlineSet, rs)),
+        until=lambda rs: any(
+            d.stage.value == "reply_window" for d in payloads(rs, cid, SlaDeadlineSet)
+        ),
     )
-    [window] = [d for d in of(cid, SlaDeadlineSet, seen) if d.stage.value == "reply_window"]
+    [window] = [d for d in payloads(seen, cid, SlaDeadlineSet) if d.stage.value == "reply_window"]
     assert window.working_days == 10
     await sweeper(app, mongo, settings, [window.due_at]).sweep_once()
     seen = await read_topic(
-        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: bool(of(cid, SlaWindowExpired, rs))
+        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: bool(payloads(rs, cid, SlaWindowExpired))
     )
-    assert [e.stage.value for e in of(cid, SlaWindowExpired, seen)] == ["reply_window"]
+    assert [e.stage.value for e in payloads(seen, cid, SlaWindowExpired)] == ["reply_window"]
     # The first follow-up was met by the answer: it never breaches.
     await sweeper(app, mongo, settings, [FIRST_DUE + timedelta(days=1)]).sweep_once()
     await asyncio.sleep(1)
     later = await read_topic(bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: False, timeout=2)
-    assert not [b for b in of(cid, SlaBreached, later) if b.stage.value == "first_follow_up"]
+    assert not first_follow_up(later, cid, SlaBreached)
