@@ -75,6 +75,13 @@ class EventConsumer:
         """True once the group coordinator has given this instance its partitions."""
         return self._consumer is not None and bool(self._consumer.assignment())
 
+    @property
+    def partitions(self) -> frozenset[int]:
+        """The partitions this instance holds now (the group shares them among instances)."""
+        if self._consumer is None:
+            return frozenset()
+        return frozenset(tp.partition for tp in self._consumer.assignment())
+
     async def start(self) -> None:
         """Join the group and consume in the background."""
         if self._settings.kafka_create_topics:

@@ -93,6 +93,8 @@ def consumer(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=settings.kafka_max_batch,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         isolation_level="read_committed",
     )
 

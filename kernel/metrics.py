@@ -64,13 +64,18 @@ COMPLAINTS_RECEIVED = Counter(
 )
 COMPLAINTS_ROUTED = Counter(
     "lapor_complaints_routed_total",
-    "Routing decisions, by agency and whether a rule or the fallback decided.",
+    "Routing decisions, by agency and how they were made (rule, fallback, proposal, reroute).",
     ["agency", "decided_by"],
 )
 REROUTES_GIVEN_UP = Counter(
     "lapor_reroutes_left_to_admin_total",
     "Bounced complaints routing did not re-route automatically, by why (loop, no agency left).",
     ["reason"],
+)
+ROUTING_DIRECTORY_CHANGES = Counter(
+    "lapor_routing_directory_changes_total",
+    "Edits of the routing rule table by admins, by kind (rule_put, rule_removed, agency_put).",
+    ["kind"],
 )
 SLA_DEADLINES_SET = Counter(
     "lapor_sla_deadlines_set_total",

@@ -42,6 +42,18 @@ class ServiceSettings(BaseSettings):
     kafka_max_batch: int = Field(
         default=500, ge=1, description="Most records a consumer handles before committing."
     )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1_000,
+        description="How long the group waits for a silent instance before giving its "
+        "partitions to the others.",
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        default=1_000,
+        ge=100,
+        description="How often an instance tells the group it is alive (and learns of a "
+        "rebalance); at most a third of the session timeout.",
+    )
     mongo_url: str = Field(
         default="mongodb://127.0.0.1:27017/?retryWrites=false&directConnection=true",
         description="MongoDB connection string; must reach a replica set (transactions).",

@@ -77,6 +77,29 @@ class ComplaintRouted(ComplaintEvent):
         description="Whether the reporter's chosen agency was honoured; 'declined' flags the "
         "complaint for the national admin.",
     )
+    unit_id: str | None = Field(
+        default=None, description="The unit a rule sends it to straight away, if any."
+    )
+    agency_units: list[str] = Field(
+        default_factory=list,
+        description="The agency's units (a hand-over must name one of them); empty if unknown.",
+    )
+    alternatives: list[str] = Field(
+        default_factory=list, description="Rules that also matched, best first."
+    )
+    confidence: Literal["high", "medium", "low"] | None = Field(
+        default=None,
+        description="high: the rule outranked every alternative on priority; medium: on "
+        "specificity only; low: a tie broken by rule ID, or the fallback.",
+    )
+    directory_version: int | None = Field(
+        default=None, description="Version of the rule table that decided."
+    )
+    proposal: bool = Field(
+        default=False,
+        description="Only proposed: the agency is in manual mode and the national admin "
+        "confirms or changes the route by hand.",
+    )
     routed_at: AwareDatetime
 
 

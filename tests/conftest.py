@@ -57,4 +57,8 @@ def service_env(bootstrap: str, mongo_url: str, database: str) -> dict[str, obje
         "mongo_url": mongo_url,
         "mongo_database": database,
         "log_json": False,
+        # A group (re)balance waits on the order of the session timeout on Tansu: keep joins
+        # and hand-overs quick in tests.
+        "kafka_session_timeout_ms": 3_000,
+        "kafka_heartbeat_interval_ms": 300,
     }

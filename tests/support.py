@@ -88,6 +88,14 @@ def key_on_same_partition(key: str, partitions: int) -> str:
             return candidate
 
 
+def key_on_partition(partition: int, partitions: int) -> str:
+    """A fresh complaint ID that lands on ``partition``."""
+    while True:
+        candidate = new_tracking_id()
+        if partition_of(candidate, partitions) == partition:
+            return candidate
+
+
 @asynccontextmanager
 async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
     """A plain producer, like another system publishing onto our topics."""

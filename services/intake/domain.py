@@ -2,10 +2,19 @@
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from schemas.complaint import (
     MAX_ATTACHMENTS,
@@ -20,8 +29,13 @@ from schemas.complaint import (
     Role,
     ServiceExperience,
 )
-from schemas.events import ComplaintStatusChanged, ComplaintSubmitted, SlaDeadlineSet
-from schemas.regions import REGION_CODE_PATTERN, province_of
+from schemas.events import (
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintSubmitted,
+    SlaDeadlineSet,
+)
+from schemas.regions import REGION_CODE_PATTERN, is_known, locate, province_of, region_name
 from services.intake.duplicates import Report
 from services.intake.lifecycle import ComplaintState, Transition
 
@@ -47,8 +61,11 @@ class ComplaintCreate(BaseModel):
         examples=["kesehatan.puskesmas"],
     )
     region_code: str = Field(
+        default="",
+        validate_default=True,
         pattern=REGION_CODE_PATTERN,
-        description="Kemendagri code of where it happened (province, regency/city, ...).",
+        description="Kemendagri code of where it happened (province, regency/city, ...). "
+        "When left out, resolved from ``location`` to the region whose seat is nearest.",
         examples=["81.71"],
     )
     report_type: ReportType = Field(examples=[ReportType.PENGADUAN])
@@ -80,11 +97,33 @@ class ComplaintCreate(BaseModel):
     reporter: ReporterContact = Field(description="At least one way to reach the reporter.")
     channel: Channel = Field(default=Channel.WEB)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _region_from_location(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("region_code"):
+            return data
+        try:
+            point = GeoPoint.model_validate(data.get("location"))
+        except ValidationError:
+            return data  # the location's own errors, and region_code's, are reported below
+        return {**data, "region_code": locate(point.lat, point.long).region_code}
+
+    @field_validator("region_code", mode="before")
+    @classmethod
+    def _given_or_located(cls, value: Any) -> Any:
+        if value == "":
+            raise PydanticCustomError(
+                "missing", "give region_code, or a location to resolve it from"
+            )
+        return value
+
     @field_validator("region_code")
     @classmethod
-    def _known_province(cls, value: str) -> str:
+    def _known_region(cls, value: str) -> str:
         if province_of(value) is None:
             raise ValueError("region code names no Indonesian province")
+        if not is_known(value):
+            raise ValueError(f"region code names no regency or city of {region_name(value[:2])}")
         return value
 
     @field_validator("reporter")
@@ -178,6 +217,7 @@ def state_of(record: dict[str, Any]) -> ComplaintState:
         report_type=ReportType(record["report_type"]),
         agency_id=agency.get("id"),
         unit_id=record.get("unit_id"),
+        agency_units=tuple(record.get("agency_units", ())),
         bounced_agencies=tuple(record.get("bounced_agencies", ())),
         answered_at=record.get("answered_at"),
         closed_by=Role(record["closed_by"]) if record.get("closed_by") else None,
@@ -186,10 +226,16 @@ def state_of(record: dict[str, Any]) -> ComplaintState:
 
 
 def transition_update(
-    record: dict[str, Any], transition: Transition, *, agency_name: str | None = None
+    record: dict[str, Any],
+    transitions: Transition | Sequence[Transition],
+    *,
+    agency_name: str | None = None,
 ) -> dict[str, Any]:
-    """The MongoDB update that records a transition (guarded by the record's version)."""
-    state = transition.state
+    """The MongoDB update that records one transition, or several made one after the other
+    (guarded by the record's version)."""
+    steps = [transitions] if isinstance(transitions, Transition) else list(transitions)
+    last = steps[-1]
+    state = last.state
     agency: dict[str, Any] | None = record.get("agency")
     if state.agency_id is None:
         agency = None
@@ -199,24 +245,41 @@ def transition_update(
         "status": state.status.value,
         "agency": agency,
         "unit_id": state.unit_id,
+        "agency_units": list(state.agency_units),
         "bounced_agencies": list(state.bounced_agencies),
         "report_type": state.report_type.value,
         "needs_examination": state.needs_examination,
         "answered_at": state.answered_at,
         "closed_by": state.closed_by.value if state.closed_by else None,
-        "updated_at": transition.at,
+        "updated_at": last.at,
     }
-    history = {
-        "action": transition.action.value,
-        "from_status": transition.from_status.value,
-        "to_status": transition.to_status.value,
-        "actor_role": transition.actor.role.value,
-        "actor_id": transition.actor.subject,
-        "at": transition.at,
-        "reason": transition.reason,
-        "text": transition.text,
+    history = [
+        {
+            "action": step.action.value,
+            "from_status": step.from_status.value,
+            "to_status": step.to_status.value,
+            "actor_role": step.actor.role.value,
+            "actor_id": step.actor.subject,
+            "at": step.at,
+            "reason": step.reason,
+            "text": step.text,
+        }
+        for step in steps
+    ]
+    return {"$set": fields, "$push": {"history": {"$each": history}}, "$inc": {"version": 1}}
+
+
+def route_proposal(routed: ComplaintRouted) -> dict[str, Any]:
+    """What a manual-mode decision proposes, kept on the complaint for the national admin."""
+    return {
+        "agency_id": routed.agency_id,
+        "agency_name": routed.agency_name,
+        "unit_id": routed.unit_id,
+        "rule_id": routed.rule_id,
+        "reason": routed.reason,
+        "confidence": routed.confidence,
+        "proposed_at": routed.routed_at,
     }
-    return {"$set": fields, "$push": {"history": history}, "$inc": {"version": 1}}
 
 
 def status_changed_event(complaint_id: str, transition: Transition) -> ComplaintStatusChanged:

@@ -37,7 +37,14 @@ RULES: dict[A, tuple[Rule, ...]] = {
     A.REJECT: (_rule({Role.NATIONAL_ADMIN}, {S.SUBMITTED, S.DEFERRED}, S.REJECTED),),
     A.FORWARD: (_rule({Role.NATIONAL_ADMIN, Role.SYSTEM}, {S.SUBMITTED}, S.FORWARDED_TO_AGENCY),),
     A.FORWARD_TO_UNIT: (
-        _rule({Role.AGENCY_ADMIN}, {S.FORWARDED_TO_AGENCY, S.ESCALATED}, S.FORWARDED_TO_UNIT),
+        # The agency admin (or a routing rule naming a unit) disposes to a unit, and may move it
+        # between units; a unit officer may hand it to a sibling unit of the same agency.
+        _rule(
+            {Role.AGENCY_ADMIN, Role.SYSTEM},
+            {S.FORWARDED_TO_AGENCY, S.ESCALATED, S.FORWARDED_TO_UNIT, S.IN_FOLLOW_UP},
+            S.FORWARDED_TO_UNIT,
+        ),
+        _rule({Role.UNIT_OFFICER}, {S.FORWARDED_TO_UNIT, S.IN_FOLLOW_UP}, S.FORWARDED_TO_UNIT),
     ),
     A.BOUNCE: (
         _rule({Role.AGENCY_ADMIN}, {S.FORWARDED_TO_AGENCY, S.FORWARDED_TO_UNIT}, S.BOUNCED),
@@ -68,6 +75,7 @@ class ComplaintState:
     report_type: ReportType
     agency_id: str | None = None
     unit_id: str | None = None
+    agency_units: tuple[str, ...] = ()
     bounced_agencies: tuple[str, ...] = ()
     answered_at: datetime | None = None
     closed_by: Role | None = None
@@ -211,6 +219,17 @@ def _check_fields(state: ComplaintState, command: Command, actor: Actor) -> None
         )
     if action is A.FORWARD_TO_UNIT:
         _require(bool(command.unit_id), "unit_id", "forward_to_unit needs the unit")
+        if command.unit_id == state.unit_id:
+            raise IllegalTransition(
+                "same_unit", f"the complaint is already with {state.unit_id}", status=422
+            )
+        if state.agency_units and command.unit_id not in state.agency_units:
+            raise IllegalTransition(
+                "unknown_unit",
+                f"{state.agency_id} has no unit {command.unit_id}; "
+                f"its units: {', '.join(state.agency_units)}",
+                status=422,
+            )
     if action is A.MERGE:
         _require(bool(command.merge_into), "merge_into", "merge needs the complaint to merge into")
 
@@ -242,11 +261,14 @@ def _next_state(
                 status=target,
                 agency_id=command.agency_id,
                 unit_id=None,
+                agency_units=(),
                 report_type=command.report_type or state.report_type,
                 needs_examination=command.needs_examination,
             )
         case A.REROUTE:
-            return replace(state, status=target, agency_id=command.agency_id, unit_id=None)
+            return replace(
+                state, status=target, agency_id=command.agency_id, unit_id=None, agency_units=()
+            )
         case A.BOUNCE:
             bounced = state.bounced_agencies
             if state.agency_id is not None:

@@ -1,9 +1,10 @@
 """Open311 GeoReport v2 (and the mySociety ``servicerequestupdates`` extension). No I/O.
 
 Services are the platform's complaint categories plus every published service standard
-(SIPP). Each service has metadata: the Kemendagri ``region_code`` attribute (required: routing
-needs it) and ``report_type``. Statuses are the spec's ``open``/``closed``; the update feed
-carries the richer mySociety states. Errors are the spec's list of ``{code, description}``.
+(SIPP). Each service has metadata: the Kemendagri ``region_code`` attribute (routing needs it;
+resolved from lat/long when left out) and ``report_type``. Statuses are the spec's
+``open``/``closed``; the update feed carries the richer mySociety states. Errors are the
+spec's list of ``{code, description}``.
 """
 
 import json
@@ -14,7 +15,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from schemas.complaint import ComplaintStatus, LifecycleAction, ReportType
-from schemas.regions import province_of
+from schemas.regions import is_known, locate
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 DEFAULT_WINDOW = timedelta(days=90)
@@ -114,8 +115,9 @@ def definition(service: Service) -> dict[str, Any]:
                 "variable": True,
                 "code": "region_code",
                 "datatype": "string",
-                "required": True,
-                "datatype_description": "Kemendagri region code, e.g. 81.71 (Kota Ambon)",
+                "required": False,
+                "datatype_description": "Kemendagri region code, e.g. 81.71 (Kota Ambon); "
+                "resolved from lat/long when left out",
                 "order": 1,
                 "description": "Wilayah (provinsi/kabupaten/kota/kecamatan/desa)",
             },
@@ -167,8 +169,12 @@ def parse_new_request(form: Mapping[str, list[str]], services: Mapping[str, Serv
     if location is None and address is None:
         raise Open311Error(400, "a location is required: lat and long, or address_string")
     region = _one(form, "attribute[region_code]")
-    if region is None or province_of(region) is None:
-        raise Open311Error(400, "attribute[region_code] must be a Kemendagri region code")
+    if region is None and location is not None:
+        region = locate(location["lat"], location["long"]).region_code
+    if region is None or not is_known(region):
+        raise Open311Error(
+            400, "attribute[region_code] must be a Kemendagri region code (or give lat and long)"
+        )
     description = _one(form, "description") or ""
     if len(description) > DESCRIPTION_LIMIT:
         raise Open311Error(400, f"description is longer than {DESCRIPTION_LIMIT} characters")

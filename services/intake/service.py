@@ -1,6 +1,7 @@
 """Intake use cases: submit, look up, act on a complaint, support and rate it, reflect outcomes."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from kernel.metrics import COMPLAINTS_RECEIVED
 from kernel.mongo import Session, stored_precision
 from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import Actor, ComplaintStatus, LifecycleAction, Role
+from schemas.complaint import LifecycleAction as A
 from schemas.envelope import Event, new_event
 from schemas.events import (
     ComplaintMerged,
@@ -28,6 +30,7 @@ from services.intake.domain import (
     duplicate_report,
     new_record,
     new_tracking_id,
+    route_proposal,
     state_of,
     status_changed_event,
     submitted_event,
@@ -180,10 +183,13 @@ class IntakeService:
             record = await self._store.get(tracking_id, session=session)
             if record is None:
                 raise ComplaintNotFound(tracking_id)
+            confirmed, name = _confirming_proposal(record, command, agency_name)
             transition = apply(
-                state_of(record), command, actor, now=moment, reply_window=self._reply_window
+                state_of(record), confirmed, actor, now=moment, reply_window=self._reply_window
             )
-            update = transition_update(record, transition, agency_name=agency_name)
+            update = transition_update(record, transition, agency_name=name)
+            if confirmed.action in (A.FORWARD, A.REROUTE):
+                update["$set"]["route_proposal"] = None
             events = [
                 new_event(
                     status_changed_event(tracking_id, transition),
@@ -287,7 +293,9 @@ class IntakeService:
         return await self._uow.run(effect)
 
     async def on_routed(self, event: Event) -> None:
-        """Routing's decision forwards a submitted complaint, or re-routes a bounced one.
+        """Routing's decision forwards a submitted complaint (and to the rule's unit, if it names
+        one), or re-routes a bounced one; a proposal (manual mode) is kept for the national
+        admin, who confirms it by forwarding without naming an agency.
 
         A complaint that is no longer waiting (an admin deferred, rejected or forwarded it by
         hand first) keeps its course; the decision is recorded as ignored, not dead-lettered.
@@ -305,27 +313,53 @@ class IntakeService:
             if action is None:
                 log.info("routing_decision_ignored", status=record["status"])
                 return None, ()
-            command = Command(action, agency_id=routed.agency_id, reason=routed.reason)
-            transition = apply(
-                state_of(record),
-                command,
-                ROUTING_ACTOR,
-                now=routed.routed_at,
-                reply_window=self._reply_window,
-            )
-            update = transition_update(record, transition, agency_name=routed.agency_name)
+            if routed.proposal:
+                proposal = route_proposal(routed)
+                update: dict[str, Any] = {"$set": {"route_proposal": proposal}}
+                if routed.reporter_choice is not None:
+                    update["$set"]["reporter_choice"] = routed.reporter_choice
+                await self._store.apply(
+                    routed.complaint_id, record["version"], update, session=session
+                )
+                return None, ()
+            transitions = [
+                apply(
+                    state_of(record),
+                    Command(action, agency_id=routed.agency_id, reason=routed.reason),
+                    ROUTING_ACTOR,
+                    now=routed.routed_at,
+                    reply_window=self._reply_window,
+                )
+            ]
+            with_units = replace(transitions[0].state, agency_units=tuple(routed.agency_units))
+            transitions[0] = replace(transitions[0], state=with_units)
+            if routed.unit_id is not None and routed.unit_id in routed.agency_units:
+                transitions.append(
+                    apply(
+                        with_units,
+                        Command(A.FORWARD_TO_UNIT, unit_id=routed.unit_id, reason=routed.reason),
+                        ROUTING_ACTOR,
+                        now=routed.routed_at,
+                        reply_window=self._reply_window,
+                    )
+                )
+            update = transition_update(record, transitions, agency_name=routed.agency_name)
+            update["$set"]["route_proposal"] = None
             if routed.reporter_choice is not None:
                 update["$set"]["reporter_choice"] = routed.reporter_choice
             updated = await self._store.apply(
                 routed.complaint_id, record["version"], update, session=session
             )
-            changed = new_event(
-                status_changed_event(routed.complaint_id, transition),
-                source=SOURCE,
-                correlation_id=event.correlation_id,
-                now=routed.routed_at,
-            )
-            return None, [changed, *public_snapshots(updated, event.correlation_id)]
+            changes = [
+                new_event(
+                    status_changed_event(routed.complaint_id, transition),
+                    source=SOURCE,
+                    correlation_id=event.correlation_id,
+                    now=routed.routed_at,
+                )
+                for transition in transitions
+            ]
+            return None, [*changes, *public_snapshots(updated, event.correlation_id)]
 
         await self._uow.run_once(event, effect)
 
@@ -400,3 +434,19 @@ class IntakeService:
             return None, ()
 
         await self._uow.run_once(event, effect)
+
+
+def _confirming_proposal(
+    record: dict[str, Any], command: Command, agency_name: str | None
+) -> tuple[Command, str | None]:
+    """A forward or re-route that names no agency confirms routing's proposal, if there is one
+    (manual mode); otherwise the lifecycle asks for the agency."""
+    proposal = record.get("route_proposal")
+    if command.action not in (A.FORWARD, A.REROUTE) or command.agency_id or not proposal:
+        return command, agency_name
+    return (
+        replace(
+            command, agency_id=proposal["agency_id"], reason=command.reason or proposal["reason"]
+        ),
+        proposal["agency_name"],
+    )

@@ -122,6 +122,18 @@ class ComplaintStatusView(BaseModel):
     merged_into: str | None
 
 
+class RouteProposalView(BaseModel):
+    """Where routing proposes to send a complaint of an agency in manual mode."""
+
+    agency_id: str
+    agency_name: str
+    unit_id: str | None
+    rule_id: str
+    reason: str
+    confidence: str | None
+    proposed_at: AwareDatetime
+
+
 class ComplaintDetail(ComplaintStatusView):
     """The whole complaint for those with authority over it."""
 
@@ -144,6 +156,11 @@ class ComplaintDetail(ComplaintStatusView):
         description="'declined': the reporter's chosen agency does not handle this; admin check.",
     )
     standard: StandardView | None = Field(description="Set once the SLA service checked it.")
+    route_proposal: RouteProposalView | None = Field(
+        default=None,
+        description="Routing's proposal awaiting the national admin (agencies in manual mode); "
+        "forward without an agency_id to confirm it. Shown to the national admin and auditors.",
+    )
     history: list[HistoryEntryView]
 
 
@@ -322,6 +339,9 @@ def detail_view(record: dict[str, Any], viewer: Actor) -> ComplaintDetail:
         merged_from=record.get("merged_from", []),
         reporter_choice=record.get("reporter_choice"),
         standard=record.get("standard"),
+        route_proposal=record.get("route_proposal")
+        if viewer.role in (Role.NATIONAL_ADMIN, Role.AUDITOR)
+        else None,
         history=_history(record, public=False),
     )
 

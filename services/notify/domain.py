@@ -103,7 +103,8 @@ def plan(payload: EventPayload, contact: ComplaintContact | None) -> list[Planne
                 {**base, "submitted_at": _local(payload.submitted_at, "Asia/Jakarta")},
             )
         ]
-    if isinstance(payload, ComplaintRouted):
+    if isinstance(payload, ComplaintRouted) and not payload.proposal:
+        # A proposal reaches nobody outside the national admin until it is confirmed.
         routed = {**base, "agency_name": payload.agency_name}
         reporter_display = (
             ANONYMOUS_DISPLAY if contact.anonymous else (contact.reporter.name or "(tanpa nama)")

@@ -1,18 +1,17 @@
 """Composition root of routing."""
 
-from typing import Annotated
+from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, FastAPI, Path
+from fastapi import FastAPI
 
 from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.runtime import Runtime, Startable
-from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
 from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintStatusChanged, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP
+from services.routing.api import routing_router
 from services.routing.config import RoutingSettings
-from services.routing.domain import Directory
-from services.routing.service import RoutingService, load_directory
+from services.routing.service import DirectoryEditor, RoutingService, load_directory
 from services.routing.store import RoutingStore
 
 Settings = RoutingSettings
@@ -37,27 +36,15 @@ def create_app(settings: RoutingSettings) -> FastAPI:
         service=settings.service_name,
         title="LAPOR routing",
         description="Assigns each complaint to the agency with authority over it.",
-        components=[runtime, Startable(lambda: store.seed(seed)), consumer],
+        components=[runtime, Startable(lambda: store.seed(seed, at=datetime.now(UTC))), consumer],
         readiness=runtime.readiness_checks(),
     )
-    api = APIRouter(prefix="/v1", tags=["routing"])
-    caller = http.authentication(TokenVerifier(settings))
-
-    @api.get("/directory", response_model=Directory, summary="Agencies and routing rules in force")
-    async def directory() -> Directory:
-        return await store.directory()
-
-    @api.get("/decisions/{complaint_id}", summary="The routing decision on a complaint, explained")
-    async def decision(
-        complaint_id: Annotated[str, Path(pattern=TRACKING_ID_PATTERN)],
-        actor: Annotated[Actor | None, Depends(caller)],
-    ) -> dict[str, object]:
-        http.require_role(actor, Role.NATIONAL_ADMIN, Role.AUDITOR)
-        found = await store.decision(complaint_id)
-        if found is None:
-            raise http.ProblemError(404, "decision_not_found", f"no decision on {complaint_id}")
-        found["complaint_id"] = found.pop("_id")
-        return found
-
-    app.include_router(api)
+    app.include_router(
+        routing_router(
+            store=store,
+            editor=DirectoryEditor(store=store, uow=runtime.uow),
+            caller=http.authentication(TokenVerifier(settings)),
+        )
+    )
+    app.state.consumer = consumer  # operators' tools and tests read its partitions
     return app

@@ -1,17 +1,17 @@
 """Routing use case: decide the agency for a submitted complaint and announce it."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from kernel.logging import get_logger
-from kernel.metrics import COMPLAINTS_ROUTED, REROUTES_GIVEN_UP
-from kernel.mongo import Session
+from kernel.metrics import COMPLAINTS_ROUTED, REROUTES_GIVEN_UP, ROUTING_DIRECTORY_CHANGES
+from kernel.mongo import Session, stored_precision
 from kernel.unit_of_work import UnitOfWork
-from schemas.complaint import LifecycleAction
+from schemas.complaint import Actor, LifecycleAction, ReportType, Role
 from schemas.envelope import Event, new_event
 from schemas.events import ComplaintRouted, ComplaintStatusChanged, ComplaintSubmitted
 from services.routing.domain import (
@@ -19,13 +19,15 @@ from services.routing.domain import (
     Decision,
     Directory,
     NoAgencyLeft,
+    Subject,
     decide,
     honour_choice,
 )
-from services.routing.store import RoutingStore
+from services.routing.store import RoutingStore, VersionConflict
 
 SOURCE = "/lapor/routing"
 MAX_REROUTES = 3
+BY_HAND = frozenset({LifecycleAction.FORWARD, LifecycleAction.REROUTE})
 
 log = get_logger(__name__)
 
@@ -41,6 +43,48 @@ def load_directory(path: str) -> Directory:
     return Directory.model_validate(json.loads(text))
 
 
+class DirectoryEditor:
+    """Admin edits of the rule table: validated as a whole, versioned, audited."""
+
+    def __init__(self, *, store: RoutingStore, uow: UnitOfWork) -> None:
+        self._store = store
+        self._uow = uow
+
+    async def change(
+        self,
+        edit: Callable[[Directory], Directory],
+        *,
+        change: dict[str, Any],
+        actor: Actor,
+        expected_version: int | None,
+        now: datetime | None = None,
+    ) -> Directory:
+        """Apply ``edit`` to the directory in force; raises ``VersionConflict`` when it is not
+        at ``expected_version`` (or changes meanwhile) and ``ValidationError`` when the result
+        is inconsistent. Takes effect in every instance within the directory cache time."""
+        at = stored_precision(now or datetime.now(UTC))
+
+        async def effect(session: Session) -> tuple[Directory, Sequence[Event]]:
+            current = await self._store.directory(fresh=True)
+            if expected_version is not None and current.version != expected_version:
+                raise VersionConflict(current.version)
+            following = edit(current)
+            await self._store.replace(
+                current,
+                following,
+                changed_by=f"{actor.role.value}:{actor.subject}",
+                changed_at=at,
+                change=change,
+                session=session,
+            )
+            return following, ()
+
+        following = await self._uow.run(effect)
+        ROUTING_DIRECTORY_CHANGES.labels(change["kind"]).inc()
+        log.info("routing_directory_changed", version=following.version, **change)
+        return following
+
+
 class RoutingService:
     """Turns "submitted" into "routed", once per complaint event."""
 
@@ -49,20 +93,24 @@ class RoutingService:
         self._uow = uow
 
     async def on_submitted(self, event: Event) -> None:
-        """Assign the agency and publish the decision with its reason."""
+        """Assign the agency (or propose it) and publish the decision with its reason."""
         submitted = event.data
         assert isinstance(submitted, ComplaintSubmitted)
         directory = await self._store.directory()
-        category, region = submitted.category, submitted.region_code
+        subject = Subject(
+            category=submitted.category,
+            region_code=submitted.region_code,
+            report_type=submitted.report_type,
+            service_standard_id=submitted.service_standard_id,
+            at=submitted.submitted_at,
+        )
         choice: Literal["honoured", "declined"] | None = None
         decision = None
         if submitted.chosen_agency_id is not None:
-            decision = honour_choice(
-                directory, submitted.chosen_agency_id, category=category, region_code=region
-            )
+            decision = honour_choice(directory, submitted.chosen_agency_id, subject)
             choice = "honoured" if decision is not None else "declined"
         if decision is None:
-            decision = decide(directory, category=category, region_code=region)
+            decision = decide(directory, subject)
         routed_at = datetime.now(UTC)
         routed = self._routed(submitted.complaint_id, decision, routed_at, event, choice=choice)
 
@@ -71,8 +119,7 @@ class RoutingService:
                 submitted.complaint_id,
                 decision,
                 routed_at,
-                category=submitted.category,
-                region_code=submitted.region_code,
+                subject=_stored(subject),
                 excluded=[],
                 reroutes=0,
                 session=session,
@@ -80,17 +127,20 @@ class RoutingService:
             return None, [routed]
 
         if await self._uow.run_once(event, effect):
-            decided_by = "fallback" if decision.rule_id == FALLBACK_RULE_ID else "rule"
-            COMPLAINTS_ROUTED.labels(decision.agency.agency_id, decided_by).inc()
+            COMPLAINTS_ROUTED.labels(decision.agency.agency_id, _decided_by(decision)).inc()
 
     async def on_status_changed(self, event: Event) -> None:
         """Bukan Wewenang: decide again without the agencies that bounced it ("no wrong door").
+        A forward by the national admin settles a proposed decision (kept for the audit).
 
         After MAX_REROUTES automatic re-routes, or when every candidate has bounced it, the
         complaint stays with the national admin, who re-routes it by hand.
         """
         changed = event.data
         assert isinstance(changed, ComplaintStatusChanged)
+        if changed.action in BY_HAND and changed.actor_role is Role.NATIONAL_ADMIN:
+            await self._settled_by_admin(changed, event)
+            return
         if changed.action is not LifecycleAction.BOUNCE or changed.agency_id is None:
             return
         bounced_by = changed.agency_id
@@ -107,12 +157,16 @@ class RoutingService:
                 log.warning("reroute_loop_left_to_admin", excluded=excluded)
                 REROUTES_GIVEN_UP.labels("too_many").inc()
                 return None, ()
+            subject = Subject(
+                category=earlier["category"],
+                region_code=earlier["region_code"],
+                report_type=ReportType(earlier["report_type"]),
+                service_standard_id=earlier.get("service_standard_id"),
+                at=changed.changed_at,
+            )
             try:
                 decision = decide(
-                    await self._store.directory(),
-                    category=earlier["category"],
-                    region_code=earlier["region_code"],
-                    exclude=frozenset(excluded),
+                    await self._store.directory(), subject, exclude=frozenset(excluded)
                 )
             except NoAgencyLeft:
                 log.warning("no_agency_left_for_reroute", excluded=excluded)
@@ -123,8 +177,7 @@ class RoutingService:
                 changed.complaint_id,
                 decision,
                 routed_at,
-                category=earlier["category"],
-                region_code=earlier["region_code"],
+                subject=_stored(subject),
                 excluded=excluded,
                 reroutes=earlier.get("reroutes", 0) + 1,
                 session=session,
@@ -135,6 +188,25 @@ class RoutingService:
         if await self._uow.run_once(event, effect):
             for decision in decided:
                 COMPLAINTS_ROUTED.labels(decision.agency.agency_id, "reroute").inc()
+
+    async def _settled_by_admin(self, changed: ComplaintStatusChanged, event: Event) -> None:
+        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
+            earlier = await self._store.decision(changed.complaint_id, session=session)
+            if earlier is None:
+                return None, ()
+            await self._store.confirm(
+                changed.complaint_id,
+                {
+                    "agency_id": changed.agency_id,
+                    "changed": changed.agency_id != earlier["agency_id"],
+                    "at": changed.changed_at,
+                    "action": changed.action.value,
+                },
+                session=session,
+            )
+            return None, ()
+
+        await self._uow.run_once(event, effect)
 
     @staticmethod
     def _routed(
@@ -154,9 +226,30 @@ class RoutingService:
                 rule_id=decision.rule_id,
                 reason=decision.reason,
                 reporter_choice=choice,
+                unit_id=decision.unit_id,
+                agency_units=list(decision.agency.unit_ids),
+                alternatives=list(decision.alternatives),
+                confidence=decision.confidence,
+                directory_version=decision.directory_version,
+                proposal=decision.proposal,
                 routed_at=at,
             ),
             source=SOURCE,
             correlation_id=cause.correlation_id,
             now=at,
         )
+
+
+def _decided_by(decision: Decision) -> str:
+    if decision.proposal:
+        return "proposal"
+    return "fallback" if decision.rule_id == FALLBACK_RULE_ID else "rule"
+
+
+def _stored(subject: Subject) -> dict[str, Any]:
+    return {
+        "category": subject.category,
+        "region_code": subject.region_code,
+        "report_type": subject.report_type.value,
+        "service_standard_id": subject.service_standard_id,
+    }

@@ -1,41 +1,66 @@
-"""MongoDB adapter of routing: the directory (agencies, rules) and the decisions made."""
+"""MongoDB adapter of routing: the directory in force, its versions with who changed what, and
+the decisions made."""
 
 import time
 from datetime import datetime
 from typing import Any
 
+from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session
 from services.routing.domain import Decision, Directory
 
 DIRECTORY = "directory"
+DIRECTORY_VERSIONS = "directory_versions"
 DECISIONS = "decisions"
 _DIRECTORY_ID = "current"
 
 
+class VersionConflict(Exception):
+    """The directory is not at the version the editor read (someone else changed it)."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the directory is at version {current}")
+        self.current = current
+
+
 class RoutingStore:
-    """The current directory (cached briefly) and one decision per complaint."""
+    """The current directory (cached briefly), every earlier version, one decision per
+    complaint."""
 
     def __init__(self, db: AsyncDatabase[Document], *, cache_seconds: float) -> None:
         self._directory = db[DIRECTORY]
+        self._versions = db[DIRECTORY_VERSIONS]
         self._decisions = db[DECISIONS]
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, Directory] | None = None
 
-    async def seed(self, directory: Directory) -> None:
-        """Store the seed directory unless one is stored already."""
-        await self._directory.update_one(
-            {"_id": _DIRECTORY_ID},
-            {"$setOnInsert": directory.model_dump(mode="json")},
-            upsert=True,
+    async def seed(self, directory: Directory, *, at: datetime) -> None:
+        """Store the seed directory as version 1 unless a directory is stored already."""
+        doc = directory.model_dump(mode="json") | {"version": 1}
+        result = await self._directory.update_one(
+            {"_id": _DIRECTORY_ID}, {"$setOnInsert": doc}, upsert=True
         )
+        if result.upserted_id is not None:
+            await self._versions.update_one(
+                {"_id": 1},
+                {
+                    "$setOnInsert": {
+                        "directory": doc,
+                        "changed_at": at,
+                        "changed_by": "seed",
+                        "change": {"kind": "seed"},
+                    }
+                },
+                upsert=True,
+            )
 
-    async def directory(self) -> Directory:
-        """The directory in force (re-read after ``cache_seconds``, so edits apply without a
-        restart)."""
+    async def directory(self, *, fresh: bool = False) -> Directory:
+        """The directory in force (re-read after ``cache_seconds``, so edits made through any
+        instance apply everywhere without a restart)."""
         now = time.monotonic()
-        if self._cached is not None and now - self._cached[0] < self._cache_seconds:
+        if not fresh and self._cached is not None and now - self._cached[0] < self._cache_seconds:
             return self._cached[1]
         doc = await self._directory.find_one({"_id": _DIRECTORY_ID}, {"_id": 0})
         if doc is None:
@@ -44,14 +69,54 @@ class RoutingStore:
         self._cached = (now, directory)
         return directory
 
+    async def replace(
+        self,
+        current: Directory,
+        following: Directory,
+        *,
+        changed_by: str,
+        changed_at: datetime,
+        change: dict[str, Any],
+        session: Session,
+    ) -> None:
+        """Make ``following`` the directory in force, if ``current`` still is; keep the version
+        and who made it."""
+        doc = following.model_dump(mode="json")
+        result = await self._directory.replace_one(
+            {"_id": _DIRECTORY_ID, "version": current.version}, doc, session=session
+        )
+        if result.matched_count == 0:
+            stored = await self._directory.find_one({"_id": _DIRECTORY_ID}, session=session)
+            raise VersionConflict(stored["version"] if stored else 0)
+        await self._versions.insert_one(
+            {
+                "_id": following.version,
+                "directory": doc,
+                "changed_at": changed_at,
+                "changed_by": changed_by,
+                "change": change,
+            },
+            session=session,
+        )
+        self._cached = None
+
+    async def versions(self, *, limit: int, before: int | None) -> list[dict[str, Any]]:
+        """The audit trail, newest first, without the full tables."""
+        query: dict[str, Any] = {} if before is None else {"_id": {"$lt": before}}
+        cursor = self._versions.find(query, {"directory": 0}).sort("_id", DESCENDING).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def version(self, version: int) -> dict[str, Any] | None:
+        """One version with its full table."""
+        return await self._versions.find_one({"_id": version})
+
     async def record(
         self,
         complaint_id: str,
         decision: Decision,
         decided_at: datetime,
         *,
-        category: str,
-        region_code: str,
+        subject: dict[str, Any],
         excluded: list[str],
         reroutes: int,
         session: Session,
@@ -60,16 +125,27 @@ class RoutingStore:
         doc: dict[str, Any] = {
             "_id": complaint_id,
             "agency_id": decision.agency.agency_id,
+            "unit_id": decision.unit_id,
             "rule_id": decision.rule_id,
             "reason": decision.reason,
             "alternatives": list(decision.alternatives),
+            "confidence": decision.confidence,
+            "directory_version": decision.directory_version,
+            "proposal": decision.proposal,
             "decided_at": decided_at,
-            "category": category,
-            "region_code": region_code,
+            **subject,
             "excluded": excluded,
             "reroutes": reroutes,
         }
         await self._decisions.replace_one({"_id": complaint_id}, doc, upsert=True, session=session)
+
+    async def confirm(
+        self, complaint_id: str, confirmation: dict[str, Any], *, session: Session
+    ) -> None:
+        """Note how the national admin settled a decision (confirmed or changed it)."""
+        await self._decisions.update_one(
+            {"_id": complaint_id}, {"$set": {"confirmation": confirmation}}, session=session
+        )
 
     async def decision(
         self, complaint_id: str, *, session: Session | None = None

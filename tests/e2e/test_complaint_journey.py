@@ -25,6 +25,9 @@ from schemas.events import (
 from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS
 from tests.support import bearer, eventually, read_topic
 
+# As in tests.conftest.service_env: group joins wait on the session timeout on Tansu.
+QUICK_GROUPS = {"KAFKA_SESSION_TIMEOUT_MS": "3000", "KAFKA_HEARTBEAT_INTERVAL_MS": "300"}
+
 SMS_TOKEN = "e2e-gateway-token"
 OPEN311_KEY = "e2e-open311-key"
 COMPLAINT = {
@@ -49,7 +52,7 @@ def platform(bootstrap: str, mongo_url: str, log_dir: Path) -> Iterator[Platform
         kafka_bootstrap=bootstrap,
         mongo_url=mongo_url,
         log_dir=log_dir,
-        extra_env={
+        extra_env=QUICK_GROUPS | {
             "INTAKE_SMS_GATEWAY_TOKEN": SMS_TOKEN,
             "INTAKE_OPEN311_API_KEYS": f'["{OPEN311_KEY}"]',
         },
@@ -174,6 +177,7 @@ def test_services_stop_gracefully(bootstrap: str, mongo_url: str, tmp_path: Path
         mongo_url=mongo_url,
         services=("routing", "standards"),
         log_dir=tmp_path,
+        extra_env=QUICK_GROUPS,
     )
     running.stop()
     for name, server in running.services.items():

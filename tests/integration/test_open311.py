@@ -107,7 +107,7 @@ async def test_services_come_from_categories_and_published_standards(
 
     definition = await asyncio.to_thread(client.get_service_definition, "infrastruktur.jalan")
     region = next(a for a in definition["attributes"] if a["code"] == "region_code")
-    assert region["required"] is True
+    assert region["required"] is False  # resolved from lat/long when left out
     xml_client = GeoReport(base_url, output_format="xml")
     xml_services = await asyncio.to_thread(xml_client.get_service_list)
     assert "infrastruktur.jalan" in {s["service_code"] for s in xml_services}
@@ -186,6 +186,17 @@ async def test_a_request_for_a_published_standard_is_linked_to_it(
         (form(lat=None, long=None), 400, "location is required"),
         (form(lat="north"), 400, "decimal degrees"),
         (form(**{"attribute[region_code]": "99"}), 400, "region_code"),
+        (form(**{"attribute[region_code]": "81.99"}), 400, "region_code"),
+        (
+            form(
+                lat=None,
+                long=None,
+                address_string="Jl. Pattimura",
+                **{"attribute[region_code]": None},
+            ),
+            400,
+            "region_code",
+        ),
         (form(**{"attribute[report_type]": "gugatan"}), 400, "report_type"),
         (form(description="x" * 4001), 400, "description"),
         (form(email=None), 400, "reporter"),
@@ -200,6 +211,23 @@ async def test_bad_requests_get_the_spec_error_format(
     [error] = response.json()
     assert error["code"] == status
     assert fragment in error["description"]
+
+
+async def test_a_request_without_region_code_is_placed_by_its_coordinates(
+    base_url: str, admin: dict[str, str]
+) -> None:
+    # A point in Bukittinggi, Sumatera Barat (the seat of Kota Bukittinggi is 13.75).
+    created = await post(
+        base_url, form(lat="-0.3051", long="100.3692", **{"attribute[region_code]": None})
+    )
+    assert created.status_code == 201, created.text
+    [receipt] = created.json()
+    root = base_url.removesuffix("/open311/v2")
+    async with httpx.AsyncClient() as http:
+        stored = await http.get(
+            f"{root}/v1/complaints/{receipt['service_request_id']}", headers=admin
+        )
+    assert stored.json()["region_code"] == "13.75"
 
 
 async def test_lookups_refuse_bad_parameters_in_the_spec_format(base_url: str) -> None:

@@ -1,5 +1,6 @@
 """Routing on the real broker and database: decisions, redelivery, poison messages, rule edits."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from schemas.events import ComplaintRouted, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP, dead_letter_topic
 from services.routing.app import create_app
 from services.routing.config import RoutingSettings
-from services.routing.store import DECISIONS, DIRECTORY
+from services.routing.store import DECISIONS
 from tests import factories
 from tests.conftest import service_env
 from tests.support import (
@@ -138,38 +139,181 @@ async def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_going(
     assert all(r.headers["x-dlq-consumer-group"] == ROUTING_GROUP for r in dlq)
 
 
-async def test_a_rule_edit_applies_to_the_next_complaint_without_a_restart(
+ADMIN = bearer(Role.NATIONAL_ADMIN, "admin-1")
+
+
+async def test_rules_are_edited_through_the_api_with_versions_and_an_audit_trail(
     client: httpx.AsyncClient,
-    bootstrap: str,
-    mongo: AsyncMongoClient[Any],
-    settings: RoutingSettings,
 ) -> None:
-    directory = mongo[settings.database_name][DIRECTORY]
-    await directory.update_one(
-        {"_id": "current"},
-        {
-            "$push": {
-                "rules": {
-                    "rule_id": "pendidikan-padang",
-                    "category": "pendidikan",
-                    "region_prefix": "13.71",
-                    "agency_id": "pemkot-padang",
-                    "priority": 50,
-                }
-            }
-        },
+    current = await client.get("/v1/directory")
+    version = int(current.headers["ETag"].strip('"'))
+    rule = {"category": "pariwisata", "region_prefix": "81.71", "agency_id": "pemkot-ambon"}
+    agency = bearer(Role.AGENCY_ADMIN, "a", agency="pemkot-ambon")
+    assert (await client.put("/v1/rules/pariwisata-ambon", json=rule)).status_code == 401
+    refused = await client.put("/v1/rules/pariwisata-ambon", json=rule, headers=agency)
+    assert refused.status_code == 403
+
+    # Inconsistent or malformed edits are refused whole, with the field named.
+    ghost = await client.put(
+        "/v1/rules/pariwisata-ambon", json=rule | {"agency_id": "dinas-hantu"}, headers=ADMIN
     )
-    event = as_event(submitted("pendidikan.sekolah", "13.71.01"))
-    await publish(bootstrap, COMPLAINT_EVENTS.name, [event])
+    assert ghost.status_code == 422
+    assert ghost.json()["code"] == "inconsistent_directory"
+    assert "unknown agencies: dinas-hantu" in ghost.json()["errors"][0]["message"]
+    no_unit = await client.put(
+        "/v1/rules/pariwisata-ambon", json=rule | {"unit_id": "bidang-x"}, headers=ADMIN
+    )
+    assert "does not have" in no_unit.json()["errors"][0]["message"]
+    bad_region = await client.put(
+        "/v1/rules/pariwisata-ambon", json=rule | {"region_prefix": "81.99"}, headers=ADMIN
+    )
+    assert bad_region.status_code == 422
+    assert bad_region.json()["errors"][0]["field"] == "body.region_prefix"
+    stale = await client.put(
+        "/v1/rules/pariwisata-ambon",
+        json=rule,
+        headers=ADMIN | {"If-Match": f'"{version - 1 if version > 1 else 999}"'},
+    )
+    assert stale.status_code == 412
+    assert stale.json()["current_version"] == version
+    assert (await client.get("/v1/directory")).headers["ETag"] == f'"{version}"'
+
+    saved = await client.put(
+        "/v1/rules/pariwisata-ambon", json=rule, headers=ADMIN | {"If-Match": f'"{version}"'}
+    )
+    assert saved.status_code == 200, saved.text
+    assert saved.headers["ETag"] == f'"{version + 1}"'
+    assert "pariwisata-ambon" in {r["rule_id"] for r in saved.json()["rules"]}
+    removed = await client.delete("/v1/rules/pariwisata-ambon", headers=ADMIN)
+    assert removed.headers["ETag"] == f'"{version + 2}"'
+    missing = await client.delete("/v1/rules/pariwisata-ambon", headers=ADMIN)
+    assert (missing.status_code, missing.json()["code"]) == (404, "rule_not_found")
+
+    assert (await client.get("/v1/directory/versions", headers=agency)).status_code == 403
+    auditor = bearer(Role.AUDITOR, "bpk-1")
+    trail = (await client.get("/v1/directory/versions?limit=2", headers=auditor)).json()
+    assert [(t["version"], t["change"]["kind"]) for t in trail] == [
+        (version + 2, "rule_removed"),
+        (version + 1, "rule_put"),
+    ]
+    assert trail[1]["changed_by"] == "national_admin:admin-1"
+    assert trail[1]["change"]["rule"]["agency_id"] == "pemkot-ambon"
+    then = (await client.get(f"/v1/directory/versions/{version + 1}", headers=auditor)).json()
+    assert "pariwisata-ambon" in {r["rule_id"] for r in then["directory"]["rules"]}
+    seed = (await client.get("/v1/directory/versions/1", headers=auditor)).json()
+    assert seed["changed_by"] == "seed"
+
+
+async def test_an_explanation_can_be_asked_before_a_rule_goes_live(
+    client: httpx.AsyncClient,
+) -> None:
+    explained = await client.get(
+        "/v1/directory/explain",
+        params={"category": "kesehatan.puskesmas", "region_code": "81.71.02"},
+    )
+    body = explained.json()
+    assert (body["agency_id"], body["rule_id"], body["confidence"]) == (
+        "dinkes-kota-ambon",
+        "kesehatan-ambon",
+        "medium",  # kesehatan-maluku has the same priority; the city rule is more specific
+    )
+    assert body["alternatives"][0] == "kesehatan-maluku"
+    bad = await client.get("/v1/directory/explain", params={"category": "x", "region_code": "7"})
+    assert bad.status_code == 422
+
+
+async def test_rule_changes_while_complaints_flow_route_each_complaint_once_by_the_table_in_force(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    disdik = {"name": "Dinas Pendidikan Kota Padang", "region_code": "13.71"}
+    made = await client.put("/v1/agencies/disdik-kota-padang", json=disdik, headers=ADMIN)
+    assert made.status_code == 200, made.text
+    before = [as_event(submitted("pendidikan.sekolah", "13.71.01")) for _ in range(30)]
+    after = [as_event(submitted("pendidikan.sekolah", "13.71.01")) for _ in range(30)]
+
+    async def flow() -> None:
+        for event in before:
+            await publish(bootstrap, COMPLAINT_EVENTS.name, [event])
+
+    flowing = asyncio.create_task(flow())
+    await asyncio.sleep(0.05)
+    edited = await client.put(
+        "/v1/rules/pendidikan-padang",
+        json={
+            "category": "pendidikan",
+            "region_prefix": "13.71",
+            "agency_id": "disdik-kota-padang",
+            "priority": 50,
+        },
+        headers=ADMIN,
+    )
+    assert edited.status_code == 200
+    edit_version = int(edited.headers["ETag"].strip('"'))
+    await flowing
+    await publish(bootstrap, COMPLAINT_EVENTS.name, after)
+
+    everyone = {event.subject for event in before + after}
     seen = await read_topic(
         bootstrap,
         COMPLAINT_EVENTS.name,
-        until=lambda rs: bool(routed_for(event.subject, rs)),
+        until=lambda rs: everyone <= {r.key.decode() for r in rs if r.type.endswith("routed.v1")},
+        timeout=60,
     )
-    assert routed_for(event.subject, seen)[0].rule_id == "pendidikan-padang"
+    for event in before + after:
+        [routed] = routed_for(event.subject, seen)  # exactly once
+        assert routed.directory_version is not None
+        expected = (
+            "disdik-kota-padang" if routed.directory_version >= edit_version else ("pemkot-padang")
+        )
+        assert routed.agency_id == expected, routed
+    # Everything submitted after the edit answered used the new table.
+    assert {routed_for(e.subject, seen)[0].agency_id for e in after} == {"disdik-kota-padang"}
 
-    listed = (await client.get("/v1/directory")).json()
-    assert "pendidikan-padang" in [rule["rule_id"] for rule in listed["rules"]]
+
+async def test_a_rule_naming_a_unit_sends_the_complaint_straight_there(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    event = as_event(submitted("kependudukan.ktp", "81.71.02"))
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [event])
+    seen = await read_topic(
+        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: bool(routed_for(event.subject, rs))
+    )
+    [routed] = routed_for(event.subject, seen)
+    assert (routed.agency_id, routed.unit_id) == ("pemkot-ambon", "disdukcapil")
+    assert "disdukcapil" in routed.agency_units and routed.proposal is False
+
+
+async def test_manual_mode_only_proposes_and_records_how_the_admin_settled_it(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    directory = (await client.get("/v1/directory")).json()
+    dinkes = next(a for a in directory["agencies"] if a["agency_id"] == "dinkes-prov-sumbar")
+    manual = {k: v for k, v in dinkes.items() if k != "agency_id"} | {"routing_mode": "manual"}
+    assert (
+        await client.put("/v1/agencies/dinkes-prov-sumbar", json=manual, headers=ADMIN)
+    ).status_code == 200
+    event = as_event(submitted("kesehatan.rs", "13.02"))
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [event])
+    seen = await read_topic(
+        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: bool(routed_for(event.subject, rs))
+    )
+    [proposed] = routed_for(event.subject, seen)
+    assert (proposed.agency_id, proposed.proposal) == ("dinkes-prov-sumbar", True)
+
+    # The national admin forwards it elsewhere by hand; routing keeps that next to its proposal.
+    by_hand = factories.status_changed(
+        event.subject, actor_role=Role.NATIONAL_ADMIN, agency_id="pemprov-sumbar"
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(by_hand)])
+
+    async def settled() -> dict[str, Any] | None:
+        found = (await client.get(f"/v1/decisions/{event.subject}", headers=ADMIN)).json()
+        return found if found.get("confirmation") else None
+
+    decision = await eventually(settled)
+    assert decision["proposal"] is True
+    assert decision["confirmation"]["agency_id"] == "pemprov-sumbar"
+    assert decision["confirmation"]["changed"] is True
 
 
 async def test_health_readiness_and_metrics(client: httpx.AsyncClient) -> None:

@@ -109,3 +109,29 @@ def test_fingerprint_tells_different_requests_apart() -> None:
     b = ComplaintCreate.model_validate({**VALID, "title": "Antrean puskesmas 2"})
     assert a.fingerprint() == ComplaintCreate.model_validate(VALID).fingerprint()
     assert a.fingerprint() != b.fingerprint()
+
+
+def test_without_region_code_the_location_places_the_complaint() -> None:
+    # A point in Kota Ambon; another near Bukittinggi, Sumatera Barat.
+    ambon = ComplaintCreate.model_validate(
+        {**VALID, "region_code": "", "location": {"lat": -3.70, "long": 128.17}}
+    )
+    assert ambon.region_code == "81.71"
+    near = {k: v for k, v in VALID.items() if k != "region_code"}
+    bukittinggi = ComplaintCreate.model_validate(
+        {**near, "location": {"lat": -0.30, "long": 100.37}}
+    )
+    assert bukittinggi.region_code == "13.75"
+    # A region the reporter names wins over the point.
+    named = ComplaintCreate.model_validate({**VALID, "location": {"lat": -0.30, "long": 100.37}})
+    assert named.region_code == "81.71"
+
+
+def test_a_regency_code_must_exist_where_the_regencies_are_known() -> None:
+    with pytest.raises(ValidationError, match="no regency or city of Maluku"):
+        ComplaintCreate.model_validate({**VALID, "region_code": "81.99"})
+    with pytest.raises(ValidationError) as caught:
+        ComplaintCreate.model_validate({**{k: v for k, v in VALID.items() if k != "region_code"}})
+    [error] = caught.value.errors()
+    assert (error["loc"], error["type"]) == (("region_code",), "missing")
+    assert "location" in error["msg"]

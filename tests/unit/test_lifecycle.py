@@ -218,3 +218,51 @@ def test_merge_closes_a_duplicate_for_good() -> None:
     assert merged.to_status is S.MERGED
     assert merged.reason == "merged into LPR-AAAAA-AAAAA"
     assert refused(merged.state, Command(A.REPLY, text="x"), CITIZEN) == "illegal_transition"
+
+
+SIBLING = Actor(Role.UNIT_OFFICER, "officer-2", agency_id="pemkot-ambon", unit_id="dishub")
+
+
+def test_a_unit_hands_a_complaint_to_a_sibling_unit_of_its_agency() -> None:
+    routed = replace(step(FRESH, FORWARD, ADMIN), agency_units=("dinas-pu", "dishub"))
+    at_unit = step(routed, Command(A.FORWARD_TO_UNIT, unit_id="dinas-pu"), AGENCY)
+    working = step(at_unit, Command(A.FOLLOW_UP, text="Kami cek dulu"), UNIT)
+    handed = step(
+        working, Command(A.FORWARD_TO_UNIT, unit_id="dishub", reason="urusan dishub"), UNIT
+    )
+    assert (handed.status, handed.unit_id, handed.agency_id) == (
+        S.FORWARDED_TO_UNIT,
+        "dishub",
+        "pemkot-ambon",
+    )
+    # Now the sibling holds it, and the first unit no longer may act.
+    assert step(handed, Command(A.FOLLOW_UP, text="Diterima"), SIBLING).status is S.IN_FOLLOW_UP
+    assert refused(handed, Command(A.FOLLOW_UP, text="x"), UNIT) == "not_your_complaint"
+    # The agency admin may move it between units too; a unit of another agency cannot be named.
+    assert (
+        step(handed, Command(A.FORWARD_TO_UNIT, unit_id="dinas-pu"), AGENCY).unit_id == "dinas-pu"
+    )
+    assert (
+        refused(handed, Command(A.FORWARD_TO_UNIT, unit_id="bidang-x"), SIBLING) == "unknown_unit"
+    )
+    assert refused(handed, Command(A.FORWARD_TO_UNIT, unit_id="dishub"), SIBLING) == "same_unit"
+
+
+def test_a_unit_cannot_hand_over_what_it_does_not_hold_or_after_the_answer() -> None:
+    routed = replace(step(FRESH, FORWARD, ADMIN), agency_units=("dinas-pu", "dishub"))
+    # Still at the agency level: only the agency admin disposes it.
+    assert (
+        refused(routed, Command(A.FORWARD_TO_UNIT, unit_id="dishub"), UNIT) == "not_your_complaint"
+    )
+    at_unit = step(routed, Command(A.FORWARD_TO_UNIT, unit_id="dinas-pu"), AGENCY)
+    answered = step(at_unit, Command(A.ANSWER, text="Selesai"), UNIT)
+    assert refused(answered, Command(A.FORWARD_TO_UNIT, unit_id="dishub"), UNIT) == (
+        "illegal_transition"
+    )
+
+
+def test_forwarding_to_another_agency_forgets_the_old_agency_units() -> None:
+    routed = replace(step(FRESH, FORWARD, ADMIN), agency_units=("dinas-pu",))
+    bounced = step(routed, Command(A.BOUNCE, reason="bukan wewenang"), AGENCY)
+    rerouted = step(bounced, Command(A.REROUTE, agency_id="pemkot-padang"), ADMIN)
+    assert rerouted.agency_units == ()
