@@ -203,3 +203,8 @@ def payloads(records: Sequence[Seen], subject: str, kind: type[P]) -> list[P]:
         for r in records
         if r.key == subject.encode() and r.type == kind.event_type()
     ]
+
+
+def subjects(records: Sequence[Seen], kind: type[EventPayload]) -> set[str]:
+    """The aggregates (record keys) that have an event of this type among the records."""
+    return {r.key.decode() for r in records if r.key is not None and r.type == kind.event_type()}

@@ -52,7 +52,8 @@ def platform(bootstrap: str, mongo_url: str, log_dir: Path) -> Iterator[Platform
         kafka_bootstrap=bootstrap,
         mongo_url=mongo_url,
         log_dir=log_dir,
-        extra_env=QUICK_GROUPS | {
+        extra_env=QUICK_GROUPS
+        | {
             "INTAKE_SMS_GATEWAY_TOKEN": SMS_TOKEN,
             "INTAKE_OPEN311_API_KEYS": f'["{OPEN311_KEY}"]',
         },

@@ -626,3 +626,82 @@ async def test_routing_decision_after_a_bounce_reroutes_it(
         "reroute",
         "system",
     )
+
+
+async def detail(client: httpx.AsyncClient, cid: str, who: dict[str, str]) -> dict[str, Any]:
+    body: dict[str, Any] = (await client.get(f"/v1/complaints/{cid}", headers=who)).json()
+    return body
+
+
+async def test_a_decision_naming_a_unit_lands_there_and_units_hand_over_to_siblings(
+    client: httpx.AsyncClient, people: People, bootstrap: str
+) -> None:
+    cid = await submit(client, people)
+    decision = factories.routed(
+        cid,
+        agency_id=AMBON,
+        agency_name="Pemkot Ambon",
+        unit_id="disdukcapil",
+        agency_units=["disdukcapil", "dinkes"],
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(decision)])
+
+    async def at_unit() -> dict[str, Any] | None:
+        body = await detail(client, cid, people.admin)
+        return body if body["status"] == "forwarded_to_unit" else None
+
+    body = await eventually(at_unit, timeout=30)
+    assert body["unit_id"] == "disdukcapil"
+    assert [h["action"] for h in body["history"][-2:]] == ["forward", "forward_to_unit"]
+
+    # The unit hands it to a sibling; an unknown unit and the holder's own are refused.
+    unknown = await act(client, cid, people.unit, action="forward_to_unit", unit_id="bappeda")
+    assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_unit")
+    same = await act(client, cid, people.unit, action="forward_to_unit", unit_id="disdukcapil")
+    assert (same.status_code, same.json()["code"]) == (422, "same_unit")
+    handed = await ok(
+        client, cid, people.unit, action="forward_to_unit", unit_id="dinkes", reason="urusan RS"
+    )
+    assert handed["unit_id"] == "dinkes"
+    refused = await act(client, cid, people.unit, action="follow_up", text="Masih kami?")
+    assert refused.status_code == 403
+    await ok(client, cid, people.other_unit, action="follow_up", text="Diterima Dinkes")
+
+    events = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: len(payloads(rs, cid, ComplaintStatusChanged)) >= 4,
+    )
+    actions = [(e.action.value, e.unit_id) for e in payloads(events, cid, ComplaintStatusChanged)]
+    assert ("forward_to_unit", "dinkes") in actions
+
+
+async def test_a_proposed_route_waits_for_the_admin_who_confirms_it_without_retyping(
+    client: httpx.AsyncClient, people: People, bootstrap: str
+) -> None:
+    cid = await submit(client, people, anonymous=False)
+    proposal = factories.routed(
+        cid, agency_id=AMBON, agency_name="Pemkot Ambon", proposal=True, confidence="medium"
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(proposal)])
+
+    async def proposed() -> dict[str, Any] | None:
+        body = await detail(client, cid, people.admin)
+        return body if body.get("route_proposal") else None
+
+    body = await eventually(proposed, timeout=30)
+    assert body["status"] == "submitted"  # nothing moves until the admin confirms
+    assert (body["route_proposal"]["agency_id"], body["route_proposal"]["confidence"]) == (
+        AMBON,
+        "medium",
+    )
+    assert (await detail(client, cid, people.reporter)).get("route_proposal") is None
+
+    confirmed = await ok(client, cid, people.admin, action="forward", needs_examination=False)
+    assert confirmed["status"] == "forwarded_to_agency"
+    assert confirmed["agency"] == {"id": AMBON, "name": "Pemkot Ambon"}
+    assert confirmed["route_proposal"] is None
+    # Without a proposal, a forward still needs the agency.
+    other = await submit(client, people)
+    missing = await act(client, other, people.admin, action="forward", needs_examination=False)
+    assert (missing.status_code, missing.json()["code"]) == (422, "agency_id_required")

@@ -28,6 +28,7 @@ from tests.support import (
     publish_raw,
     read_topic,
     running,
+    subjects,
 )
 
 
@@ -256,7 +257,7 @@ async def test_rule_changes_while_complaints_flow_route_each_complaint_once_by_t
     seen = await read_topic(
         bootstrap,
         COMPLAINT_EVENTS.name,
-        until=lambda rs: everyone <= {r.key.decode() for r in rs if r.type.endswith("routed.v1")},
+        until=lambda rs: everyone <= subjects(rs, ComplaintRouted),
         timeout=60,
     )
     for event in before + after:

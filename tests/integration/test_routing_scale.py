@@ -19,6 +19,7 @@ from tests.support import (
     publish,
     read_topic,
     running,
+    subjects,
 )
 
 PARTITIONS = COMPLAINT_EVENTS.partitions
@@ -54,8 +55,7 @@ async def routed_once(bootstrap: str, events: list[Event]) -> None:
     seen = await read_topic(
         bootstrap,
         COMPLAINT_EVENTS.name,
-        until=lambda rs: wanted
-        <= {r.key.decode() for r in rs if r.type == ComplaintRouted.event_type()},
+        until=lambda rs: wanted <= subjects(rs, ComplaintRouted),
         timeout=60,
     )
     for event in events:
