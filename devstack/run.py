@@ -2,6 +2,8 @@
 
 Uses the Kafka and MongoDB named by ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGO_URL`` when they are
 set; otherwise starts the embedded Tansu broker and SecantusDB (data kept in ``.data/mongo``).
+Email goes to ``NOTIFY_SMTP_HOST`` when set; otherwise to a local mail catcher that keeps each
+message as an .eml file in ``.data/mail``.
 """
 
 import os
@@ -12,7 +14,10 @@ from pathlib import Path
 from types import FrameType
 
 from devstack import infra
+from devstack.mailsink import MailSink
 from devstack.platform import DEFAULT_PORTS, KAFKA_PORT, MONGO_PORT, start_platform
+
+MAIL_PORT = 1025
 
 
 def _port(wanted: int) -> int:
@@ -29,6 +34,15 @@ def main() -> None:
     data = Path(os.environ.get("LAPOR_DATA_DIR", ".data"))
     ports = {name: _port(port) for name, port in DEFAULT_PORTS.items()}
     print("starting the LAPOR platform ...", flush=True)
+    extra_env: dict[str, str] = {}
+    sink = None
+    if not os.environ.get("NOTIFY_SMTP_HOST"):
+        sink = MailSink(port=_port(MAIL_PORT), store=data / "mail").start()
+        extra_env = {
+            "NOTIFY_SMTP_HOST": "127.0.0.1",
+            "NOTIFY_SMTP_PORT": str(sink.port),
+            "NOTIFY_SMTP_STARTTLS": "false",
+        }
     platform = start_platform(
         kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
         mongo_url=os.environ.get("MONGO_URL"),
@@ -37,8 +51,11 @@ def main() -> None:
         kafka_port=_port(KAFKA_PORT),
         mongo_port=_port(MONGO_PORT),
         log_dir=data / "logs",
+        extra_env=extra_env,
     )
     print(f"kafka      {platform.kafka_bootstrap}")
+    if sink is not None:
+        print(f"mail       smtp://127.0.0.1:{sink.port}  (kept in {data / 'mail'})")
     print(f"mongodb    {platform.mongo_url}")
     for name in platform.services:
         print(f"{name:<10} {platform.url(name)}  (docs: {platform.url(name)}/docs)")
@@ -62,6 +79,8 @@ def main() -> None:
     finally:
         print("stopping ...", flush=True)
         platform.stop()
+        if sink is not None:
+            sink.stop()
         print("stopped", flush=True)
 
 

@@ -112,6 +112,22 @@ NOTIFICATIONS_RECORDED = Counter(
     "Notifications recorded for delivery, by recipient role and channel.",
     ["recipient_role", "channel"],
 )
+NOTIFICATION_ATTEMPTS = Counter(
+    "lapor_notification_attempts_total",
+    "Delivery attempts by channel and outcome (sent, retry, failed: dead-lettered).",
+    ["channel", "outcome"],
+)
+NOTIFICATION_SEND_SECONDS = Histogram(
+    "lapor_notification_send_seconds",
+    "Time a channel took to accept a message.",
+    ["channel"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+NOTIFICATION_QUEUE = Gauge(
+    "lapor_notification_queue_messages",
+    "Messages by channel and delivery status (pending, retrying, sending, sent, failed).",
+    ["channel", "status"],
+)
 STANDARDS_STORED = Counter(
     "lapor_standards_stored_total",
     "Service standards stored in the registry.",

@@ -12,7 +12,7 @@ from kernel.outbox import OutboxRelay
 from kernel.settings import ServiceSettings
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import EventPayload
-from schemas.topics import PRODUCT_TOPICS
+from schemas.topics import PRODUCT_TOPICS, TopicSpec, dead_letter_topic
 
 log = get_logger(__name__)
 
@@ -20,8 +20,11 @@ log = get_logger(__name__)
 class Runtime:
     """MongoDB client and database, Kafka producer, outbox relay and unit of work of one service."""
 
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(
+        self, settings: ServiceSettings, *, extra_topics: Sequence[TopicSpec] = ()
+    ) -> None:
         self.settings = settings
+        self._topics = (*PRODUCT_TOPICS, *extra_topics)
         self.mongo = mongo.connect(settings)
         self.db = mongo.database(self.mongo, settings)
         self.producer = kafka.Publisher(settings)
@@ -36,7 +39,8 @@ class Runtime:
     async def start(self) -> None:
         """Create topics (when allowed), connect the producer, prepare indexes, start the relay."""
         if self.settings.kafka_create_topics:
-            await kafka.ensure_topics(self.settings, PRODUCT_TOPICS)
+            # Before the producer starts, so that its first metadata already knows them.
+            await kafka.ensure_topics(self.settings, self._topics)
         await self.producer.start()
         await self.uow.create_indexes()
         await self.relay.start()
@@ -55,7 +59,9 @@ class Runtime:
         handlers: Mapping[str, EventHandler],
         payload_types: Mapping[str, type[EventPayload]],
     ) -> EventConsumer:
-        """A consumer group of this service that dead-letters through this service's producer."""
+        """A consumer group of this service that dead-letters through this service's producer
+        (its dead-letter topic is created with the others, before the producer starts)."""
+        self._topics = (*self._topics, dead_letter_topic(group_id))
         return EventConsumer(
             settings=self.settings,
             group_id=group_id,

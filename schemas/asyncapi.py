@@ -3,8 +3,19 @@
 from typing import Any
 
 from schemas.envelope import CORRELATION_HEADER, SPEC_VERSION, EventPayload
-from schemas.events import COMPLAINT_EVENT_TYPES, PUBLIC_EVENT_TYPES, STANDARD_EVENT_TYPES
-from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS, STANDARD_EVENTS, TopicSpec
+from schemas.events import (
+    COMPLAINT_EVENT_TYPES,
+    PUBLIC_EVENT_TYPES,
+    STANDARD_EVENT_TYPES,
+    NotificationUndeliverable,
+)
+from schemas.topics import (
+    COMPLAINT_EVENTS,
+    PUBLIC_COMPLAINTS,
+    STANDARD_EVENTS,
+    UNDELIVERABLE_NOTIFICATIONS,
+    TopicSpec,
+)
 
 REF = "#/components/schemas/{model}"
 
@@ -48,6 +59,11 @@ def asyncapi_document(version: str = "0.1.0") -> dict[str, Any]:
         ("complaintEvents", COMPLAINT_EVENTS, COMPLAINT_EVENT_TYPES),
         ("standardEvents", STANDARD_EVENTS, STANDARD_EVENT_TYPES),
         ("publicComplaints", PUBLIC_COMPLAINTS, PUBLIC_EVENT_TYPES),
+        (
+            "undeliverableNotifications",
+            UNDELIVERABLE_NOTIFICATIONS,
+            {NotificationUndeliverable.event_type(): NotificationUndeliverable},
+        ),
     ]
     for channel_id, topic, types in topics:
         refs = {}

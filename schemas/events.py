@@ -20,7 +20,13 @@ from schemas.complaint import (
 )
 from schemas.envelope import EventPayload
 from schemas.regions import REGION_CODE_PATTERN
-from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS, STANDARD_EVENTS, TopicSpec
+from schemas.topics import (
+    COMPLAINT_EVENTS,
+    PUBLIC_COMPLAINTS,
+    STANDARD_EVENTS,
+    UNDELIVERABLE_NOTIFICATIONS,
+    TopicSpec,
+)
 
 ComplaintId = str
 
@@ -57,6 +63,11 @@ class ComplaintSubmitted(ComplaintEvent):
     )
     chosen_agency_id: str | None = Field(
         default=None, description="The agency the reporter asked for, if any."
+    )
+    reporter_account: str | None = Field(
+        default=None,
+        description="The citizen account that submitted it (an opaque ID, for the in-app "
+        "inbox and the reporter's notification preferences); none for SMS and integrations.",
     )
     submitted_at: AwareDatetime
 
@@ -133,6 +144,16 @@ class ComplaintMerged(ComplaintEvent):
 
     merged_complaint_id: str
     merged_at: AwareDatetime
+
+
+class ComplaintSupported(ComplaintEvent):
+    """A citizen supports a public report: they hear about its progress from now on."""
+
+    NAME = "complaint.supported"
+    VERSION = 1
+
+    supporter_account: str = Field(description="The supporter's citizen account (opaque ID).")
+    supported_at: AwareDatetime
 
 
 class SlaStage(StrEnum):
@@ -232,22 +253,69 @@ class RecipientRole(StrEnum):
     """Who a notification is for."""
 
     COMPLAINANT = "complainant"
+    SUPPORTER = "supporter"
     AGENCY = "agency"
+    UNIT = "unit"
+    SUPERVISOR = "supervisor"
 
 
 class NotificationSent(ComplaintEvent):
-    """A message to a person was recorded for delivery."""
+    """A message was handed over to its channel (the mail server, SMS gateway, webhook
+    receiver or inbox accepted it)."""
 
     NAME = "notification.sent"
     VERSION = 1
 
     notification_id: str
     recipient_role: RecipientRole
-    recipient: str = Field(description="Agency ID, or 'complainant'; never a personal address.")
+    recipient: str = Field(
+        description="Agency, unit or officer ID, or 'complainant'/'supporter'; never a "
+        "personal address."
+    )
     channel: str
     template: str
     caused_by: str = Field(description="ce_id of the event this notification answers.")
+    attempts: int = Field(default=1, ge=1, description="Delivery attempts it took.")
+    digest_of: int = Field(
+        default=1, ge=1, description="How many messages this one delivered (a digest: more)."
+    )
     sent_at: datetime
+
+
+class NotificationFailed(ComplaintEvent):
+    """A message could not be delivered after its last attempt (or was refused for good); it
+    is in the delivery dead-letter topic for an operator."""
+
+    NAME = "notification.failed"
+    VERSION = 1
+
+    notification_id: str
+    recipient_role: RecipientRole
+    recipient: str
+    channel: str
+    template: str
+    caused_by: str
+    attempts: int = Field(ge=0)
+    error: str = Field(max_length=500, description="The last error, without personal data.")
+    failed_at: AwareDatetime
+
+
+class NotificationUndeliverable(EventPayload):
+    """A dead letter of delivery: which message, where it failed, why. Keyed by message ID."""
+
+    NAME = "notification.undeliverable"
+    VERSION = 1
+
+    notification_id: str
+    complaint_id: str
+    channel: str
+    template: str
+    attempts: int = Field(ge=0)
+    error: str = Field(max_length=500)
+    failed_at: AwareDatetime
+
+    def subject(self) -> str:
+        return self.notification_id
 
 
 class PublicHistoryEntry(BaseModel):
@@ -315,7 +383,9 @@ COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
         SlaBreached,
         SlaEscalated,
         SlaWindowExpired,
+        ComplaintSupported,
         NotificationSent,
+        NotificationFailed,
     )
 }
 PUBLIC_EVENT_TYPES: dict[str, type[EventPayload]] = {
@@ -334,4 +404,6 @@ def topic_for(payload: EventPayload) -> TopicSpec:
         return COMPLAINT_EVENTS
     if isinstance(payload, StandardPublished):
         return STANDARD_EVENTS
+    if isinstance(payload, NotificationUndeliverable):
+        return UNDELIVERABLE_NOTIFICATIONS
     raise TypeError(f"no topic for {type(payload).__name__}")

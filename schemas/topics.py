@@ -73,6 +73,21 @@ NOTIFY_GROUP = "notify"
 CONSUMER_GROUPS: tuple[str, ...] = (INTAKE_GROUP, ROUTING_GROUP, SLA_GROUP, NOTIFY_GROUP)
 
 
+# Messages notify could not deliver after its last attempt (not a consumer group's rejects).
+UNDELIVERABLE_NOTIFICATIONS = TopicSpec(
+    name=f"{DEAD_LETTER_PREFIX}notify-delivery",
+    partitions=1,
+    retention_ms=90 * 24 * 3600 * 1000,
+    description="Notifications that failed their last delivery attempt: reference, channel, "
+    "attempts, last error (no address or text); re-queued by an admin after a fix.",
+)
+
+
 def all_topics() -> tuple[TopicSpec, ...]:
-    """Every topic a deployment needs: the product topics and each group's dead-letter topic."""
-    return PRODUCT_TOPICS + tuple(dead_letter_topic(group) for group in CONSUMER_GROUPS)
+    """Every topic a deployment needs: the product topics, each group's dead-letter topic and
+    the undeliverable notifications."""
+    return (
+        PRODUCT_TOPICS
+        + tuple(dead_letter_topic(group) for group in CONSUMER_GROUPS)
+        + (UNDELIVERABLE_NOTIFICATIONS,)
+    )

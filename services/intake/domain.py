@@ -140,7 +140,11 @@ class ComplaintCreate(BaseModel):
 
 
 def submitted_event(
-    complaint_id: str, create: ComplaintCreate, submitted_at: datetime
+    complaint_id: str,
+    create: ComplaintCreate,
+    submitted_at: datetime,
+    *,
+    reporter_account: str | None = None,
 ) -> ComplaintSubmitted:
     """The fact intake publishes once the complaint is stored."""
     return ComplaintSubmitted(
@@ -157,6 +161,7 @@ def submitted_event(
         service_standard_id=create.service_standard_id,
         experience=create.experience,
         chosen_agency_id=create.chosen_agency_id,
+        reporter_account=reporter_account,
         submitted_at=submitted_at,
     )
 

@@ -18,6 +18,7 @@ from schemas.envelope import Event, new_event
 from schemas.events import (
     ComplaintMerged,
     ComplaintRouted,
+    ComplaintSupported,
     SlaBreached,
     SlaDeadlineSet,
     SlaEscalated,
@@ -124,7 +125,7 @@ class IntakeService:
                 )
             ]
             event = new_event(
-                submitted_event(complaint_id, create, submitted_at),
+                submitted_event(complaint_id, create, submitted_at, reporter_account=reporter_id),
                 source=SOURCE,
                 correlation_id=correlation_id,
                 now=submitted_at,
@@ -259,13 +260,22 @@ class IntakeService:
             raise ComplaintNotFound(tracking_id)
         if is_own(record, actor):
             raise IllegalTransition("own_report", "reporters cannot support their own report", 422)
+        now = stored_precision(datetime.now(UTC))
 
         async def effect(session: Session) -> tuple[dict[str, Any], Sequence[Event]]:
             if not await self._store.add_supporter(tracking_id, actor.subject, session=session):
                 raise IllegalTransition("already_supported", "you already support this report")
             updated = await self._store.get(tracking_id, session=session)
             assert updated is not None
-            return updated, public_snapshots(updated, correlation_id)
+            supported = new_event(
+                ComplaintSupported(
+                    complaint_id=tracking_id, supporter_account=actor.subject, supported_at=now
+                ),
+                source=SOURCE,
+                correlation_id=correlation_id,
+                now=now,
+            )
+            return updated, [supported, *public_snapshots(updated, correlation_id)]
 
         return await self._uow.run(effect)
 

@@ -1,65 +1,150 @@
 """Composition root of notify."""
 
-from typing import Annotated, Any
+from datetime import timedelta
 
-from fastapi import APIRouter, Depends, FastAPI, Path
+import httpx
+from fastapi import FastAPI
 
 from kernel import http
 from kernel.auth import TokenVerifier
-from kernel.runtime import Runtime, Startable
-from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
+from kernel.metrics import NOTIFICATION_QUEUE
+from kernel.runtime import Periodic, Runtime, Startable
 from schemas.events import (
     COMPLAINT_EVENT_TYPES,
+    ComplaintMerged,
     ComplaintRouted,
+    ComplaintStatusChanged,
     ComplaintSubmitted,
+    ComplaintSupported,
+    SlaBreached,
     SlaDeadlineSet,
+    SlaEscalated,
+    SlaWarningIssued,
 )
-from schemas.topics import COMPLAINT_EVENTS, NOTIFY_GROUP
+from schemas.topics import COMPLAINT_EVENTS, NOTIFY_GROUP, UNDELIVERABLE_NOTIFICATIONS
+from services.notify.api import notify_router
+from services.notify.channels import (
+    Channel,
+    Outgoing,
+    PermanentFailure,
+    SmsGatewayChannel,
+    SmtpChannel,
+    WebhookChannel,
+)
 from services.notify.config import NotifySettings
 from services.notify.rendering import TemplateRenderer
-from services.notify.service import NotifyService
+from services.notify.service import Dispatcher, NotifyService
 from services.notify.store import NotifyStore
 
 Settings = NotifySettings
+HANDLED = (
+    ComplaintSubmitted,
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintMerged,
+    ComplaintSupported,
+    SlaDeadlineSet,
+    SlaWarningIssued,
+    SlaBreached,
+    SlaEscalated,
+)
+QUEUE_GAUGE_SECONDS = 15.0
+
+
+class DisabledChannel:
+    """A channel this deployment has not configured: its messages fail visibly (dead letter,
+    "notification failed") instead of waiting forever; an admin re-queues them once it is."""
+
+    def __init__(self, name: str, setting: str) -> None:
+        self.name = name
+        self._setting = setting
+
+    async def send(self, message: Outgoing) -> None:
+        raise PermanentFailure(f"the {self.name} channel is not configured ({self._setting})")
+
+
+def channels(
+    settings: NotifySettings, store: NotifyStore, client: httpx.AsyncClient
+) -> list[Channel]:
+    """Email, SMS and webhooks as configured."""
+    email: Channel = DisabledChannel("email", "NOTIFY_SMTP_HOST")
+    if settings.notify_smtp_host:
+        email = SmtpChannel(
+            host=settings.notify_smtp_host,
+            port=settings.notify_smtp_port,
+            sender=settings.notify_email_from,
+            username=settings.notify_smtp_username or None,
+            password=settings.notify_smtp_password.get_secret_value() or None,
+            starttls=settings.notify_smtp_starttls,
+            timeout=settings.notify_send_timeout_seconds,
+        )
+    sms: Channel = DisabledChannel("sms", "NOTIFY_SMS_GATEWAY_URL")
+    if settings.notify_sms_gateway_url:
+        sms = SmsGatewayChannel(
+            url=settings.notify_sms_gateway_url,
+            token=settings.notify_sms_gateway_token.get_secret_value() or None,
+            client=client,
+        )
+    return [email, sms, WebhookChannel(endpoints=store, client=client)]
 
 
 def create_app(settings: NotifySettings) -> FastAPI:
-    """Notify's consumer of lifecycle events, with a read API for a complaint's message log."""
-    runtime = Runtime(settings)
+    """Notify: plans messages from lifecycle events and delivers them; officers, webhooks,
+    preferences and inboxes over HTTP."""
+    runtime = Runtime(settings, extra_topics=[UNDELIVERABLE_NOTIFICATIONS])
     store = NotifyStore(runtime.db)
-    service = NotifyService(store=store, uow=runtime.uow, renderer=TemplateRenderer())
+    renderer = TemplateRenderer()
+    service = NotifyService(
+        store=store,
+        uow=runtime.uow,
+        renderer=renderer,
+        digest_window=timedelta(seconds=settings.notify_digest_window_seconds),
+    )
+    client = httpx.AsyncClient(timeout=settings.notify_send_timeout_seconds)
+    dispatcher = Dispatcher(
+        store=store,
+        uow=runtime.uow,
+        channels=channels(settings, store, client),
+        renderer=renderer,
+        concurrency=settings.notify_channel_concurrency,
+        poll_seconds=settings.notify_dispatch_poll_seconds,
+        lease=timedelta(seconds=settings.notify_lease_seconds),
+        max_attempts=settings.notify_max_attempts,
+        backoff_base=settings.notify_backoff_base_seconds,
+        backoff_cap=settings.notify_backoff_cap_seconds,
+        send_timeout=settings.notify_send_timeout_seconds,
+        rate_per_hour=settings.notify_rate_per_hour,
+    )
     consumer = runtime.consumer(
         group_id=NOTIFY_GROUP,
         topics=[COMPLAINT_EVENTS.name],
-        handlers={
-            event_type.event_type(): service.on_event
-            for event_type in (ComplaintSubmitted, ComplaintRouted, SlaDeadlineSet)
-        },
+        handlers={kind.event_type(): service.on_event for kind in HANDLED},
         payload_types=COMPLAINT_EVENT_TYPES,
     )
+
+    async def prepare() -> None:
+        await store.create_indexes()
+
+    async def queue_gauges() -> None:
+        for (channel, status), count in (await store.counts_by_status()).items():
+            NOTIFICATION_QUEUE.labels(channel, status).set(count)
+
     app = http.create_app(
         service=settings.service_name,
         title="LAPOR notify",
-        description="Messages to complainants and agencies, one per event, recipient and channel.",
-        components=[runtime, Startable(store.create_indexes), consumer],
+        description="Messages to complainants, supporters and agencies: one per event, "
+        "recipient and channel; email, SMS, signed webhooks and an in-app inbox.",
+        components=[
+            runtime,
+            Startable(prepare, stop=client.aclose),  # closed after the dispatcher stops
+            consumer,
+            dispatcher,
+            Periodic(queue_gauges, seconds=QUEUE_GAUGE_SECONDS),
+        ],
         readiness=runtime.readiness_checks(),
     )
-    api = APIRouter(prefix="/v1", tags=["notify"])
-    caller = http.authentication(TokenVerifier(settings))
-
-    @api.get("/messages/{complaint_id}", summary="Messages recorded about a complaint (internal)")
-    async def messages(
-        complaint_id: Annotated[str, Path(pattern=TRACKING_ID_PATTERN)],
-        actor: Annotated[Actor | None, Depends(caller)],
-    ) -> list[dict[str, Any]]:
-        viewer = http.require_role(actor, Role.NATIONAL_ADMIN, Role.AUDITOR)
-        found = await store.messages_of(complaint_id)
-        # Addresses are contact details: the national admin's only.
-        hidden = {"address"} if viewer.role is Role.AUDITOR else set()
-        return [
-            {"id": m["_id"], **{k: v for k, v in m.items() if k != "_id" and k not in hidden}}
-            for m in found
-        ]
-
-    app.include_router(api)
+    app.include_router(
+        notify_router(store=store, caller=http.authentication(TokenVerifier(settings)))
+    )
+    app.state.dispatcher = dispatcher  # tests and operators' tools
     return app

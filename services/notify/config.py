@@ -1,12 +1,67 @@
 """Settings of the notify service."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from kernel.settings import ServiceSettings
 
 
 class NotifySettings(ServiceSettings):
-    """Notify: tells complainants and agencies what happened."""
+    """Notify: tells complainants, supporters and agencies what happened."""
 
     service_name: str = Field(default="notify", description="Name in logs, metrics and events.")
     http_port: int = Field(default=8004, ge=0, le=65535, description="Port of the HTTP server.")
+    notify_smtp_host: str = Field(
+        default="", description="SMTP server for email; empty disables the email channel."
+    )
+    notify_smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    notify_smtp_username: str = Field(default="", description="SMTP login; empty: no login.")
+    notify_smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password.")
+    notify_smtp_starttls: bool = Field(default=True, description="Upgrade SMTP with STARTTLS.")
+    notify_email_from: str = Field(
+        default="SP4N-LAPOR! <no-reply@lapor.go.id>", description="From: of every email."
+    )
+    notify_sms_gateway_url: str = Field(
+        default="", description="HTTP endpoint of the SMS gateway; empty disables SMS."
+    )
+    notify_sms_gateway_token: SecretStr = Field(
+        default=SecretStr(""), description="Bearer token for the SMS gateway."
+    )
+    notify_send_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Longest a single send may take before it is retried."
+    )
+    notify_max_attempts: int = Field(
+        default=6, ge=1, le=50, description="Attempts before a message is dead-lettered."
+    )
+    notify_backoff_base_seconds: float = Field(
+        default=5.0, gt=0, description="Wait before the second attempt; doubles each time."
+    )
+    notify_backoff_cap_seconds: float = Field(
+        default=1800.0, gt=0, description="Longest wait between two attempts."
+    )
+    notify_channel_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Sends in flight per channel; each channel has its own, so a slow one "
+        "never holds the others up.",
+    )
+    notify_dispatch_poll_seconds: float = Field(
+        default=0.5, gt=0, description="How often an idle channel worker looks for due messages."
+    )
+    notify_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A message claimed by an instance that died is retried after this long.",
+    )
+    notify_digest_window_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="Deadline warnings and breaches for one officer within this window go out "
+        "as one digest.",
+    )
+    notify_rate_per_hour: int = Field(
+        default=30,
+        ge=1,
+        description="Most non-urgent messages one recipient gets per channel per hour; the rest "
+        "wait.",
+    )

@@ -1,34 +1,101 @@
 """Who hears what, through which channel, with which template. No I/O.
 
-Anonim reporters are never named to an agency: the agency's copy says "Anonim" whatever the
-stored contact holds.
+Recipients: the complainant (through the channel they gave, plus the in-app inbox when they
+submitted from an account), supporters of a public report (inbox), the agency's liaison
+officers and its webhook for new assignments, the unit's officers once it is disposed to a unit,
+supervisors on escalation. Anonim reporters are never named to the agency side: its copies say
+"Anonim" whatever the stored contact holds, and an anonim reporter is only ever contacted
+through the channel they gave.
 """
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from schemas.complaint import ReporterContact
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from schemas.complaint import ComplaintStatus, ReporterContact
+from schemas.complaint import LifecycleAction as A
 from schemas.envelope import EventPayload
 from schemas.events import (
-    ComplaintRouted,
+    ComplaintMerged,
+    ComplaintStatusChanged,
     ComplaintSubmitted,
     RecipientRole,
+    SlaBreached,
     SlaDeadlineSet,
+    SlaEscalated,
     SlaStage,
+    SlaWarningIssued,
 )
+from services.notify.policy import KINDS, QuietHours
 
 ANONYMOUS_DISPLAY = "Anonim"
+Channel = Literal["email", "sms", "webhook", "inbox"]
+CHANNELS: tuple[Channel, ...] = ("email", "sms", "webhook", "inbox")
+Locale = Literal["id", "en"]
+OfficerRole = Literal["liaison", "admin", "supervisor"]
 STAGE_LABELS = {
-    SlaStage.FIRST_FOLLOW_UP: "tindak lanjut pertama",
-    SlaStage.COMPLETION: "penyelesaian",
+    "id": {
+        SlaStage.VERIFICATION: "verifikasi",
+        SlaStage.FIRST_FOLLOW_UP: "tindak lanjut pertama",
+        SlaStage.COMPLETION: "penyelesaian",
+        SlaStage.REPLY_WINDOW: "tanggapan pelapor",
+        SlaStage.CEILING: "batas akhir 60 hari",
+    },
+    "en": {
+        SlaStage.VERIFICATION: "verification",
+        SlaStage.FIRST_FOLLOW_UP: "first follow-up",
+        SlaStage.COMPLETION: "completion",
+        SlaStage.REPLY_WINDOW: "complainant's reply",
+        SlaStage.CEILING: "60-day ceiling",
+    },
 }
-AGENCY_CHANNEL = "inbox"
+
+
+class Preferences(BaseModel):
+    """A recipient's choices. Mandatory messages ignore ``updates`` (no opt-out by law)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channels: tuple[Channel, ...] = Field(
+        default=(), description="Preferred channels among those the recipient has; empty: all."
+    )
+    locale: Locale = "id"
+    quiet_hours: QuietHours | None = None
+    updates: bool = Field(
+        default=True, description="False: no optional progress messages (opt-out)."
+    )
+
+
+class Officer(BaseModel):
+    """A liaison officer (or admin, or supervisor) of an agency or one of its units."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    officer_id: str = Field(pattern=r"^[a-z0-9._-]{2,80}$")
+    agency_id: str = Field(pattern=r"^[a-z0-9-]{2,80}$")
+    unit_id: str | None = Field(default=None, pattern=r"^[a-z0-9-]{2,80}$")
+    roles: tuple[OfficerRole, ...] = Field(default=("liaison",), min_length=1)
+    name: str = Field(min_length=2, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{8,15}$")
+    preferences: Preferences = Preferences()
+
+    def addresses(self) -> dict[Channel, str]:
+        """Where this officer can be reached outside the app, best first."""
+        found: dict[Channel, str] = {}
+        if self.email is not None:
+            found["email"] = str(self.email)
+        if self.phone is not None:
+            found["sms"] = self.phone
+        return found
 
 
 @dataclass(frozen=True)
-class ComplaintContact:
+class ComplaintFile:
     """What notify keeps about a complaint in order to address people about it."""
 
     complaint_id: str
@@ -37,9 +104,23 @@ class ComplaintContact:
     region_code: str
     report_type: str
     anonymous: bool
+    confidential: bool
     reporter: ReporterContact
+    reporter_account: str | None = None
     agency_id: str | None = None
     agency_name: str | None = None
+    unit_id: str | None = None
+    supporters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Everyone a message could go to, loaded by the adapter for one event."""
+
+    officers: Sequence[Officer] = ()
+    webhook_agencies: frozenset[str] = frozenset()
+    complainant_preferences: Preferences | None = None
+    supporter_preferences: dict[str, Preferences] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,102 +129,340 @@ class PlannedMessage:
 
     recipient_role: RecipientRole
     recipient: str
-    channel: str
+    channel: Channel
     address: str | None
     template: str
     context: dict[str, Any] = field(default_factory=dict)
+    locale: Locale = "id"
+    quiet_hours: QuietHours | None = None
 
     def key(self, event_id: str) -> str:
-        """One message per (event, recipient, channel): the dedup key."""
+        """One message per (event, recipient, channel): the dedup key and idempotency key."""
         return f"{event_id}:{self.recipient_role.value}:{self.recipient}:{self.channel}"
 
 
-def complainant_channel(reporter: ReporterContact) -> tuple[str, str | None]:
-    """The reporter's own channel: email when given, else SMS, else the in-app inbox."""
-    if reporter.email is not None:
-        return "email", str(reporter.email)
-    if reporter.phone is not None:
-        return "sms", reporter.phone
-    return "inbox", None
-
-
-def contact_from(submitted: ComplaintSubmitted) -> ComplaintContact:
+def file_from(submitted: ComplaintSubmitted) -> ComplaintFile:
     """What to remember of a submitted complaint."""
-    return ComplaintContact(
+    return ComplaintFile(
         complaint_id=submitted.complaint_id,
         title=submitted.title,
         category=submitted.category,
         region_code=submitted.region_code,
         report_type=submitted.report_type.value,
         anonymous=submitted.anonymous,
+        confidential=submitted.confidential,
         reporter=submitted.reporter,
+        reporter_account=submitted.reporter_account,
     )
 
 
-def plan(payload: EventPayload, contact: ComplaintContact | None) -> list[PlannedMessage]:
-    """The messages an event calls for."""
-    if contact is None:
+def after(payload: EventPayload, file: ComplaintFile) -> ComplaintFile:
+    """The file once the event happened (who holds the complaint now)."""
+    if isinstance(payload, ComplaintStatusChanged):
+        return replace(file, agency_id=payload.agency_id, unit_id=payload.unit_id)
+    return file
+
+
+def complainant_addresses(reporter: ReporterContact) -> dict[Channel, str]:
+    """The channels the reporter gave, best first (email, then SMS)."""
+    found: dict[Channel, str] = {}
+    if reporter.email is not None:
+        found["email"] = str(reporter.email)
+    if reporter.phone is not None:
+        found["sms"] = reporter.phone
+    return found
+
+
+def _choose(
+    available: dict[Channel, str | None], preferences: Preferences | None, *, single: bool
+) -> list[tuple[Channel, str | None]]:
+    """The channels to use: those preferred among the available ones (all preferred ones for
+    officers, the first for a complainant), else the first available."""
+    wanted = [c for c in (preferences.channels if preferences else ()) if c in available]
+    if not wanted:
+        wanted = list(available)[:1]
+    if single:
+        wanted = wanted[:1]
+    return [(channel, available[channel]) for channel in wanted]
+
+
+def _officer_channels(officer: Officer) -> list[tuple[Channel, str | None]]:
+    """The in-app inbox (an officer's work queue) always, plus the preferred outside channels
+    (by default the first the officer has)."""
+    available: dict[Channel, str | None] = dict(officer.addresses())
+    return [("inbox", None), *_choose(available, officer.preferences, single=False)]
+
+
+def plan(
+    payload: EventPayload, file: ComplaintFile | None, audience: Audience
+) -> list[PlannedMessage]:
+    """The messages an event calls for (``file`` is the complaint as it is after the event)."""
+    if file is None:
         return []
-    base: dict[str, Any] = {
-        "tracking_id": contact.complaint_id,
-        "title": contact.title,
-        "category": contact.category,
-        "region_code": contact.region_code,
-        "report_type": contact.report_type,
-    }
-    channel, address = complainant_channel(contact.reporter)
-    if isinstance(payload, ComplaintSubmitted):
-        return [
-            PlannedMessage(
-                RecipientRole.COMPLAINANT,
-                "complainant",
-                channel,
-                address,
-                "complaint_submitted",
-                {**base, "submitted_at": _local(payload.submitted_at, "Asia/Jakarta")},
-            )
-        ]
-    if isinstance(payload, ComplaintRouted) and not payload.proposal:
-        # A proposal reaches nobody outside the national admin until it is confirmed.
-        routed = {**base, "agency_name": payload.agency_name}
-        reporter_display = (
-            ANONYMOUS_DISPLAY if contact.anonymous else (contact.reporter.name or "(tanpa nama)")
-        )
-        return [
-            PlannedMessage(
-                RecipientRole.COMPLAINANT,
-                "complainant",
-                channel,
-                address,
-                "complaint_forwarded",
-                routed,
-            ),
-            PlannedMessage(
-                RecipientRole.AGENCY,
-                payload.agency_id,
-                AGENCY_CHANNEL,
-                None,
-                "agency_new_assignment",
-                {**routed, "reporter_display": reporter_display},
-            ),
-        ]
-    if isinstance(payload, SlaDeadlineSet) and payload.agency_id is not None:
-        return [
-            PlannedMessage(
-                RecipientRole.AGENCY,
-                payload.agency_id,
-                AGENCY_CHANNEL,
-                None,
+    planner = _Planner(file, audience)
+    return planner.plan(payload)
+
+
+class _Planner:
+    def __init__(self, file: ComplaintFile, audience: Audience) -> None:
+        self.file = file
+        self.audience = audience
+        self.base: dict[str, Any] = {
+            "tracking_id": file.complaint_id,
+            "title": file.title,
+            "category": file.category,
+            "region_code": file.region_code,
+            "report_type": file.report_type,
+            "agency_name": file.agency_name or file.agency_id or "",
+        }
+
+    def plan(self, payload: EventPayload) -> list[PlannedMessage]:
+        if isinstance(payload, ComplaintSubmitted):
+            at = _local(payload.submitted_at, "Asia/Jakarta")
+            return self.complainant("complaint_submitted", submitted_at=at)
+        if isinstance(payload, ComplaintMerged):
+            return self.complainant("complaint_merged", into=payload.complaint_id)
+        if isinstance(payload, ComplaintStatusChanged):
+            return self.status_changed(payload)
+        if isinstance(payload, SlaWarningIssued):
+            return self.warning(payload)
+        if isinstance(payload, SlaBreached | SlaEscalated):
+            return self.breach(payload)
+        if isinstance(payload, SlaDeadlineSet) and payload.agency_id is not None:
+            if payload.stage not in (SlaStage.FIRST_FOLLOW_UP, SlaStage.COMPLETION):
+                return []
+            return self.officers(
                 "agency_deadline_set",
-                {
-                    **base,
-                    "stage_label": STAGE_LABELS[payload.stage],
-                    "due_local": _local(payload.due_at, payload.time_zone),
-                    "working_days": payload.working_days,
-                },
+                RecipientRole.AGENCY,
+                agency_id=payload.agency_id,
+                unit_id=None,
+                roles={"liaison", "admin"},
+                stage=payload.stage,
+                due_local=_local(payload.due_at, payload.time_zone),
+                working_days=payload.working_days,
             )
+        return []
+
+    def status_changed(self, changed: ComplaintStatusChanged) -> list[PlannedMessage]:
+        text = {"text": changed.text or "", "reason": changed.reason or ""}
+        match changed.action:
+            case A.DEFER:
+                return self.complainant("complaint_deferred", **text)
+            case A.REJECT:
+                return self.complainant("complaint_rejected", **text)
+            case A.FORWARD | A.REROUTE:
+                assert changed.agency_id is not None
+                return [
+                    *self.complainant("complaint_forwarded"),
+                    *self.officers(
+                        "agency_new_assignment",
+                        RecipientRole.AGENCY,
+                        agency_id=changed.agency_id,
+                        unit_id=None,
+                        roles={"liaison", "admin"},
+                        webhook=True,
+                    ),
+                ]
+            case A.FORWARD_TO_UNIT:
+                assert changed.agency_id is not None
+                return self.officers(
+                    "unit_new_assignment",
+                    RecipientRole.UNIT,
+                    agency_id=changed.agency_id,
+                    unit_id=changed.unit_id,
+                    roles={"liaison", "admin"},
+                    webhook=True,
+                    **text,
+                )
+            case A.FOLLOW_UP:
+                return [
+                    *self.complainant("complaint_follow_up", **text),
+                    *self.supporters(changed.to_status),
+                ]
+            case A.ANSWER:
+                return [
+                    *self.complainant("complaint_answered", **text),
+                    *self.supporters(changed.to_status),
+                ]
+            case A.CLOSE | A.AUTO_CLOSE:
+                return [
+                    *self.complainant("complaint_closed", **text),
+                    *self.supporters(changed.to_status),
+                ]
+            case A.REPLY:
+                holder = self.file.agency_id
+                return [
+                    *self.complainant("complaint_reopened", **text),
+                    *(
+                        self.officers(
+                            "agency_reopened",
+                            RecipientRole.UNIT if self.file.unit_id else RecipientRole.AGENCY,
+                            agency_id=holder,
+                            unit_id=self.file.unit_id,
+                            roles={"liaison", "admin"},
+                            webhook=True,
+                            **text,
+                        )
+                        if holder
+                        else []
+                    ),
+                ]
+        return []
+
+    def warning(self, warning: SlaWarningIssued) -> list[PlannedMessage]:
+        due = _local(warning.due_at, "Asia/Jakarta")
+        if warning.holder == "complainant":
+            return self.complainant("complaint_reply_window_closing", due_local=due)
+        if warning.agency_id is None or warning.holder not in ("agency", "unit"):
+            return []
+        at_unit = warning.holder == "unit" and self.file.unit_id is not None
+        return self.officers(
+            "officer_deadline_warning",
+            RecipientRole.UNIT if at_unit else RecipientRole.AGENCY,
+            agency_id=warning.agency_id,
+            unit_id=self.file.unit_id if at_unit else None,
+            roles={"liaison", "admin"},
+            stage=warning.stage,
+            due_local=due,
+        )
+
+    def breach(self, breach: SlaBreached | SlaEscalated) -> list[PlannedMessage]:
+        if breach.agency_id is None:
+            return []
+        context: dict[str, Any] = {
+            "stage": breach.stage,
+            "level": breach.level,
+            "escalate_to": breach.escalate_to,
+        }
+        if breach.escalate_to == "agency_admin":
+            return self.officers(
+                "officer_deadline_breached",
+                RecipientRole.AGENCY,
+                agency_id=breach.agency_id,
+                unit_id=None,
+                roles={"admin", "liaison"},
+                **context,
+            )
+        return self.officers(
+            "supervisor_escalation",
+            RecipientRole.SUPERVISOR,
+            agency_id=breach.agency_id,
+            unit_id=None,
+            roles={"supervisor"},
+            **context,
+        )
+
+    def complainant(self, template: str, **context: Any) -> list[PlannedMessage]:
+        preferences = self.audience.complainant_preferences
+        if not KINDS[template].mandatory and preferences is not None and not preferences.updates:
+            return []
+        locale: Locale = preferences.locale if preferences else "id"
+        quiet = preferences.quiet_hours if preferences else None
+        given: dict[Channel, str | None] = dict(complainant_addresses(self.file.reporter))
+        planned = [
+            PlannedMessage(
+                RecipientRole.COMPLAINANT,
+                "complainant",
+                channel,
+                address,
+                template,
+                {**self.base, **context},
+                locale,
+                quiet,
+            )
+            for channel, address in _choose(given, preferences, single=True)
         ]
-    return []
+        if self.file.reporter_account is not None:
+            planned.append(
+                PlannedMessage(
+                    RecipientRole.COMPLAINANT,
+                    self.file.reporter_account,
+                    "inbox",
+                    None,
+                    template,
+                    {**self.base, **context},
+                    locale,
+                )
+            )
+        return planned
+
+    def supporters(self, status: ComplaintStatus) -> list[PlannedMessage]:
+        if self.file.confidential:
+            return []
+        planned = []
+        for account in self.file.supporters:
+            preferences = self.audience.supporter_preferences.get(account)
+            if preferences is not None and not preferences.updates:
+                continue
+            planned.append(
+                PlannedMessage(
+                    RecipientRole.SUPPORTER,
+                    account,
+                    "inbox",
+                    None,
+                    "supporter_update",
+                    {**self.base, "status": status.value},
+                    preferences.locale if preferences else "id",
+                )
+            )
+        return planned
+
+    def officers(
+        self,
+        template: str,
+        role: RecipientRole,
+        *,
+        agency_id: str,
+        unit_id: str | None,
+        roles: set[str],
+        webhook: bool = False,
+        **context: Any,
+    ) -> list[PlannedMessage]:
+        reporter = (
+            ANONYMOUS_DISPLAY
+            if self.file.anonymous
+            else (self.file.reporter.name or "(tanpa nama)")
+        )
+        shared = {**self.base, **context, "reporter_display": reporter, "unit_id": unit_id}
+        planned: list[PlannedMessage] = []
+        for officer in self.audience.officers:
+            if officer.agency_id != agency_id or not roles & set(officer.roles):
+                continue
+            if officer.unit_id != unit_id:  # the unit's own officers, or the agency level's
+                continue
+            prefs = officer.preferences
+            for channel, address in _officer_channels(officer):
+                planned.append(
+                    PlannedMessage(
+                        role,
+                        officer.officer_id,
+                        channel,
+                        address,
+                        template,
+                        _labelled(shared, prefs.locale),
+                        prefs.locale,
+                        prefs.quiet_hours,
+                    )
+                )
+        if webhook and agency_id in self.audience.webhook_agencies:
+            planned.append(
+                PlannedMessage(
+                    role,
+                    f"agency:{agency_id}",
+                    "webhook",
+                    None,
+                    template,
+                    _labelled(shared, "id"),
+                )
+            )
+        return planned
+
+
+def _labelled(context: dict[str, Any], locale: Locale) -> dict[str, Any]:
+    stage = context.get("stage")
+    if isinstance(stage, SlaStage):
+        return {**context, "stage": stage.value, "stage_label": STAGE_LABELS[locale][stage]}
+    return context
 
 
 def _local(moment: datetime, time_zone: str) -> str:

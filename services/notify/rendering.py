@@ -6,6 +6,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 DEFAULT_LOCALE = "id"
+LOCALES = ("id", "en")
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,12 @@ class TemplateRenderer:
         text = self._env.get_template(f"{locale}/{name}.j2").render(**context)
         subject, _, body = text.partition("\n\n")
         return Rendered(subject=subject.strip(), body=body.strip())
+
+    def templates(self, locale: str = DEFAULT_LOCALE) -> list[str]:
+        """The template names of a locale."""
+        prefix = f"{locale}/"
+        return sorted(
+            name.removeprefix(prefix).removesuffix(".j2")
+            for name in self._env.list_templates(extensions=["j2"])
+            if name.startswith(prefix)
+        )

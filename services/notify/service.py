@@ -1,75 +1,396 @@
-"""Notify use case: record the messages each event calls for and announce them."""
+"""Notify use cases: plan the messages each event calls for (once per event, recipient and
+channel, in the same transaction as the "event processed" mark), then deliver them channel by
+channel with retries, quiet hours, rate limits and digests."""
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from kernel.metrics import NOTIFICATIONS_RECORDED
-from kernel.mongo import Session
+from kernel.logging import get_logger
+from kernel.metrics import (
+    NOTIFICATION_ATTEMPTS,
+    NOTIFICATION_SEND_SECONDS,
+    NOTIFICATIONS_RECORDED,
+)
+from kernel.mongo import Session, stored_precision
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import Event, new_event
-from schemas.events import ComplaintRouted, ComplaintSubmitted, NotificationSent
-from services.notify.domain import PlannedMessage, contact_from, plan
+from schemas.events import (
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintSubmitted,
+    ComplaintSupported,
+    NotificationFailed,
+    NotificationSent,
+    NotificationUndeliverable,
+    RecipientRole,
+)
+from services.notify.channels import Channel, DeliveryFailure, Outgoing, PermanentFailure
+from services.notify.domain import Audience, PlannedMessage, after, file_from, plan
+from services.notify.policy import KINDS, backoff, first_send_at
 from services.notify.rendering import TemplateRenderer
-from services.notify.store import NotifyStore
+from services.notify.store import FAILED, PENDING, RETRYING, SENT, NotifyStore
 
 SOURCE = "/lapor/notify"
+log = get_logger(__name__)
 
 
 class NotifyService:
-    """One message per (event, recipient, channel), stored with its "notification sent" event."""
+    """Plans messages: one per (event, recipient, channel), however often the event comes."""
 
-    def __init__(self, *, store: NotifyStore, uow: UnitOfWork, renderer: TemplateRenderer) -> None:
+    def __init__(
+        self,
+        *,
+        store: NotifyStore,
+        uow: UnitOfWork,
+        renderer: TemplateRenderer,
+        digest_window: timedelta,
+    ) -> None:
         self._store = store
         self._uow = uow
         self._renderer = renderer
+        self._digest_window = digest_window
 
     async def on_event(self, event: Event) -> None:
-        """Update what notify knows of the complaint, then record the messages the event needs."""
+        """Update the complaint's file, then record the messages the event needs."""
         recorded: list[PlannedMessage] = []
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
-            payload = event.data
-            if isinstance(payload, ComplaintSubmitted):
-                await self._store.save_contact(contact_from(payload), session=session)
-            elif isinstance(payload, ComplaintRouted):
-                await self._store.set_agency(
-                    payload.complaint_id, payload.agency_id, payload.agency_name, session=session
-                )
-            contact = await self._store.contact(event.subject, session=session)
-            now = datetime.now(UTC)
-            events: list[Event] = []
             recorded.clear()
-            for message in plan(payload, contact):
-                message_id = message.key(event.id)
-                await self._store.record(
-                    message_id=message_id,
-                    complaint_id=event.subject,
-                    message=message,
-                    rendered=self._renderer.render(message.template, message.context),
-                    caused_by=event.id,
-                    recorded_at=now,
+            payload = event.data
+            store = self._store
+            if isinstance(payload, ComplaintSubmitted):
+                await store.save_file(file_from(payload), session=session)
+            elif isinstance(payload, ComplaintRouted):
+                await store.update_file(
+                    payload.complaint_id, {"agency_name": payload.agency_name}, session=session
+                )
+                return None, ()
+            elif isinstance(payload, ComplaintSupported):
+                await store.add_supporter(
+                    payload.complaint_id, payload.supporter_account, session=session
+                )
+                return None, ()
+            file = await store.file(event.subject, session=session)
+            if file is None:
+                log.info("notification_for_unknown_complaint", event_type=event.type)
+                return None, ()
+            file = after(payload, file)
+            if isinstance(payload, ComplaintStatusChanged):
+                await store.update_file(
+                    file.complaint_id,
+                    {"agency_id": file.agency_id, "unit_id": file.unit_id},
                     session=session,
                 )
-                events.append(
-                    new_event(
-                        NotificationSent(
-                            complaint_id=event.subject,
-                            notification_id=message_id,
-                            recipient_role=message.recipient_role,
-                            recipient=message.recipient,
-                            channel=message.channel,
-                            template=message.template,
-                            caused_by=event.id,
-                            sent_at=now,
-                        ),
-                        source=SOURCE,
-                        correlation_id=event.correlation_id,
-                        now=now,
-                    )
-                )
+            audience = await self._audience(file, session=session)
+            now = stored_precision(datetime.now(UTC))
+            events: list[Event] = []
+            for message in plan(payload, file, audience):
+                doc = self._document(message, event, now)
+                await store.record(doc, session=session)
+                if message.channel == "inbox":  # delivered by being stored
+                    events.append(_sent_event(doc, event.correlation_id, now, attempts=1))
                 recorded.append(message)
             return None, events
 
         if await self._uow.run_once(event, effect):
             for message in recorded:
                 NOTIFICATIONS_RECORDED.labels(message.recipient_role.value, message.channel).inc()
+
+    async def _audience(self, file: Any, *, session: Session) -> Audience:
+        agency = file.agency_id
+        officers = await self._store.officers_of(agency, session=session) if agency else []
+        accounts = [a for a in (file.reporter_account, *file.supporters) if a]
+        preferences = await self._store.preferences(accounts, session=session) if accounts else {}
+        webhooks = (
+            await self._store.agencies_with_webhooks([agency], session=session)
+            if agency
+            else frozenset()
+        )
+        return Audience(
+            officers=officers,
+            webhook_agencies=webhooks,
+            complainant_preferences=preferences.get(file.reporter_account or ""),
+            supporter_preferences=preferences,
+        )
+
+    def _document(self, message: PlannedMessage, event: Event, now: datetime) -> dict[str, Any]:
+        kind = KINDS[message.template]
+        rendered = self._renderer.render(message.template, message.context, message.locale)
+        inbox = message.channel == "inbox"
+        return {
+            "_id": message.key(event.id),
+            "complaint_id": event.subject,
+            "recipient_role": message.recipient_role.value,
+            "recipient": message.recipient,
+            "channel": message.channel,
+            "address": message.address,
+            "template": message.template,
+            "locale": message.locale,
+            "subject": rendered.subject,
+            "body": rendered.body,
+            "caused_by": event.id,
+            "correlation_id": event.correlation_id,
+            "urgent": kind.urgent,
+            "digestible": kind.digestible,
+            "status": SENT if inbox else PENDING,
+            "attempts": 1 if inbox else 0,
+            "attempt_log": [],
+            "next_attempt_at": None
+            if inbox
+            else first_send_at(now, kind, message.quiet_hours, digest_window=self._digest_window),
+            "lease_until": None,
+            "recorded_at": now,
+            "sent_at": now if inbox else None,
+            "read_at": None,
+        }
+
+
+class Dispatcher:
+    """Delivers due messages, one worker pool per channel so a slow gateway holds up only its
+    own channel. Any number of instances may run: a message is claimed before it is sent."""
+
+    def __init__(
+        self,
+        *,
+        store: NotifyStore,
+        uow: UnitOfWork,
+        channels: Sequence[Channel],
+        renderer: TemplateRenderer,
+        concurrency: int,
+        poll_seconds: float,
+        lease: timedelta,
+        max_attempts: int,
+        backoff_base: float,
+        backoff_cap: float,
+        send_timeout: float,
+        rate_per_hour: int,
+    ) -> None:
+        self._store = store
+        self._uow = uow
+        self._channels = list(channels)
+        self._renderer = renderer
+        self._concurrency = concurrency
+        self._poll = poll_seconds
+        self._lease = lease
+        self._max_attempts = max_attempts
+        self._backoff = (backoff_base, backoff_cap)
+        self._timeout = send_timeout
+        self._rate = rate_per_hour
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        """One pool of workers per channel."""
+        self._stopping.clear()
+        self._tasks = [
+            asyncio.create_task(self._worker(channel), name=f"notify-{channel.name}-{n}")
+            for channel in self._channels
+            for n in range(self._concurrency)
+        ]
+
+    async def stop(self) -> None:
+        """Let sends in flight finish (their outcome is recorded), then stop."""
+        self._stopping.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=self._timeout + 5)
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _worker(self, channel: Channel) -> None:
+        while not self._stopping.is_set():
+            try:
+                busy = await self.deliver_one(channel)
+            except Exception:  # a database hiccup: log, back off, keep the worker alive
+                log.exception("notify_worker_error", channel=channel.name)
+                busy = False
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self._poll)
+
+    async def deliver_one(self, channel: Channel) -> bool:
+        """Claim and deliver one due message (and what folds into its digest); False when
+        nothing was due."""
+        now = stored_precision(datetime.now(UTC))
+        lead = await self._store.claim(channel.name, now=now, lease=self._lease)
+        if lead is None:
+            return False
+        if not lead["urgent"]:
+            since = now - timedelta(hours=1)
+            if await self._store.sent_recently(lead["recipient"], channel.name, since=since) >= (
+                self._rate
+            ):
+                await self._store.postpone(lead["_id"], now + timedelta(minutes=5))
+                return True
+        batch = [lead]
+        if lead.get("digestible"):
+            batch += await self._store.claim_digest(lead, now=now, lease=self._lease)
+        outgoing = self._outgoing(batch)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await channel.send(outgoing)
+        except (DeliveryFailure, TimeoutError) as exc:
+            reason = exc.reason if isinstance(exc, DeliveryFailure) else "send timed out"
+            await self._failed(channel, batch, reason, exc, started)
+            return True
+        await self._sent(channel, batch, started)
+        return True
+
+    def _outgoing(self, batch: list[dict[str, Any]]) -> Outgoing:
+        lead = batch[0]
+        subject, body = lead["subject"], lead["body"]
+        if len(batch) > 1:
+            rendered = self._renderer.render(
+                "digest", {"items": [m["subject"] for m in batch]}, lead.get("locale", "id")
+            )
+            subject, body = rendered.subject, rendered.body
+        return Outgoing(
+            message_id=lead["_id"],
+            complaint_id=lead["complaint_id"],
+            recipient=lead["recipient"],
+            address=lead["address"],
+            template="digest" if len(batch) > 1 else lead["template"],
+            subject=subject,
+            body=body,
+            digest_of=len(batch),
+        )
+
+    async def _sent(self, channel: Channel, batch: list[dict[str, Any]], started: float) -> None:
+        elapsed = time.monotonic() - started
+        now = stored_precision(datetime.now(UTC))
+        attempt = {"at": now, "outcome": "sent", "error": None, "ms": round(elapsed * 1000)}
+
+        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
+            await self._store.settle(
+                [m["_id"] for m in batch],
+                status=SENT,
+                attempt=attempt,
+                fields={"sent_at": now, "digest_of": len(batch)},
+                session=session,
+            )
+            events = [
+                _sent_event(
+                    m, m.get("correlation_id"), now, attempts=m["attempts"], digest_of=len(batch)
+                )
+                for m in batch
+            ]
+            return None, events
+
+        await self._uow.run(effect)
+        NOTIFICATION_SEND_SECONDS.labels(channel.name).observe(elapsed)
+        NOTIFICATION_ATTEMPTS.labels(channel.name, "sent").inc()
+
+    async def _failed(
+        self,
+        channel: Channel,
+        batch: list[dict[str, Any]],
+        reason: str,
+        error: BaseException,
+        started: float,
+    ) -> None:
+        now = stored_precision(datetime.now(UTC))
+        attempts = max(m["attempts"] for m in batch)
+        final = isinstance(error, PermanentFailure) or attempts >= self._max_attempts
+        attempt = {
+            "at": now,
+            "outcome": "failed" if final else "retry",
+            "error": reason,
+            "ms": round((time.monotonic() - started) * 1000),
+        }
+        NOTIFICATION_ATTEMPTS.labels(channel.name, attempt["outcome"]).inc()
+        log.warning(
+            "notification_attempt_failed",
+            channel=channel.name,
+            attempts=attempts,
+            final=final,
+            reason=reason,
+        )
+        if not final:
+            base, cap = self._backoff
+            retry_at = now + backoff(attempts, base=base, cap=cap)
+
+            async def retry(session: Session) -> tuple[None, Sequence[Event]]:
+                await self._store.settle(
+                    [m["_id"] for m in batch],
+                    status=RETRYING,
+                    attempt=attempt,
+                    fields={"next_attempt_at": retry_at, "last_error": reason},
+                    session=session,
+                )
+                return None, ()
+
+            await self._uow.run(retry)
+            return
+
+        async def give_up(session: Session) -> tuple[None, Sequence[Event]]:
+            await self._store.settle(
+                [m["_id"] for m in batch],
+                status=FAILED,
+                attempt=attempt,
+                fields={"failed_at": now, "last_error": reason},
+                session=session,
+            )
+            events: list[Event] = []
+            for m in batch:
+                failed = NotificationFailed(
+                    complaint_id=m["complaint_id"],
+                    notification_id=m["_id"],
+                    recipient_role=RecipientRole(m["recipient_role"]),
+                    recipient=m["recipient"],
+                    channel=m["channel"],
+                    template=m["template"],
+                    caused_by=m["caused_by"],
+                    attempts=m["attempts"],
+                    error=reason,
+                    failed_at=now,
+                )
+                dead = NotificationUndeliverable(
+                    notification_id=m["_id"],
+                    complaint_id=m["complaint_id"],
+                    channel=m["channel"],
+                    template=m["template"],
+                    attempts=m["attempts"],
+                    error=reason,
+                    failed_at=now,
+                )
+                correlation = m.get("correlation_id") or m["caused_by"]
+                events += [
+                    new_event(failed, source=SOURCE, correlation_id=correlation, now=now),
+                    new_event(dead, source=SOURCE, correlation_id=correlation, now=now),
+                ]
+            return None, events
+
+        await self._uow.run(give_up)
+
+
+def _sent_event(
+    doc: dict[str, Any],
+    correlation_id: str | None,
+    now: datetime,
+    *,
+    attempts: int,
+    digest_of: int = 1,
+) -> Event:
+    return new_event(
+        NotificationSent(
+            complaint_id=doc["complaint_id"],
+            notification_id=doc["_id"],
+            recipient_role=RecipientRole(doc["recipient_role"]),
+            recipient=doc["recipient"],
+            channel=doc["channel"],
+            template=doc["template"],
+            caused_by=doc["caused_by"],
+            attempts=max(attempts, 1),
+            digest_of=digest_of,
+            sent_at=now,
+        ),
+        source=SOURCE,
+        correlation_id=correlation_id or doc["caused_by"],
+        now=now,
+    )

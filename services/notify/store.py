@@ -1,86 +1,257 @@
-"""MongoDB adapter of notify: contacts per complaint and the message log."""
+"""MongoDB adapter of notify: complaint files (contacts), the officer directory, webhooks,
+preferences, and the message log that is also the delivery queue and the in-app inbox."""
 
+from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session
 from schemas.complaint import ReporterContact
-from services.notify.domain import ComplaintContact, PlannedMessage
-from services.notify.rendering import Rendered
+from services.notify.domain import ComplaintFile, Officer, Preferences
 
-CONTACTS = "contacts"
+FILES = "complaint_files"
+OFFICERS = "officers"
+WEBHOOKS = "webhooks"
+PREFERENCES = "preferences"
 MESSAGES = "messages"
+
+PENDING, RETRYING, SENDING, SENT, FAILED = "pending", "retrying", "sending", "sent", "failed"
+WAITING = [PENDING, RETRYING]
 
 
 class NotifyStore:
-    """Contacts (personal data: this collection only) and one log entry per message."""
+    """Personal data lives in files, officers and messages; nothing else here holds any."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._contacts = db[CONTACTS]
+        self._files = db[FILES]
+        self._officers = db[OFFICERS]
+        self._webhooks = db[WEBHOOKS]
+        self._preferences = db[PREFERENCES]
         self._messages = db[MESSAGES]
 
     async def create_indexes(self) -> None:
-        """Look messages up by complaint."""
-        await self._messages.create_index([("complaint_id", 1), ("recorded_at", 1)])
+        """The queue (per channel, by due time), the log per complaint, inboxes, rate limits."""
+        await self._messages.create_index(
+            [("channel", ASCENDING), ("status", ASCENDING), ("next_attempt_at", ASCENDING)]
+        )
+        await self._messages.create_index([("complaint_id", ASCENDING), ("recorded_at", ASCENDING)])
+        await self._messages.create_index(
+            [("recipient", ASCENDING), ("channel", ASCENDING), ("sent_at", DESCENDING)]
+        )
+        await self._messages.create_index("digest_id", sparse=True)
+        await self._officers.create_index([("agency_id", ASCENDING), ("unit_id", ASCENDING)])
 
-    async def save_contact(self, contact: ComplaintContact, *, session: Session) -> None:
-        """Remember how to reach the reporter of a complaint."""
-        doc = asdict(contact)
-        doc["reporter"] = contact.reporter.model_dump(mode="json")
+    # complaint files
+
+    async def save_file(self, file: ComplaintFile, *, session: Session) -> None:
+        """Remember how to reach the people of a complaint."""
+        doc = asdict(file)
+        doc["reporter"] = file.reporter.model_dump(mode="json")
+        doc["supporters"] = list(file.supporters)
         doc["_id"] = doc.pop("complaint_id")
-        await self._contacts.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+        await self._files.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
 
-    async def set_agency(
-        self, complaint_id: str, agency_id: str, agency_name: str, *, session: Session
+    async def update_file(
+        self, complaint_id: str, fields: dict[str, Any], *, session: Session
     ) -> None:
-        """Record which agency now handles the complaint."""
-        await self._contacts.update_one(
-            {"_id": complaint_id},
-            {"$set": {"agency_id": agency_id, "agency_name": agency_name}},
-            session=session,
+        """Change what the file says (agency, unit)."""
+        await self._files.update_one({"_id": complaint_id}, {"$set": fields}, session=session)
+
+    async def add_supporter(self, complaint_id: str, account: str, *, session: Session) -> None:
+        """A supporter hears about the report's progress."""
+        await self._files.update_one(
+            {"_id": complaint_id}, {"$addToSet": {"supporters": account}}, session=session
         )
 
-    async def contact(self, complaint_id: str, *, session: Session) -> ComplaintContact | None:
-        """The stored contact of a complaint."""
-        doc = await self._contacts.find_one({"_id": complaint_id}, session=session)
+    async def file(self, complaint_id: str, *, session: Session) -> ComplaintFile | None:
+        """The stored file of a complaint."""
+        doc = await self._files.find_one({"_id": complaint_id}, session=session)
         if doc is None:
             return None
         doc["complaint_id"] = doc.pop("_id")
         doc["reporter"] = ReporterContact.model_validate(doc["reporter"])
-        return ComplaintContact(**doc)
+        doc["supporters"] = tuple(doc.get("supporters", ()))
+        return ComplaintFile(**doc)
 
-    async def record(
+    # officers, webhooks, preferences
+
+    async def put_officer(self, officer: Officer) -> None:
+        """Add or replace an officer."""
+        doc = officer.model_dump(mode="json")
+        doc["_id"] = doc["officer_id"]
+        await self._officers.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    async def remove_officer(self, officer_id: str) -> bool:
+        """Drop an officer; False when there was none."""
+        return (await self._officers.delete_one({"_id": officer_id})).deleted_count == 1
+
+    async def officer(self, officer_id: str) -> Officer | None:
+        """One officer."""
+        doc = await self._officers.find_one({"_id": officer_id}, {"_id": 0})
+        return Officer.model_validate(doc) if doc else None
+
+    async def officers_of(self, agency_id: str, *, session: Session | None = None) -> list[Officer]:
+        """Every officer of an agency and of its units."""
+        cursor = self._officers.find({"agency_id": agency_id}, {"_id": 0}, session=session)
+        return [Officer.model_validate(doc) async for doc in cursor]
+
+    async def put_webhook(self, agency_id: str, url: str, secret: str) -> None:
+        """Register (or replace) an agency's webhook endpoint."""
+        await self._webhooks.replace_one(
+            {"_id": agency_id}, {"_id": agency_id, "url": url, "secret": secret}, upsert=True
+        )
+
+    async def endpoint(self, agency_id: str) -> tuple[str, str] | None:
+        """``(url, secret)`` of an agency's webhook."""
+        doc = await self._webhooks.find_one({"_id": agency_id})
+        return (doc["url"], doc["secret"]) if doc else None
+
+    async def agencies_with_webhooks(
+        self, agency_ids: Sequence[str], *, session: Session
+    ) -> frozenset[str]:
+        """Which of these agencies registered a webhook."""
+        cursor = self._webhooks.find(
+            {"_id": {"$in": list(agency_ids)}}, {"_id": 1}, session=session
+        )
+        return frozenset([doc["_id"] async for doc in cursor])
+
+    async def put_preferences(self, account: str, preferences: Preferences) -> None:
+        """A citizen's choices."""
+        doc = preferences.model_dump(mode="json") | {"_id": account}
+        await self._preferences.replace_one({"_id": account}, doc, upsert=True)
+
+    async def preferences(
+        self, accounts: Sequence[str], *, session: Session | None = None
+    ) -> dict[str, Preferences]:
+        """The stored choices of these citizens."""
+        cursor = self._preferences.find({"_id": {"$in": list(accounts)}}, session=session)
+        found: dict[str, Preferences] = {}
+        async for doc in cursor:
+            account = doc.pop("_id")
+            found[account] = Preferences.model_validate(doc)
+        return found
+
+    # messages: log, queue, inbox
+
+    async def record(self, doc: dict[str, Any], *, session: Session) -> None:
+        """Log a planned message (its ``_id`` is the (event, recipient, channel) key)."""
+        await self._messages.insert_one(doc, session=session)
+
+    async def claim(
+        self, channel: str, *, now: datetime, lease: timedelta
+    ) -> dict[str, Any] | None:
+        """Take the most overdue message of a channel (or one whose sender died mid-send)."""
+        return await self._messages.find_one_and_update(
+            {
+                "channel": channel,
+                "$or": [
+                    {"status": {"$in": WAITING}, "next_attempt_at": {"$lte": now}},
+                    {"status": SENDING, "lease_until": {"$lt": now}},
+                ],
+            },
+            {"$set": {"status": SENDING, "lease_until": now + lease}, "$inc": {"attempts": 1}},
+            sort=[("next_attempt_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def claim_digest(
+        self, lead: dict[str, Any], *, now: datetime, lease: timedelta
+    ) -> list[dict[str, Any]]:
+        """Fold every other waiting digestible message for the same recipient and channel into
+        the lead's delivery."""
+        query = {
+            "recipient": lead["recipient"],
+            "channel": lead["channel"],
+            "digestible": True,
+            "status": {"$in": WAITING},
+            "_id": {"$ne": lead["_id"]},
+        }
+        await self._messages.update_many(
+            query,
+            {
+                "$set": {"status": SENDING, "lease_until": now + lease, "digest_id": lead["_id"]},
+                "$inc": {"attempts": 1},
+            },
+        )
+        cursor = self._messages.find({"digest_id": lead["_id"], "status": SENDING})
+        return [doc async for doc in cursor.sort("recorded_at", ASCENDING)]
+
+    async def sent_recently(self, recipient: str, channel: str, *, since: datetime) -> int:
+        """Messages delivered to a recipient on a channel since a moment (rate limits)."""
+        return await self._messages.count_documents(
+            {"recipient": recipient, "channel": channel, "status": SENT, "sent_at": {"$gte": since}}
+        )
+
+    async def postpone(self, message_id: str, until: datetime) -> None:
+        """Hand a claimed message back unsent (not counted as an attempt)."""
+        await self._messages.update_one(
+            {"_id": message_id, "status": SENDING},
+            {
+                "$set": {"status": PENDING, "next_attempt_at": until, "lease_until": None},
+                "$inc": {"attempts": -1},
+            },
+        )
+
+    async def settle(
         self,
+        ids: Sequence[str],
         *,
-        message_id: str,
-        complaint_id: str,
-        message: PlannedMessage,
-        rendered: Rendered,
-        caused_by: str,
-        recorded_at: datetime,
+        status: str,
+        attempt: dict[str, Any],
+        fields: dict[str, Any],
         session: Session,
     ) -> None:
-        """Log a message as recorded for delivery (channels deliver it in a later stage)."""
-        doc: dict[str, Any] = {
-            "_id": message_id,
-            "complaint_id": complaint_id,
-            "recipient_role": message.recipient_role.value,
-            "recipient": message.recipient,
-            "channel": message.channel,
-            "address": message.address,
-            "template": message.template,
-            "subject": rendered.subject,
-            "body": rendered.body,
-            "caused_by": caused_by,
-            "status": "recorded",
-            "recorded_at": recorded_at,
-        }
-        await self._messages.insert_one(doc, session=session)
+        """Record an attempt's outcome on the messages of one delivery."""
+        await self._messages.update_many(
+            {"_id": {"$in": list(ids)}},
+            {
+                "$set": {"status": status, "lease_until": None, **fields},
+                "$push": {"attempt_log": attempt},
+            },
+            session=session,
+        )
+
+    async def requeue(self, message_id: str, *, now: datetime) -> dict[str, Any] | None:
+        """Give a failed message a fresh set of attempts (after its cause was fixed)."""
+        return await self._messages.find_one_and_update(
+            {"_id": message_id, "status": FAILED},
+            {"$set": {"status": PENDING, "next_attempt_at": now, "attempts": 0}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def message(self, message_id: str) -> dict[str, Any] | None:
+        """One message."""
+        return await self._messages.find_one({"_id": message_id})
 
     async def messages_of(self, complaint_id: str) -> list[dict[str, Any]]:
         """The message log of one complaint, oldest first."""
         cursor = self._messages.find({"complaint_id": complaint_id}).sort("recorded_at", 1)
         return await cursor.to_list(None)
+
+    async def inbox(self, recipient: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
+        """A recipient's in-app inbox, newest first."""
+        cursor = (
+            self._messages.find({"recipient": recipient, "channel": "inbox"})
+            .sort("recorded_at", DESCENDING)
+            .skip(offset)
+            .limit(limit)
+        )
+        return await cursor.to_list(None)
+
+    async def mark_read(self, recipient: str, message_id: str, at: datetime) -> bool:
+        """Mark one inbox message read; False when it is not this recipient's."""
+        result = await self._messages.update_one(
+            {"_id": message_id, "recipient": recipient, "channel": "inbox"},
+            {"$set": {"read_at": at}},
+        )
+        return result.matched_count == 1
+
+    async def counts_by_status(self) -> dict[tuple[str, str], int]:
+        """Messages per (channel, status), for the queue gauges."""
+        pipeline = [{"$group": {"_id": {"c": "$channel", "s": "$status"}, "n": {"$sum": 1}}}]
+        cursor = await self._messages.aggregate(pipeline)
+        return {(doc["_id"]["c"], doc["_id"]["s"]): doc["n"] async for doc in cursor}

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.mailsink import MailSink
 from devstack.platform import Platform, start_platform
 from schemas.complaint import Role
 from schemas.events import (
@@ -47,7 +48,14 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def platform(bootstrap: str, mongo_url: str, log_dir: Path) -> Iterator[Platform]:
+def mail() -> Iterator[MailSink]:
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def platform(bootstrap: str, mongo_url: str, log_dir: Path, mail: MailSink) -> Iterator[Platform]:
     running = start_platform(
         kafka_bootstrap=bootstrap,
         mongo_url=mongo_url,
@@ -56,8 +64,24 @@ def platform(bootstrap: str, mongo_url: str, log_dir: Path) -> Iterator[Platform
         | {
             "INTAKE_SMS_GATEWAY_TOKEN": SMS_TOKEN,
             "INTAKE_OPEN311_API_KEYS": f'["{OPEN311_KEY}"]',
+            "NOTIFY_SMTP_HOST": "127.0.0.1",
+            "NOTIFY_SMTP_PORT": str(mail.port),
+            "NOTIFY_SMTP_STARTTLS": "false",
+            "NOTIFY_DIGEST_WINDOW_SECONDS": "0.5",
+            "NOTIFY_DISPATCH_POLL_SECONDS": "0.1",
         },
     )
+    liaison = {
+        "agency_id": "dinas-pupr-kota-ambon",
+        "name": "Budi (penghubung)",
+        "email": "budi@pupr.ambon.go.id",
+    }
+    registered = httpx.put(
+        f"{running.url('notify')}/v1/officers/budi",
+        json=liaison,
+        headers=bearer(Role.NATIONAL_ADMIN, "admin"),
+    )
+    assert registered.status_code == 200, registered.text
     yield running
     running.stop()
 
@@ -71,7 +95,7 @@ def log_lines(log_dir: Path, service: str) -> list[dict[str, Any]]:
 
 
 async def test_posted_complaint_is_routed_with_agency_and_deadline(
-    platform: Platform, bootstrap: str, log_dir: Path
+    platform: Platform, bootstrap: str, log_dir: Path, mail: MailSink
 ) -> None:
     correlation_id = "e2e-journey-0001"
     async with httpx.AsyncClient(base_url=platform.url("intake"), timeout=10) as intake:
@@ -99,9 +123,11 @@ async def test_posted_complaint_is_routed_with_agency_and_deadline(
     assert status["deadline"]["due_at"] > status["submitted_at"]
 
     key = tracking_id.encode()
-    # submitted, routed, forwarded, two deadlines (first follow-up, completion), and five
-    # notifications (submission, forwarding to complainant and agency, two deadlines).
-    wanted = 7 + 5  # and the verification and ceiling clocks set on submission
+    # submitted, routed, forwarded, four deadlines (verification and ceiling on submission,
+    # first follow-up and completion on forwarding), and eight notifications sent: the
+    # complainant's receipt and "forwarded" emails; the liaison officer's new assignment and
+    # two deadlines, each in the inbox and by email (the deadlines' emails as one digest).
+    wanted = 7 + 8
 
     records = await read_topic(
         bootstrap,
@@ -141,7 +167,16 @@ async def test_posted_complaint_is_routed_with_agency_and_deadline(
         "forwarded_to_agency",
         "system",
     )
-    assert types.count(NotificationSent.event_type()) == 5
+    assert types.count(NotificationSent.event_type()) == 8
+    emails = [r for r in mail.received if tracking_id in r.subject or tracking_id in r.body]
+    assert sorted(r.to[0] for r in emails) == [
+        "budi@pupr.ambon.go.id",
+        "budi@pupr.ambon.go.id",
+        "siti@example.id",
+        "siti@example.id",
+    ]
+    to_agency = "".join(r.body for r in emails if r.to == ("budi@pupr.ambon.go.id",))
+    assert "Anonim" in to_agency and "Siti" not in to_agency
     assert len({r.partition for r in mine}) == 1  # keyed by complaint: one partition, in order
     assert {r.headers["ce_correlationid"] for r in mine} == {correlation_id}
     assert {r.headers["ce_source"] for r in mine} == {

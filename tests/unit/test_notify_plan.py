@@ -1,74 +1,336 @@
-"""Who hears what: channels, templates, and the anonim reporter kept from the agency."""
+"""Who hears what: recipients, channels, preferences, templates in both locales, and the anonim
+reporter kept from the agency side."""
 
-from schemas.complaint import ReporterContact
-from schemas.events import ComplaintSubmitted, RecipientRole
-from services.notify.domain import ANONYMOUS_DISPLAY, complainant_channel, contact_from, plan
-from services.notify.rendering import TemplateRenderer
+import random
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import pytest
+
+from schemas.complaint import ComplaintStatus, LifecycleAction, ReporterContact
+from schemas.events import (
+    ComplaintSubmitted,
+    RecipientRole,
+    SlaBreached,
+    SlaStage,
+    SlaWarningIssued,
+)
+from services.notify.domain import (
+    ANONYMOUS_DISPLAY,
+    Audience,
+    ComplaintFile,
+    Officer,
+    PlannedMessage,
+    Preferences,
+    after,
+    file_from,
+    plan,
+)
+from services.notify.policy import KINDS, QuietHours, backoff, first_send_at
+from services.notify.rendering import LOCALES, TemplateRenderer
+from services.notify.signing import InvalidDelivery, ReplayGuard, signed_headers, verify
 from tests import factories
 
-
-def submitted(*, anonymous: bool, reporter: ReporterContact) -> ComplaintSubmitted:
-    return factories.submitted("LPR-AAAAA-BBBBB", anonymous=anonymous, reporter=reporter)
-
-
-ROUTED = factories.routed(
-    "LPR-AAAAA-BBBBB", agency_id="dinas-pupr-kota-ambon", agency_name="Dinas PUPR Kota Ambon"
+CID = "LPR-AAAAA-BBBBB"
+AGENCY = "dinas-pupr-kota-ambon"
+SECRETS = ("Siti Rahma", "siti@example.id", "6281234567890")
+LIAISON = Officer(officer_id="budi", agency_id=AGENCY, name="Budi", email="budi@pupr.ambon.go.id")
+UNIT_OFFICER = Officer(
+    officer_id="rina", agency_id=AGENCY, unit_id="bina-marga", name="Rina", phone="+62811000001"
 )
+SUPERVISOR = Officer(
+    officer_id="kadis", agency_id=AGENCY, roles=("supervisor",), name="Kepala Dinas"
+)
+OFFICERS = Audience(
+    officers=(LIAISON, UNIT_OFFICER, SUPERVISOR), webhook_agencies=frozenset({AGENCY})
+)
+renderer = TemplateRenderer()
 
 
-def test_complainant_is_reached_on_the_channel_they_gave() -> None:
-    assert complainant_channel(ReporterContact(email="a@b.id", phone="+62811111111")) == (
-        "email",
-        "a@b.id",
+def submitted(
+    *, anonymous: bool = False, reporter: ReporterContact | None = None, **more: Any
+) -> ComplaintSubmitted:
+    contact = reporter or ReporterContact(name=SECRETS[0], email=SECRETS[1], phone="+" + SECRETS[2])
+    return factories.submitted(CID, anonymous=anonymous, reporter=contact, **more)
+
+
+def held(file: ComplaintFile, unit: str | None = None) -> ComplaintFile:
+    return ComplaintFile(
+        **{**file.__dict__, "agency_id": AGENCY, "agency_name": "Dinas PUPR", "unit_id": unit}
     )
-    assert complainant_channel(ReporterContact(phone="+62811111111")) == ("sms", "+62811111111")
-    assert complainant_channel(ReporterContact()) == ("inbox", None)
 
 
-def test_submission_tells_the_complainant_the_tracking_id() -> None:
-    event = submitted(anonymous=False, reporter=ReporterContact(name="Siti", email="s@x.id"))
-    [message] = plan(event, contact_from(event))
-    rendered = TemplateRenderer().render(message.template, message.context)
-    assert message.recipient_role is RecipientRole.COMPLAINANT
-    assert "LPR-AAAAA-BBBBB" in rendered.subject
-    assert "24-11-2026 10:00 WIB" in rendered.body
+def changed(action: LifecycleAction, to: ComplaintStatus, **more: Any) -> Any:
+    return factories.status_changed(CID, action=action, to_status=to, agency_id=AGENCY, **more)
 
 
-def test_agency_never_sees_an_anonymous_reporters_identity() -> None:
-    reporter = ReporterContact(name="Siti Rahma", email="siti@example.id", phone="+6281234567890")
-    event = submitted(anonymous=True, reporter=reporter)
-    messages = plan(ROUTED, contact_from(event))
-    agency = [m for m in messages if m.recipient_role is RecipientRole.AGENCY]
-    assert len(agency) == 1 and agency[0].address is None
-    rendered = TemplateRenderer().render(agency[0].template, agency[0].context)
-    text = rendered.subject + rendered.body + repr(agency[0].context)
-    for secret in ("Siti", "siti@example.id", "6281234567890"):
-        assert secret not in text
-    assert ANONYMOUS_DISPLAY in rendered.body
+def text_of(message: PlannedMessage) -> str:
+    rendered = renderer.render(message.template, message.context, message.locale)
+    return rendered.subject + "\n" + rendered.body
 
 
-def test_agency_sees_a_named_reporter_who_did_not_ask_for_anonymity() -> None:
-    event = submitted(
-        anonymous=False, reporter=ReporterContact(name="Siti Rahma", phone="+62811111111")
+def test_submission_gives_the_complainant_the_tracking_id_on_their_channel_and_inbox() -> None:
+    event = submitted(reporter_account="citizen-7")
+    messages = plan(event, file_from(event), Audience())
+    assert {(m.recipient, m.channel) for m in messages} == {
+        ("complainant", "email"),
+        ("citizen-7", "inbox"),
+    }
+    assert CID in text_of(messages[0]) and "24-11-2026 10:00 WIB" in text_of(messages[0])
+
+
+def test_sms_when_the_reporter_gave_only_a_phone() -> None:
+    event = submitted(reporter=ReporterContact(phone="+62811111111"))
+    [message] = plan(event, file_from(event), Audience())
+    assert (message.channel, message.address) == ("sms", "+62811111111")
+
+
+def test_forwarding_tells_the_complainant_the_officers_and_the_agency_app() -> None:
+    file = held(file_from(submitted()))
+    messages = plan(
+        changed(LifecycleAction.FORWARD, ComplaintStatus.FORWARDED_TO_AGENCY), file, OFFICERS
     )
-    agency = next(m for m in plan(ROUTED, contact_from(event)) if m.recipient == ROUTED.agency_id)
-    assert "Siti Rahma" in TemplateRenderer().render(agency.template, agency.context).body
+    assert {(m.recipient_role, m.recipient, m.channel) for m in messages} == {
+        (RecipientRole.COMPLAINANT, "complainant", "email"),
+        (RecipientRole.AGENCY, "budi", "inbox"),
+        (RecipientRole.AGENCY, "budi", "email"),
+        (RecipientRole.AGENCY, f"agency:{AGENCY}", "webhook"),
+    }
 
 
-def test_deadline_is_announced_in_the_agency_local_time() -> None:
-    event = submitted(anonymous=False, reporter=ReporterContact(phone="+62811111111"))
-    deadline = factories.deadline_set("LPR-AAAAA-BBBBB", agency_id="dinas-pupr-kota-ambon")
-    [message] = plan(deadline, contact_from(event))
-    body = TemplateRenderer().render(message.template, message.context).body
-    assert "01-12-2026 23:59 WIT" in body
-    assert "5 hari kerja" in body
-    assert "tindak lanjut pertama" in body
+def test_disposition_reaches_the_units_officers() -> None:
+    file = held(file_from(submitted()), unit="bina-marga")
+    event = changed(
+        LifecycleAction.FORWARD_TO_UNIT, ComplaintStatus.FORWARDED_TO_UNIT, unit_id="bina-marga"
+    )
+    messages = plan(event, file, OFFICERS)
+    assert {(m.recipient, m.channel) for m in messages} == {
+        ("rina", "inbox"),
+        ("rina", "sms"),
+        (f"agency:{AGENCY}", "webhook"),
+    }
+    assert "bina-marga" in text_of(messages[0])
 
 
-def test_dedup_key_is_per_event_recipient_and_channel() -> None:
-    event = submitted(anonymous=False, reporter=ReporterContact(email="s@x.id"))
-    keys = {m.key("evt-1") for m in plan(ROUTED, contact_from(event))}
+@pytest.mark.parametrize(
+    ("action", "to", "template"),
+    [
+        (LifecycleAction.DEFER, ComplaintStatus.DEFERRED, "complaint_deferred"),
+        (LifecycleAction.REJECT, ComplaintStatus.REJECTED, "complaint_rejected"),
+        (LifecycleAction.FOLLOW_UP, ComplaintStatus.IN_FOLLOW_UP, "complaint_follow_up"),
+        (LifecycleAction.ANSWER, ComplaintStatus.ANSWERED, "complaint_answered"),
+        (LifecycleAction.CLOSE, ComplaintStatus.CLOSED, "complaint_closed"),
+        (LifecycleAction.AUTO_CLOSE, ComplaintStatus.CLOSED, "complaint_closed"),
+        (LifecycleAction.REPLY, ComplaintStatus.REOPENED, "complaint_reopened"),
+    ],
+)
+def test_the_complainant_hears_of_each_step(
+    action: LifecycleAction, to: ComplaintStatus, template: str
+) -> None:
+    file = held(file_from(submitted()))
+    messages = plan(
+        changed(action, to, text="Tim sudah ke lokasi", reason="alasan"), file, OFFICERS
+    )
+    [mine] = [m for m in messages if m.recipient_role is RecipientRole.COMPLAINANT]
+    assert mine.template == template
+
+
+def test_supporters_of_a_public_report_hear_of_progress_but_not_of_a_rahasia_one() -> None:
+    public = held(file_from(submitted()))
+    public = ComplaintFile(**{**public.__dict__, "supporters": ("fan-1", "fan-2")})
+    event = changed(LifecycleAction.ANSWER, ComplaintStatus.ANSWERED, text="Sudah diperbaiki")
+    supporters = [
+        m for m in plan(event, public, Audience()) if m.recipient_role is RecipientRole.SUPPORTER
+    ]
+    assert {(m.recipient, m.channel) for m in supporters} == {
+        ("fan-1", "inbox"),
+        ("fan-2", "inbox"),
+    }
+    secret = ComplaintFile(**{**public.__dict__, "confidential": True})
+    assert not [
+        m for m in plan(event, secret, Audience()) if m.recipient_role is RecipientRole.SUPPORTER
+    ]
+
+
+def test_warnings_go_to_whoever_holds_it_and_breaches_climb() -> None:
+    at_unit = held(file_from(submitted()), unit="bina-marga")
+    warning = SlaWarningIssued(
+        complaint_id=CID,
+        stage=SlaStage.COMPLETION,
+        agency_id=AGENCY,
+        holder="unit",
+        due_at=factories.NOW + timedelta(days=1),
+        issued_at=factories.NOW,
+    )
+    assert {m.recipient for m in plan(warning, at_unit, OFFICERS)} == {"rina"}
+    breach = SlaBreached(
+        complaint_id=CID,
+        stage=SlaStage.COMPLETION,
+        agency_id=AGENCY,
+        holder="unit",
+        due_at=factories.NOW,
+        breached_at=factories.NOW,
+        level=1,
+        escalate_to="agency_admin",
+    )
+    assert {m.recipient for m in plan(breach, at_unit, OFFICERS)} == {"budi"}
+    beyond = breach.model_copy(update={"escalate_to": "national_admin"})
+    [escalation] = plan(beyond, at_unit, OFFICERS)
+    assert (escalation.recipient, escalation.template) == ("kadis", "supervisor_escalation")
+    assert "penyelesaian" in text_of(escalation)
+
+
+def test_the_agency_side_never_sees_an_anonymous_reporters_identity() -> None:
+    file = held(file_from(submitted(anonymous=True)))
+    for event in (
+        changed(LifecycleAction.FORWARD, ComplaintStatus.FORWARDED_TO_AGENCY),
+        changed(LifecycleAction.REPLY, ComplaintStatus.REOPENED, text="Belum beres"),
+    ):
+        for message in plan(event, file, OFFICERS):
+            if message.recipient_role is RecipientRole.COMPLAINANT:
+                assert message.channel == "email"  # only the channel the reporter gave
+                continue
+            body = text_of(message) + repr(message.context)
+            assert all(secret not in body for secret in SECRETS)
+            assert ANONYMOUS_DISPLAY in body
+
+
+def test_a_named_reporter_is_shown_to_the_agency() -> None:
+    file = held(file_from(submitted()))
+    message = next(
+        m
+        for m in plan(
+            changed(LifecycleAction.FORWARD, ComplaintStatus.FORWARDED_TO_AGENCY), file, OFFICERS
+        )
+        if m.recipient == "budi"
+    )
+    assert SECRETS[0] in text_of(message)
+
+
+def test_preferences_choose_channel_locale_and_opt_out_of_optional_messages() -> None:
+    event = submitted(reporter_account="citizen-7")
+    file = held(file_from(event))
+    prefers_sms = Audience(complainant_preferences=Preferences(channels=("sms",), locale="en"))
+    [sms, _inbox] = plan(
+        changed(LifecycleAction.FOLLOW_UP, ComplaintStatus.IN_FOLLOW_UP, text="x"),
+        file,
+        prefers_sms,
+    )
+    assert (sms.channel, sms.locale) == ("sms", "en") and "Follow-up" in text_of(sms)
+    quiet = Audience(complainant_preferences=Preferences(updates=False))
+    assert (
+        plan(
+            changed(LifecycleAction.FOLLOW_UP, ComplaintStatus.IN_FOLLOW_UP, text="x"), file, quiet
+        )
+        == []
+    )
+    # The answer is mandatory: an opt-out does not silence it.
+    assert plan(changed(LifecycleAction.ANSWER, ComplaintStatus.ANSWERED, text="x"), file, quiet)
+
+
+def test_keys_are_per_event_recipient_and_channel() -> None:
+    file = held(file_from(submitted()))
+    keys = {
+        m.key("evt-1")
+        for m in plan(
+            changed(LifecycleAction.FORWARD, ComplaintStatus.FORWARDED_TO_AGENCY), file, OFFICERS
+        )
+    }
     assert keys == {
         "evt-1:complainant:complainant:email",
-        "evt-1:agency:dinas-pupr-kota-ambon:inbox",
+        "evt-1:agency:budi:email",
+        "evt-1:agency:budi:inbox",
+        f"evt-1:agency:agency:{AGENCY}:webhook",
     }
+
+
+def test_the_file_follows_the_holder() -> None:
+    file = held(file_from(submitted()))
+    moved = after(
+        changed(
+            LifecycleAction.FORWARD_TO_UNIT, ComplaintStatus.FORWARDED_TO_UNIT, unit_id="bina-marga"
+        ),
+        file,
+    )
+    assert moved.unit_id == "bina-marga"
+
+
+def test_every_template_renders_in_both_locales() -> None:
+    context = {
+        "tracking_id": CID,
+        "title": "Jalan rusak",
+        "category": "infrastruktur.jalan",
+        "region_code": "81.71",
+        "report_type": "pengaduan",
+        "agency_name": "Dinas PUPR",
+        "submitted_at": "x",
+        "reason": "r",
+        "text": "t",
+        "due_local": "d",
+        "into": "LPR-X",
+        "status": "answered",
+        "reporter_display": "Anonim",
+        "unit_id": "u",
+        "stage_label": "s",
+        "level": 1,
+        "escalate_to": "e",
+        "working_days": 5,
+        "items": ["a", "b"],
+    }
+    names = set(renderer.templates("id"))
+    assert names == set(renderer.templates("en")) == set(KINDS) | {"digest"}
+    for locale in LOCALES:
+        for name in names:
+            rendered = renderer.render(name, context, locale)
+            assert rendered.subject and rendered.body, (locale, name)
+    assert "Laporan" in renderer.render("complaint_submitted", context, "id").subject
+    assert "report" in renderer.render("complaint_submitted", context, "en").subject
+
+
+def test_quiet_hours_hold_non_urgent_messages_until_morning() -> None:
+    quiet = QuietHours(start=time(21), end=time(7), time_zone="Asia/Jayapura")
+    late = datetime(2026, 11, 24, 14, 30, tzinfo=UTC)  # 23:30 WIT
+    window = timedelta(0)
+    assert first_send_at(
+        late, KINDS["complaint_follow_up"], quiet, digest_window=window
+    ) == datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    assert (
+        first_send_at(late, KINDS["complaint_submitted"], quiet, digest_window=window) == late
+    )  # urgent
+    noon = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 12:00 WIT
+    assert quiet.release(noon) == noon
+    with pytest.raises(ValueError, match="differ"):
+        QuietHours(start=time(7), end=time(7))
+
+
+def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
+    rng = random.Random(7)
+    waits = [backoff(n, base=2, cap=60, rng=rng).total_seconds() for n in range(1, 9)]
+    for n, wait in enumerate(waits, start=1):
+        ceiling = min(60, 2 * 2 ** (n - 1))
+        assert ceiling / 2 <= wait <= ceiling
+    assert max(waits) <= 60
+
+
+def test_webhook_signatures_verify_and_refuse_tampering_staleness_and_replay() -> None:
+    body = b'{"delivery_id": "d1"}'
+    headers = signed_headers("s" * 32, timestamp=1_000, delivery_id="d1", body=body)
+    guard = ReplayGuard()
+    assert verify("s" * 32, headers, body, now=1_010, guard=guard) == "d1"
+    with pytest.raises(InvalidDelivery, match="replay"):
+        verify("s" * 32, headers, body, now=1_020, guard=guard)
+    with pytest.raises(InvalidDelivery, match="does not match"):
+        verify("s" * 32, headers, body + b" ", now=1_010)
+    with pytest.raises(InvalidDelivery, match="does not match"):
+        verify("t" * 32, headers, body, now=1_010)
+    with pytest.raises(InvalidDelivery, match="tolerance"):
+        verify("s" * 32, headers, body, now=1_000 + 301)
+    with pytest.raises(InvalidDelivery, match="missing"):
+        verify("s" * 32, {}, body, now=1_000)
+
+
+def test_officers_are_validated() -> None:
+    with pytest.raises(ValueError, match="officer_id"):
+        Officer(officer_id="x", agency_id=AGENCY, name="X")  # an ID of one character
+    with pytest.raises(ValueError, match="roles"):
+        Officer(officer_id="xy", agency_id=AGENCY, name="X Y", roles=())
