@@ -67,7 +67,7 @@ def platform(bootstrap: str, mongo_url: str, log_dir: Path, mail: MailSink) -> I
             "NOTIFY_SMTP_HOST": "127.0.0.1",
             "NOTIFY_SMTP_PORT": str(mail.port),
             "NOTIFY_SMTP_STARTTLS": "false",
-            "NOTIFY_DIGEST_WINDOW_SECONDS": "0.5",
+            "NOTIFY_DIGEST_WINDOW_SECONDS": "3",  # both deadlines of a forward fall in one
             "NOTIFY_DISPATCH_POLL_SECONDS": "0.1",
         },
     )
