@@ -80,16 +80,18 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
 class BodySizeLimit:
     """Refuse request bodies over the limit with 413, whether declared or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # exact paths allowed more (file uploads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._refuse(scope, receive, send)
             return
         # Read the whole body first (it is small by definition) so that an oversized stream is
@@ -102,7 +104,7 @@ class BodySizeLimit:
                 break
             chunk = message.get("body", b"")
             seen += len(chunk)
-            if seen > self.max_bytes:
+            if seen > limit:
                 await self._refuse(scope, receive, send)
                 return
             chunks.append(chunk)
@@ -121,11 +123,9 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         response = problem(
-            413,
-            "payload_too_large",
-            f"request body exceeds {self.max_bytes} bytes",
-            max_bytes=self.max_bytes,
+            413, "payload_too_large", f"request body exceeds {limit} bytes", max_bytes=limit
         )
         await response(scope, receive, send)
 
@@ -139,6 +139,7 @@ def create_app(
     components: Sequence[Component] = (),
     readiness: Sequence[ReadinessCheck] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    larger_bodies: dict[str, int] | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
 ) -> FastAPI:
     """A FastAPI app with the platform's endpoints, middleware and error format.
@@ -261,7 +262,7 @@ def create_app(
         response.headers[CORRELATION_HEADER] = correlation_id[:128]
         return response
 
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, larger=larger_bodies)
     return app
 
 

@@ -130,6 +130,16 @@ NOTIFICATION_QUEUE = Gauge(
 )
 STANDARDS_STORED = Counter(
     "lapor_standards_stored_total",
-    "Service standards stored in the registry.",
+    "Service standard versions stored in the registry (drafts and publications).",
+    ["agency"],
+)
+STANDARDS_BY_ZONE = Gauge(
+    "lapor_standards_in_force",
+    "Standards in force by compliance zone (green, yellow, red).",
+    ["zone"],
+)
+STANDARDS_AGENCY_SCORE = Gauge(
+    "lapor_standards_agency_score_ratio",
+    "Mean completeness score of an agency's standards in force, 0 to 1.",
     ["agency"],
 )

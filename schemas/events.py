@@ -364,7 +364,25 @@ class StandardPublished(EventPayload):
     version: int = Field(ge=1)
     completion_time_days: int | None = None
     fee_idr: int | None = Field(default=None, description="0 when the service is free.")
+    unit_id: str | None = Field(default=None, description="The unit that delivers the service.")
+    region_code: str | None = Field(default=None, description="Where the service is delivered.")
     published_at: AwareDatetime
+
+    def subject(self) -> str:
+        return self.standard_id
+
+
+class StandardSuperseded(EventPayload):
+    """A published version gave way to a newer one (published right after, same key)."""
+
+    NAME = "standard.superseded"
+    VERSION = 1
+
+    standard_id: str
+    agency_id: str
+    version: int = Field(ge=1)
+    superseded_by: int = Field(ge=2)
+    superseded_at: AwareDatetime
 
     def subject(self) -> str:
         return self.standard_id
@@ -392,7 +410,8 @@ PUBLIC_EVENT_TYPES: dict[str, type[EventPayload]] = {
     PublicComplaintSnapshot.event_type(): PublicComplaintSnapshot
 }
 STANDARD_EVENT_TYPES: dict[str, type[EventPayload]] = {
-    StandardPublished.event_type(): StandardPublished
+    StandardPublished.event_type(): StandardPublished,
+    StandardSuperseded.event_type(): StandardSuperseded,
 }
 
 
@@ -402,7 +421,7 @@ def topic_for(payload: EventPayload) -> TopicSpec:
         return PUBLIC_COMPLAINTS
     if isinstance(payload, ComplaintEvent):
         return COMPLAINT_EVENTS
-    if isinstance(payload, StandardPublished):
+    if isinstance(payload, StandardPublished | StandardSuperseded):
         return STANDARD_EVENTS
     if isinstance(payload, NotificationUndeliverable):
         return UNDELIVERABLE_NOTIFICATIONS

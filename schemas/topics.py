@@ -70,7 +70,14 @@ INTAKE_GROUP = "intake"
 ROUTING_GROUP = "routing"
 SLA_GROUP = "sla"
 NOTIFY_GROUP = "notify"
-CONSUMER_GROUPS: tuple[str, ...] = (INTAKE_GROUP, ROUTING_GROUP, SLA_GROUP, NOTIFY_GROUP)
+STANDARDS_GROUP = "standards"
+CONSUMER_GROUPS: tuple[str, ...] = (
+    INTAKE_GROUP,
+    ROUTING_GROUP,
+    SLA_GROUP,
+    NOTIFY_GROUP,
+    STANDARDS_GROUP,
+)
 
 
 # Messages notify could not deliver after its last attempt (not a consumer group's rejects).

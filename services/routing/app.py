@@ -7,8 +7,14 @@ from fastapi import FastAPI
 from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.runtime import Runtime, Startable
-from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintStatusChanged, ComplaintSubmitted
-from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP
+from schemas.events import (
+    COMPLAINT_EVENT_TYPES,
+    STANDARD_EVENT_TYPES,
+    ComplaintStatusChanged,
+    ComplaintSubmitted,
+    StandardPublished,
+)
+from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP, STANDARD_EVENTS
 from services.routing.api import routing_router
 from services.routing.config import RoutingSettings
 from services.routing.service import DirectoryEditor, RoutingService, load_directory
@@ -25,12 +31,13 @@ def create_app(settings: RoutingSettings) -> FastAPI:
     seed = load_directory(settings.routing_directory_file)
     consumer = runtime.consumer(
         group_id=ROUTING_GROUP,
-        topics=[COMPLAINT_EVENTS.name],
+        topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name],
         handlers={
             ComplaintSubmitted.event_type(): service.on_submitted,
             ComplaintStatusChanged.event_type(): service.on_status_changed,
+            StandardPublished.event_type(): service.on_standard_published,
         },
-        payload_types=COMPLAINT_EVENT_TYPES,
+        payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES},
     )
     app = http.create_app(
         service=settings.service_name,

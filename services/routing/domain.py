@@ -11,7 +11,8 @@ naming the report type, then the rule ID (so the choice never depends on storage
 match sends the complaint to the national admin queue.
 """
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -303,12 +304,41 @@ def _confidence(best: Rule, others: list[Rule]) -> Confidence:
     return "medium" if others[0].priority == best.priority else "high"
 
 
+SIPP_OWNER_PRIORITY = 50
+
+
+def owner_rule(
+    directory: Directory, standard_id: str, agency_id: str, unit_id: str | None
+) -> Rule | None:
+    """The implicit rule "a complaint about a published service standard goes to the agency
+    (and unit) that publishes it", when routing knows that agency. An explicit rule of a higher
+    priority still wins."""
+    agency = directory.find_agency(agency_id)
+    if agency is None:
+        return None
+    digest = hashlib.sha1(standard_id.encode(), usedforsecurity=False).hexdigest()[:16]
+    return Rule(
+        rule_id=f"sipp-{digest}",
+        category=ANY,
+        region_prefix=ANY,
+        service_standard_id=standard_id,
+        agency_id=agency_id,
+        unit_id=unit_id if unit_id in agency.unit_ids else None,
+        priority=SIPP_OWNER_PRIORITY,
+    )
+
+
 def decide(
-    directory: Directory, subject: Subject, *, exclude: frozenset[str] = frozenset()
+    directory: Directory,
+    subject: Subject,
+    *,
+    exclude: frozenset[str] = frozenset(),
+    extra: Sequence[Rule] = (),
 ) -> Decision:
     """The agency with authority over a complaint.
 
-    ``exclude`` names agencies that already said it is not their authority (Bukan Wewenang):
+    ``extra`` are rules beyond the table (the SIPP owner rule). ``exclude`` names agencies
+    that already said it is not their authority (Bukan Wewenang):
     the next candidate is chosen, then the national admin queue; ``NoAgencyLeft`` when even
     that queue is excluded, a loop an admin has to resolve.
     """

@@ -13,15 +13,22 @@ from kernel.mongo import Session, stored_precision
 from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import Actor, LifecycleAction, ReportType, Role
 from schemas.envelope import Event, new_event
-from schemas.events import ComplaintRouted, ComplaintStatusChanged, ComplaintSubmitted
+from schemas.events import (
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintSubmitted,
+    StandardPublished,
+)
 from services.routing.domain import (
     FALLBACK_RULE_ID,
     Decision,
     Directory,
     NoAgencyLeft,
+    Rule,
     Subject,
     decide,
     honour_choice,
+    owner_rule,
 )
 from services.routing.store import RoutingStore, VersionConflict
 
@@ -106,11 +113,12 @@ class RoutingService:
         )
         choice: Literal["honoured", "declined"] | None = None
         decision = None
+        extra = await self._owner_rules(directory, submitted.service_standard_id)
         if submitted.chosen_agency_id is not None:
             decision = honour_choice(directory, submitted.chosen_agency_id, subject)
             choice = "honoured" if decision is not None else "declined"
         if decision is None:
-            decision = decide(directory, subject)
+            decision = decide(directory, subject, extra=extra)
         routed_at = datetime.now(UTC)
         routed = self._routed(submitted.complaint_id, decision, routed_at, event, choice=choice)
 
@@ -164,10 +172,10 @@ class RoutingService:
                 service_standard_id=earlier.get("service_standard_id"),
                 at=changed.changed_at,
             )
+            directory = await self._store.directory()
+            extra = await self._owner_rules(directory, subject.service_standard_id)
             try:
-                decision = decide(
-                    await self._store.directory(), subject, exclude=frozenset(excluded)
-                )
+                decision = decide(directory, subject, exclude=frozenset(excluded), extra=extra)
             except NoAgencyLeft:
                 log.warning("no_agency_left_for_reroute", excluded=excluded)
                 REROUTES_GIVEN_UP.labels("no_agency_left").inc()
@@ -188,6 +196,32 @@ class RoutingService:
         if await self._uow.run_once(event, effect):
             for decision in decided:
                 COMPLAINTS_ROUTED.labels(decision.agency.agency_id, "reroute").inc()
+
+    async def on_standard_published(self, event: Event) -> None:
+        """Remember who publishes each service standard: complaints about it go there."""
+        published = event.data
+        assert isinstance(published, StandardPublished)
+
+        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
+            await self._store.set_owner(
+                published.standard_id,
+                published.agency_id,
+                published.unit_id,
+                published.version,
+                session=session,
+            )
+            return None, ()
+
+        await self._uow.run_once(event, effect)
+
+    async def _owner_rules(self, directory: Directory, standard_id: str | None) -> list[Rule]:
+        if standard_id is None:
+            return []
+        owner = await self._store.owner(standard_id)
+        if owner is None:
+            return []
+        rule = owner_rule(directory, standard_id, owner["agency_id"], owner.get("unit_id"))
+        return [rule] if rule is not None else []
 
     async def _settled_by_admin(self, changed: ComplaintStatusChanged, event: Event) -> None:
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:

@@ -14,6 +14,7 @@ from services.routing.domain import Decision, Directory
 DIRECTORY = "directory"
 DIRECTORY_VERSIONS = "directory_versions"
 DECISIONS = "decisions"
+STANDARD_OWNERS = "standard_owners"
 _DIRECTORY_ID = "current"
 
 
@@ -33,6 +34,7 @@ class RoutingStore:
         self._directory = db[DIRECTORY]
         self._versions = db[DIRECTORY_VERSIONS]
         self._decisions = db[DECISIONS]
+        self._owners = db[STANDARD_OWNERS]
         self._cache_seconds = cache_seconds
         self._cached: tuple[float, Directory] | None = None
 
@@ -152,3 +154,30 @@ class RoutingStore:
     ) -> dict[str, Any] | None:
         """The stored decision on a complaint."""
         return await self._decisions.find_one({"_id": complaint_id}, session=session)
+
+    async def set_owner(
+        self,
+        standard_id: str,
+        agency_id: str,
+        unit_id: str | None,
+        version: int,
+        *,
+        session: Session,
+    ) -> None:
+        """Who publishes a service standard (a later version wins; an older one is ignored)."""
+        await self._owners.update_one(
+            {"_id": standard_id, "version": {"$lt": version}},
+            {"$set": {"agency_id": agency_id, "unit_id": unit_id, "version": version}},
+            upsert=False,
+            session=session,
+        )
+        await self._owners.update_one(
+            {"_id": standard_id},
+            {"$setOnInsert": {"agency_id": agency_id, "unit_id": unit_id, "version": version}},
+            upsert=True,
+            session=session,
+        )
+
+    async def owner(self, standard_id: str) -> dict[str, Any] | None:
+        """The publisher of a service standard, if routing has seen it."""
+        return await self._owners.find_one({"_id": standard_id})

@@ -4,27 +4,56 @@ from fastapi import FastAPI
 
 from kernel import http
 from kernel.auth import TokenVerifier
-from kernel.runtime import Runtime, Startable
+from kernel.metrics import STANDARDS_AGENCY_SCORE, STANDARDS_BY_ZONE
+from kernel.runtime import Periodic, Runtime, Startable
+from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintSubmitted, StandardChecked
+from schemas.topics import COMPLAINT_EVENTS, STANDARDS_GROUP
 from services.standards.api import router
 from services.standards.config import StandardsSettings
+from services.standards.scoring import Thresholds, agency_scores, zone_counts
 from services.standards.service import StandardsService
 from services.standards.store import StandardStore
 
 Settings = StandardsSettings
+IMPORT_PATH = "/v1/standards/import"
 
 
 def create_app(settings: StandardsSettings) -> FastAPI:
-    """The registry's HTTP API and its outbox relay (it consumes nothing yet)."""
+    """The registry's HTTP API, its outbox relay, and its consumer of complaint feedback."""
     runtime = Runtime(settings)
     store = StandardStore(runtime.db)
-    service = StandardsService(store=store, uow=runtime.uow)
+    zones = Thresholds(green=settings.standards_zone_green, yellow=settings.standards_zone_yellow)
+    service = StandardsService(store=store, uow=runtime.uow, zones=zones)
+    consumer = runtime.consumer(
+        group_id=STANDARDS_GROUP,
+        topics=[COMPLAINT_EVENTS.name],
+        handlers={
+            ComplaintSubmitted.event_type(): service.on_submitted,
+            StandardChecked.event_type(): service.on_standard_checked,
+        },
+        payload_types=COMPLAINT_EVENT_TYPES,
+    )
+
+    async def compliance_gauges() -> None:
+        scores = await service.scores()
+        for zone, count in zone_counts([s for _, s in scores]).items():
+            STANDARDS_BY_ZONE.labels(zone).set(count)
+        for agency in agency_scores(scores, zones):
+            STANDARDS_AGENCY_SCORE.labels(agency.agency_id).set(agency.score / 100)
+
     app = http.create_app(
         service=settings.service_name,
         title="LAPOR standards (SIPP)",
         description="The registry of public-service standards with their 14 components.",
-        components=[runtime, Startable(store.create_indexes)],
+        components=[
+            runtime,
+            Startable(store.create_indexes),
+            consumer,
+            Periodic(compliance_gauges, seconds=settings.standards_score_refresh_seconds),
+        ],
         readiness=runtime.readiness_checks(),
         max_body_bytes=settings.standards_max_body_bytes,
+        larger_bodies={IMPORT_PATH: settings.standards_import_max_bytes},
     )
     app.include_router(router(service, http.authentication(TokenVerifier(settings))))
     return app

@@ -9,8 +9,11 @@ import re
 import unicodedata
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.regions import REGION_CODE_PATTERN, is_known
 
 Text = str
 _TEXT = Field(min_length=1, max_length=5_000)
@@ -93,6 +96,18 @@ class StandardCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     agency_id: str = Field(pattern=r"^[a-z0-9-]{2,80}$", examples=["dinkes-kota-ambon"])
+    agency_name: str | None = Field(
+        default=None, min_length=2, max_length=200, examples=["Dinas Kesehatan Kota Ambon"]
+    )
+    unit_id: str | None = Field(
+        default=None, pattern=r"^[a-z0-9-]{2,80}$", description="The unit that delivers it."
+    )
+    region_code: str | None = Field(
+        default=None,
+        pattern=REGION_CODE_PATTERN,
+        description="Where the service is delivered (Kemendagri code).",
+        examples=["81.71"],
+    )
     service_name: str = Field(
         min_length=3, max_length=300, examples=["Penerbitan Surat Izin Praktik"]
     )
@@ -103,6 +118,17 @@ class StandardCreate(BaseModel):
     pledge: str | None = Field(default=None, max_length=5_000, description="Maklumat pelayanan.")
     delivery: ServiceDelivery
     management: InternalManagement
+
+    @field_validator("region_code")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is not None and not is_known(value):
+            raise ValueError(f"{value} is not a known region")
+        return value
+
+    def public(self) -> dict[str, Any]:
+        """The part anyone may read: who, what, the pledge and the six delivery components."""
+        return self.model_dump(mode="json", exclude={"management"})
 
 
 def standard_id(agency_id: str, service_name: str) -> str:
