@@ -17,6 +17,7 @@ from schemas.events import (
     ComplaintSubmitted,
     SlaDeadlineSet,
     SlaStage,
+    StandardChecked,
 )
 from services.intake.domain import new_tracking_id
 
@@ -88,3 +89,19 @@ def status_changed(complaint_id: str | None = None, **overrides: Any) -> Complai
         "changed_at": NOW,
     }
     return ComplaintStatusChanged(**{**fields, **overrides})
+
+
+def standard_checked(complaint_id: str | None = None, **overrides: Any) -> StandardChecked:
+    """The SLA service's check of a complaint against the standard in force."""
+    fields: dict[str, Any] = {
+        "complaint_id": complaint_id or new_tracking_id(),
+        "standard_id": "dinkes-kota-ambon.penerbitan-surat-izin-praktik-bidan",
+        "standard_version": 1,
+        "promised_days": 5,
+        "promised_fee_idr": 0,
+        "waited_days": 3,
+        "paid_idr": 50_000,
+        "violations": ["fee"],
+        "checked_at": NOW,
+    }
+    return StandardChecked(**{**fields, **overrides})

@@ -187,7 +187,9 @@ class Dispatcher:
         """One pool of workers per channel."""
         self._stopping.clear()
         self._tasks = [
-            asyncio.create_task(self._worker(channel), name=f"notify-{channel.name}-{n}")
+            asyncio.create_task(
+                self._worker(channel, digests=n == 0), name=f"notify-{channel.name}-{n}"
+            )
             for channel in self._channels
             for n in range(self._concurrency)
         ]
@@ -202,10 +204,10 @@ class Dispatcher:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    async def _worker(self, channel: Channel) -> None:
+    async def _worker(self, channel: Channel, *, digests: bool) -> None:
         while not self._stopping.is_set():
             try:
-                busy = await self.deliver_one(channel)
+                busy = await self.deliver_one(channel, digests=digests)
             except Exception:  # a database hiccup: log, back off, keep the worker alive
                 log.exception("notify_worker_error", channel=channel.name)
                 busy = False
@@ -213,11 +215,11 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=self._poll)
 
-    async def deliver_one(self, channel: Channel) -> bool:
+    async def deliver_one(self, channel: Channel, *, digests: bool = True) -> bool:
         """Claim and deliver one due message (and what folds into its digest); False when
         nothing was due."""
         now = stored_precision(datetime.now(UTC))
-        lead = await self._store.claim(channel.name, now=now, lease=self._lease)
+        lead = await self._store.claim(channel.name, now=now, lease=self._lease, digests=digests)
         if lead is None:
             return False
         if not lead["urgent"]:

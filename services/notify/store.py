@@ -142,12 +142,16 @@ class NotifyStore:
         await self._messages.insert_one(doc, session=session)
 
     async def claim(
-        self, channel: str, *, now: datetime, lease: timedelta
+        self, channel: str, *, now: datetime, lease: timedelta, digests: bool
     ) -> dict[str, Any] | None:
-        """Take the most overdue message of a channel (or one whose sender died mid-send)."""
+        """Take the most overdue message of a channel (or one whose sender died mid-send);
+        digestible ones only when ``digests`` (one worker per channel takes those, so that two
+        workers never split one recipient's digest between them)."""
+        only = {} if digests else {"digestible": False}
         return await self._messages.find_one_and_update(
             {
                 "channel": channel,
+                **only,
                 "$or": [
                     {"status": {"$in": WAITING}, "next_attempt_at": {"$lte": now}},
                     {"status": SENDING, "lease_until": {"$lt": now}},

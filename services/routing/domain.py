@@ -343,7 +343,9 @@ def decide(
     that queue is excluded, a loop an admin has to resolve.
     """
     matches = _ranked(
-        rule for rule in directory.rules if rule.agency_id not in exclude and rule.matches(subject)
+        rule
+        for rule in (*directory.rules, *extra)
+        if rule.agency_id not in exclude and rule.matches(subject)
     )
     if not matches:
         if directory.fallback_agency_id in exclude:

@@ -25,6 +25,7 @@ from schemas.events import (
 )
 from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS
 from tests.support import bearer, eventually, read_topic
+from tests.unit.test_standards_domain import full_standard
 
 # As in tests.conftest.service_env: group joins wait on the session timeout on Tansu.
 QUICK_GROUPS = {"KAFKA_SESSION_TIMEOUT_MS": "3000", "KAFKA_HEARTBEAT_INTERVAL_MS": "300"}
@@ -350,3 +351,52 @@ async def test_every_lifecycle_path_with_the_services_running(
         text = (record.value or b"").decode()
         for secret in ("Siti Rahma", "siti@example.id", "+6281200000001", "+6281200000002"):
             assert secret not in text
+
+
+async def test_a_published_standard_reaches_routing_sla_and_open311(platform: Platform) -> None:
+    standard = full_standard(
+        agency_id="dinkes-kota-ambon",
+        agency_name="Dinas Kesehatan Kota Ambon",
+        unit_id="puskesmas-rijali",
+        region_code="81.71",
+        service_name="Layanan Imunisasi Anak",
+    )
+    standard["delivery"]["completion_time"] = {"amount": 1, "unit": "days"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        saved = await http.post(
+            f"{platform.url('standards')}/v1/standards", json=standard, headers=DINKES
+        )
+        assert saved.status_code == 201, saved.text
+        sid = saved.json()["standard_id"]
+
+        # Open311 lists it as a service (intake derives its list from the standard stream).
+        async def listed() -> bool:
+            services = (await http.get(f"{platform.url('intake')}/open311/v2/services.json")).json()
+            return sid in {s["service_code"] for s in services}
+
+        await eventually(listed, timeout=60)
+
+        # A complaint about it, filed under a general category that would otherwise go to the
+        # city government, goes to the agency and unit that publish the standard; the SLA
+        # service checks it against the version in force (waited 4 days for a 1-day promise).
+        complaint = {
+            **COMPLAINT,
+            "category": "umum",
+            "service_standard_id": sid,
+            "experience": {"waited_days": 4, "paid_idr": 0},
+        }
+        posted = await http.post(
+            f"{platform.url('intake')}/v1/complaints", json=complaint, headers=CITIZEN
+        )
+        cid = posted.json()["tracking_id"]
+
+        async def checked() -> dict[str, Any] | None:
+            body: dict[str, Any] = (
+                await http.get(f"{platform.url('intake')}/v1/complaints/{cid}", headers=ADMIN)
+            ).json()
+            return body if body["status"] == "forwarded_to_unit" and body["standard"] else None
+
+        body = await eventually(checked, timeout=60)
+    assert (body["agency"]["id"], body["unit_id"]) == ("dinkes-kota-ambon", "puskesmas-rijali")
+    assert body["standard"]["standard_version"] == 1
+    assert body["standard"]["violations"] == ["completion_time"]

@@ -16,6 +16,7 @@ from services.routing.domain import (
     Unit,
     decide,
     honour_choice,
+    owner_rule,
     put_agency,
     put_rule,
     remove_rule,
@@ -276,3 +277,24 @@ def test_edits_make_a_new_version_validated_as_a_whole() -> None:
 def test_decisions_carry_the_directory_version() -> None:
     d = put_rule(directory(), rule("kota", "kesehatan", "81.71", "dinkes-ambon"))
     assert decide(d, subject("kesehatan", "81.71")).directory_version == 2
+
+
+def test_a_complaint_about_a_published_standard_goes_to_its_publisher() -> None:
+    service = "pemkot-ambon.penerbitan-ktp-el"
+    d = directory(rule("umum", "*", "81.71", "dinkes-ambon"))
+    owner = owner_rule(d, service, "pemkot-ambon", "disdukcapil")
+    assert owner is not None
+    decision = decide(d, subject("umum", "81.71", service=service), extra=[owner])
+    assert (decision.agency.agency_id, decision.unit_id) == ("pemkot-ambon", "disdukcapil")
+    # Not about that standard: the table decides as before.
+    assert decide(d, subject("umum", "81.71"), extra=[owner]).rule_id == "umum"
+    # A publisher routing does not know, or a unit it does not have, is not invented.
+    assert owner_rule(d, service, "unknown-agency", None) is None
+    assert owner_rule(d, service, "pemkot-ambon", "no-such-unit").unit_id is None  # type: ignore[union-attr]
+    # An explicit rule of a higher priority still wins.
+    override = directory(
+        rule("ktp", "*", "81", "dinkes-maluku", priority=100, service_standard_id=service)
+    )
+    assert (
+        decide(override, subject("umum", "81.71", service=service), extra=[owner]).rule_id == "ktp"
+    )
