@@ -59,8 +59,13 @@ OUTBOX_OLDEST_AGE = Gauge(
 )
 COMPLAINTS_RECEIVED = Counter(
     "lapor_complaints_received_total",
-    "Complaints accepted by intake.",
-    ["channel", "report_type"],
+    "Complaints accepted by intake, by channel, report type and province (2-digit code).",
+    ["channel", "report_type", "province"],
+)
+COMPLAINTS_OPEN = Gauge(
+    "lapor_complaints_open",
+    "Complaints by current status (open statuses only).",
+    ["status"],
 )
 COMPLAINTS_ROUTED = Counter(
     "lapor_complaints_routed_total",
@@ -84,8 +89,8 @@ SLA_DEADLINES_SET = Counter(
 )
 SLA_FIRINGS = Counter(
     "lapor_sla_firings_total",
-    "Clock firings by kind (warn, breach, escalate, expire).",
-    ["firing"],
+    "Clock firings by kind (warn, breach, escalate, expire) and the agency that holds it.",
+    ["firing", "agency"],
 )
 SLA_ON_TIME_RATE = Gauge(
     "lapor_sla_on_time_ratio",

@@ -6,7 +6,8 @@ from fastapi import FastAPI
 
 from kernel import http
 from kernel.auth import TokenVerifier
-from kernel.runtime import Runtime, Startable
+from kernel.metrics import COMPLAINTS_OPEN
+from kernel.runtime import Periodic, Runtime, Startable
 from schemas.events import (
     COMPLAINT_EVENT_TYPES,
     STANDARD_EVENT_TYPES,
@@ -23,11 +24,15 @@ from services.intake.api import router
 from services.intake.catalog import ServiceCatalog
 from services.intake.channels import sms_router
 from services.intake.config import IntakeSettings
+from services.intake.lifecycle import OPEN_STATUSES
 from services.intake.open311_api import open311_router
 from services.intake.service import IntakeService
 from services.intake.store import ComplaintStore
 
 Settings = IntakeSettings
+
+
+OPEN_GAUGE_SECONDS = 30.0
 
 
 def create_app(settings: IntakeSettings) -> FastAPI:
@@ -54,12 +59,23 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         },
         payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES},
     )
+
+    async def open_gauges() -> None:
+        counts = await store.open_by_status(sorted(s.value for s in OPEN_STATUSES))
+        for status, count in counts.items():
+            COMPLAINTS_OPEN.labels(status).set(count)
+
     app = http.create_app(
         service=settings.service_name,
         title="LAPOR intake",
         description="Submit and track complaints (pengaduan), suggestions (aspirasi) and "
         "information requests.",
-        components=[runtime, Startable(store.create_indexes), consumer],
+        components=[
+            runtime,
+            Startable(store.create_indexes),
+            consumer,
+            Periodic(open_gauges, seconds=OPEN_GAUGE_SECONDS),
+        ],
         readiness=runtime.readiness_checks(),
         max_body_bytes=settings.intake_max_body_bytes,
     )

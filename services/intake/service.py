@@ -145,7 +145,9 @@ class IntakeService:
                     if earlier is not None:
                         return earlier, False
                 continue  # tracking-ID collision: draw another
-            COMPLAINTS_RECEIVED.labels(create.channel.value, create.report_type.value).inc()
+            COMPLAINTS_RECEIVED.labels(
+                create.channel.value, create.report_type.value, create.region_code[:2]
+            ).inc()
             log.info("complaint_submitted", complaint_id=complaint_id, event_id=event.id)
             return record, True
         raise RuntimeError("could not draw a free tracking ID")

@@ -24,6 +24,16 @@ class ComplaintStore:
         self._complaints = db[COMPLAINTS]
         self._supports = db[SUPPORTS]
 
+    async def open_by_status(self, statuses: list[str]) -> dict[str, int]:
+        """How many complaints are in each of these statuses (the open-complaints gauge)."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"status": {"$in": statuses}}},
+            {"$group": {"_id": "$status", "n": {"$sum": 1}}},
+        ]
+        cursor = await self._complaints.aggregate(pipeline)
+        found = {doc["_id"]: doc["n"] async for doc in cursor}
+        return {status: found.get(status, 0) for status in statuses}
+
     async def create_indexes(self) -> None:
         """Unique Idempotency-Key, and the lookups the API serves."""
         await self._complaints.create_index(

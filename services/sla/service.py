@@ -381,9 +381,10 @@ class SlaService:
             except _Moved as moved:
                 log.info("clock_moved_by_another_sweeper", clock=str(moved))
                 continue
-            for _, outcome in plans:
+            for clock, outcome in plans:
                 if outcome is not None:
-                    SLA_FIRINGS.labels(outcome.firing.value).inc()
+                    agency = clock.get("agency_id") or "none"
+                    SLA_FIRINGS.labels(outcome.firing.value, agency).inc()
             fired += count
 
     def _outcome(self, clock: dict[str, Any], now: datetime) -> Outcome | None:
