@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow bench bench-sla lint typecheck check clean lock
+.PHONY: run test test-slow bench bench-sla lint typecheck check clean lock tools
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +16,20 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/lapor-devstack
 
+## tools: promtool and Prometheus (alert rule tests, a real scrape) and kubectl (kustomize),
+## from Debian's packages when the machine lacks them
+tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v kubectl >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends prometheus kubectl >/dev/null; }
+	@$(SUDO) systemctl disable --now prometheus >/dev/null 2>&1 || true  # tests start their own
+
 ## test: lint, type-check, then every test that is not marked slow
-test: $(STAMP) check
+test: $(STAMP) tools check
 	$(BIN)/pytest
 
 ## test-slow: fault-injection runs and benchmarks
-test-slow: $(STAMP)
+test-slow: $(STAMP) tools
 	$(BIN)/pytest -m slow || [ $$? -eq 5 ]  # 5: no slow test collected yet
 
 ## bench: every benchmark; figures and ratios go to bench/results/

@@ -2,6 +2,8 @@
 
 - ``create-topics``: create every topic (product and dead-letter) with its partitions and
   policy, against ``KAFKA_BOOTSTRAP_SERVERS``; run once per deployment (compose does).
+- ``migrate``: create every service's MongoDB indexes, against ``MONGO_URL`` (idempotent; the
+  ``lapor-migrate`` Job runs it before a release).
 - ``asyncapi``: print the AsyncAPI document of the topics.
 - ``token``: mint a development bearer token signed with ``AUTH_JWT_SECRET`` (refused when
   ``ENVIRONMENT=production``: real tokens come from the identity provider).
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="lapor-admin", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("create-topics", help="create every topic the platform needs")
+    commands.add_parser("migrate", help="create every service's MongoDB indexes")
     commands.add_parser("asyncapi", help="print the AsyncAPI document")
     token = commands.add_parser("token", help="mint a development bearer token")
     token.add_argument("--role", required=True, choices=sorted(TOKEN_ROLES))
@@ -38,6 +41,11 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(ensure_topics(settings, all_topics()))
         for topic in all_topics():
             print(f"{topic.name}\t{topic.partitions}\t{topic.config()}")
+    elif args.command == "migrate":
+        from services.migrate import migrate  # the services' stores: only this command needs them
+
+        for database in asyncio.run(migrate(ServiceSettings(service_name="admin"))):
+            print(f"indexes ready in {database}")
     elif args.command == "token":
         settings = ServiceSettings(service_name="admin")
         if settings.environment == "production":

@@ -6,6 +6,7 @@ service logged its part under that ID.
 """
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devstack.infra import free_port
 from devstack.mailsink import MailSink
 from devstack.platform import Platform, start_platform
 from schemas.complaint import Role
@@ -25,6 +27,7 @@ from schemas.events import (
 )
 from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS
 from tests.support import bearer, eventually, read_topic
+from tests.unit.test_observability import ROOT, alert_rules, used_metrics
 from tests.unit.test_standards_domain import full_standard
 
 # As in tests.conftest.service_env: group joins wait on the session timeout on Tansu.
@@ -400,3 +403,57 @@ async def test_a_published_standard_reaches_routing_sla_and_open311(platform: Pl
     assert (body["agency"]["id"], body["unit_id"]) == ("dinkes-kota-ambon", "puskesmas-rijali")
     assert body["standard"]["standard_version"] == 1
     assert body["standard"]["violations"] == ["completion_time"]
+
+
+async def test_a_real_prometheus_scrapes_every_service_and_finds_every_metric_in_use(
+    platform: Platform, tmp_path: Path
+) -> None:
+    port = free_port()
+    targets = [f"127.0.0.1:{server.port}" for server in platform.services.values()]
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(p) for p in sorted((ROOT / "ops/prometheus/rules").glob("*.yml"))],
+        "scrape_configs": [{"job_name": "lapor", "static_configs": [{"targets": targets}]}],
+    }
+    (tmp_path / "prometheus.yml").write_text(json.dumps(config))
+    prometheus = subprocess.Popen(  # noqa: ASYNC220  (started once; the test awaits its API)
+        [
+            "prometheus",
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+
+            async def all_up() -> bool:
+                try:
+                    found = (await http.get(f"{api}/targets")).json()["data"]["activeTargets"]
+                except httpx.HTTPError:
+                    return False
+                return len(found) == len(targets) and all(t["health"] == "up" for t in found)
+
+            await eventually(all_up, timeout=60)
+            metadata = (await http.get(f"{api}/metadata")).json()["data"]
+            series = set((await http.get(f"{api}/label/__name__/values")).json()["data"])
+            rules = (await http.get(f"{api}/rules")).json()["data"]["groups"]
+    finally:
+        prometheus.terminate()
+        prometheus.wait(timeout=30)
+
+    # Series seen, plus every family announced with # TYPE even before its first sample (a
+    # labelled counter nothing has incremented yet).
+    scraped = set(series) | {"up"} | set(metadata)
+    for name, entries in metadata.items():
+        if entries[0]["type"] == "counter":
+            scraped.add(name if name.endswith("_total") else f"{name}_total")
+        if entries[0]["type"] == "histogram":
+            scraped |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+    missing = used_metrics() - scraped
+    assert missing == set(), f"alerts or dashboards read metrics no service exports: {missing}"
+    loaded = {rule["name"] for group in rules for rule in group["rules"]}
+    assert loaded == {rule["alert"] for rule in alert_rules()}
