@@ -129,9 +129,9 @@ def test_kafka_topics_are_the_platforms_topics() -> None:
 def test_generated_files_are_current() -> None:
     module = generator()
     topics = list(yaml.safe_load_all((ROOT / "k8s/base/kafka-topics.yaml").read_text()))
-    assert topics == module.kafka_topics(), "regenerate with: python k8s/generate.py"
+    assert topics == module.kafka_topics(), "regenerate with: python k8s/make_resources.py"
     rule = yaml.safe_load((ROOT / "k8s/base/prometheus-rule.yaml").read_text())
-    assert rule == module.prometheus_rule(), "regenerate with: python k8s/generate.py"
+    assert rule == module.prometheus_rule(), "regenerate with: python k8s/make_resources.py"
 
 
 def test_the_migrate_job_runs_the_platform_command() -> None:

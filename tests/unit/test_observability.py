@@ -42,7 +42,7 @@ PROMQL_FUNCTIONS = {
 
 def generator() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
-        "grafana_generate", ROOT / "ops/grafana/generate.py"
+        "grafana_generate", ROOT / "ops/grafana/make_dashboards.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -137,7 +137,7 @@ def test_the_metric_check_would_notice_a_typo() -> None:
 def test_dashboards_are_generated_from_their_description() -> None:
     for name, dashboard in generator().dashboards().items():
         committed = json.loads((ROOT / "ops/grafana/dashboards" / name).read_text())
-        assert committed == dashboard, "regenerate with: python ops/grafana/generate.py"
+        assert committed == dashboard, "regenerate with: python ops/grafana/make_dashboards.py"
     titles = {d["title"] for d in generator().dashboards().values()}
     assert titles == {
         "LAPOR — platform overview",
