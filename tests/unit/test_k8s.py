@@ -38,7 +38,9 @@ def of_kind(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
 
 
 def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("k8s_generate", ROOT / "k8s" / "generate.py")
+    spec = importlib.util.spec_from_file_location(
+        "k8s_generate", ROOT / "k8s" / "make_resources.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
