@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow bench bench-sla lint typecheck check clean lock tools
+.PHONY: run test test-slow bench bench-platform bench-sla lint typecheck check clean lock tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -32,8 +32,18 @@ test: $(STAMP) tools check
 test-slow: $(STAMP) tools
 	$(BIN)/pytest -m slow || [ $$? -eq 5 ]  # 5: no slow test collected yet
 
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
 ## bench: every benchmark; figures and ratios go to bench/results/
-bench: bench-sla
+bench: bench-platform bench-sla
+
+## bench-platform: ceilings (Kafka, MongoDB, bare ASGI), intake saturation, end-to-end rate,
+## latency at 25/50/90 % of saturation, RSS; JSON, Markdown and a PNG plot
+bench-platform: $(BENCH_STAMP)
+	$(BIN)/python -m bench.platform_load
 
 ## bench-sla: one million open clocks, ten thousand falling due at once (BENCH_CLOCKS to change)
 bench-sla: $(STAMP)

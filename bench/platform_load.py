@@ -1,0 +1,463 @@
+"""Benchmark: the platform's throughput and latency against the machine's own ceilings.
+
+One run, on this machine, with the embedded broker and database:
+
+1. Ceilings: aiokafka produce and consume rates; MongoDB single ``insert_one`` and
+   ``insert_many`` rates; requests/s of a bare FastAPI endpoint under the same uvicorn settings
+   as intake.
+2. The platform (five services as processes): intake requests/s at saturation; end-to-end
+   complaints/s (submitted -> routed -> deadline set -> notification sent); latency
+   percentiles from the POST to each of those events, read from the events' own ``ce_time`` on
+   the topic, at 25 %, 50 % and 90 % of the saturation rate.
+3. Ratios, and each service's memory (RSS) at the end.
+
+Results go to ``bench/results/platform.json``, ``platform.md`` and ``latency.png``.
+
+    make bench-platform            # BENCH_SECONDS=15 by default per phase
+"""
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient
+
+from devstack import infra
+from devstack.mailsink import MailSink
+from devstack.platform import Platform, start_platform
+from schemas.events import ComplaintRouted, NotificationSent, SlaDeadlineSet
+from schemas.topics import COMPLAINT_EVENTS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+LOAD_LEVELS = (0.25, 0.5, 0.9)
+QUICK_GROUPS = {"KAFKA_SESSION_TIMEOUT_MS": "6000", "KAFKA_HEARTBEAT_INTERVAL_MS": "500"}
+COMPLAINT = {
+    "title": "Jalan berlubang di depan pasar",
+    "body": "Lubang besar di Jalan Pattimura membahayakan pengendara motor.",
+    "category": "infrastruktur.jalan",
+    "region_code": "81.71",
+    "report_type": "pengaduan",
+    "reporter": {"name": "Warga", "email": "warga@example.id"},
+}
+STAGES = {
+    ComplaintRouted.event_type(): "routed",
+    SlaDeadlineSet.event_type(): "deadline_set",
+    NotificationSent.event_type(): "notified",
+}
+
+
+def rate(count: int, seconds: float) -> float:
+    return round(count / seconds, 1) if seconds > 0 else 0.0
+
+
+# -- ceilings ---------------------------------------------------------------------------------
+
+
+async def kafka_ceiling(bootstrap: str, count: int = 20_000) -> dict[str, float]:
+    """Produce ``count`` 1 KiB records (acks=all), then consume them all."""
+    topic = "bench.ceiling"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=12, replication_factor=1)])
+    await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    await producer.start()
+    payload = b"x" * 1024
+    started = time.perf_counter()
+    futures = [await producer.send(topic, payload, key=str(i).encode()) for i in range(count)]
+    await asyncio.gather(*futures)
+    produced = time.perf_counter() - started
+    await producer.stop()
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id="bench"
+    )
+    await consumer.start()
+    seen, started = 0, time.perf_counter()
+    while seen < count:
+        batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+        seen += sum(len(records) for records in batches.values())
+    consumed = time.perf_counter() - started
+    await consumer.stop()
+    return {"produce_per_s": rate(count, produced), "consume_per_s": rate(count, consumed)}
+
+
+async def mongo_ceiling(url: str, single: int = 3_000, bulk: int = 20_000) -> dict[str, float]:
+    """Sequential ``insert_one`` (one round trip each, as a request handler does), and
+    ``insert_many`` in batches of 1000."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url)
+    collection = client["bench"]["ceiling"]
+    doc = {"title": "x" * 100, "body": "y" * 400, "n": 0}
+    started = time.perf_counter()
+    for i in range(single):
+        await collection.insert_one({**doc, "n": i})
+    one = time.perf_counter() - started
+    started = time.perf_counter()
+    for start in range(0, bulk, 1000):
+        await collection.insert_many([{**doc, "n": i} for i in range(start, start + 1000)])
+    many = time.perf_counter() - started
+    await client.drop_database("bench")
+    await client.close()
+    return {"insert_one_per_s": rate(single, one), "insert_many_docs_per_s": rate(bulk, many)}
+
+
+BARE_APP = """
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+app = FastAPI()
+
+class Body(BaseModel):
+    title: str
+    body: str
+
+@app.post("/echo", status_code=201)
+async def echo(body: Body) -> dict[str, str]:
+    return {"title": body.title}
+"""
+
+
+async def saturate(
+    send: Callable[[httpx.AsyncClient], Awaitable[bool]], base_url: str, seconds: float
+) -> tuple[int, float]:
+    """Closed loop: CONCURRENCY clients sending back to back; returns (successes, seconds)."""
+    deadline = time.perf_counter() + seconds
+    done = 0
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                if await send(client):
+                    done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return done, time.perf_counter() - started
+
+
+async def asgi_ceiling(tmp: Path) -> float:
+    """The bare endpoint under uvicorn's defaults (what kernel.runner uses), one process."""
+    (tmp / "bare_app.py").write_text(BARE_APP)
+    port = infra.free_port()
+    server = subprocess.Popen(  # noqa: ASYNC220  (one server for the whole phase)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=tmp,
+    )
+    try:
+        infra.wait_for_port(port, timeout=30)
+
+        async def send(client: httpx.AsyncClient) -> bool:
+            response = await client.post("/echo", json={"title": "t", "body": "b"})
+            return response.status_code == 201
+
+        done, seconds = await saturate(send, f"http://127.0.0.1:{port}", SECONDS)
+        return rate(done, seconds)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+# -- the platform -----------------------------------------------------------------------------
+
+
+@dataclass
+class Trace:
+    """When each complaint was posted (client clock) and when its events happened."""
+
+    posted: dict[str, float] = field(default_factory=dict)
+    events: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+async def post_complaint(client: httpx.AsyncClient, trace: Trace) -> bool:
+    sent = time.time()
+    response = await client.post("/v1/complaints", json=COMPLAINT)
+    if response.status_code != 201:
+        return False
+    trace.posted[response.json()["tracking_id"]] = sent
+    return True
+
+
+async def open_loop(base_url: str, per_second: float, seconds: float, trace: Trace) -> int:
+    """Sends at a fixed rate whatever the answers take (so that latency is not hidden)."""
+    interval = 1 / per_second
+    tasks: list[asyncio.Task[bool]] = []
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+        start = time.perf_counter()
+        n = 0
+        while (elapsed := time.perf_counter() - start) < seconds:
+            target = n * interval
+            if target > elapsed:
+                await asyncio.sleep(target - elapsed)
+            tasks.append(asyncio.create_task(post_complaint(client, trace)))
+            n += 1
+        results = await asyncio.gather(*tasks)
+    return sum(results)
+
+
+async def collect_events(bootstrap: str, trace: Trace, wanted: set[str], within: float) -> None:
+    """Read the complaint topic until every wanted complaint has a notification (or timeout)."""
+    consumer = AIOKafkaConsumer(
+        COMPLAINT_EVENTS.name,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    deadline = time.monotonic() + within
+    try:
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    headers = {k: v.decode() for k, v in record.headers}
+                    stage = STAGES.get(headers.get("ce_type", ""))
+                    key = (record.key or b"").decode()
+                    if stage is None or key not in wanted:
+                        continue
+                    at = datetime.fromisoformat(headers["ce_time"]).timestamp()
+                    trace.events.setdefault(key, {}).setdefault(stage, at)
+            complete = sum("notified" in trace.events.get(cid, {}) for cid in wanted)
+            if complete == len(wanted):
+                return
+    finally:
+        await consumer.stop()
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if len(values) < 2:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "n": len(values)}
+    cuts = statistics.quantiles(values, n=100)
+    return {
+        "p50": round(cuts[49] * 1000, 1),
+        "p95": round(cuts[94] * 1000, 1),
+        "p99": round(cuts[98] * 1000, 1),
+        "n": len(values),
+    }
+
+
+def latencies(trace: Trace, ids: set[str]) -> dict[str, dict[str, float]]:
+    """POST -> each event, in milliseconds."""
+    found: dict[str, dict[str, float]] = {}
+    for stage in ("routed", "deadline_set", "notified"):
+        values = [
+            trace.events[cid][stage] - trace.posted[cid]
+            for cid in ids
+            if stage in trace.events.get(cid, {})
+        ]
+        found[stage] = percentiles(values)
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+async def platform_figures(platform: Platform) -> dict[str, Any]:
+    intake = platform.url("intake")
+    trace = Trace()
+
+    async def send(client: httpx.AsyncClient) -> bool:
+        return await post_complaint(client, trace)
+
+    done, seconds = await saturate(send, intake, SECONDS)
+    saturation = rate(done, seconds)
+    first_post = min(trace.posted.values())
+    await collect_events(platform.kafka_bootstrap, trace, set(trace.posted), within=300)
+    notified = [e["notified"] for e in trace.events.values() if "notified" in e]
+    end_to_end = rate(len(notified), max(notified) - first_post) if notified else 0.0
+
+    levels = []
+    for share in LOAD_LEVELS:
+        level_trace = Trace()
+        await asyncio.sleep(3)  # let the pipeline drain between levels
+        target = max(1.0, saturation * share)
+        sent = await open_loop(intake, target, SECONDS, level_trace)
+        await collect_events(
+            platform.kafka_bootstrap, level_trace, set(level_trace.posted), within=300
+        )
+        levels.append(
+            {
+                "share_of_saturation": share,
+                "target_per_s": round(target, 1),
+                "accepted": sent,
+                "latency_ms": latencies(level_trace, set(level_trace.posted)),
+            }
+        )
+    return {
+        "intake_saturation_per_s": saturation,
+        "end_to_end_per_s": end_to_end,
+        "complaints_at_saturation": done,
+        "levels": levels,
+        "rss_mib": {name: rss_mib(s.process.pid) for name, s in platform.services.items()},
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    c, p, r = result["ceilings"], result["platform"], result["ratios"]
+    lines = [
+        "# Platform benchmark",
+        "",
+        f"Machine: {os.cpu_count()} cores; {result['seconds_per_phase']} s per phase; "
+        f"{result['concurrency']} concurrent clients at saturation.",
+        "",
+        "| ceiling | rate |",
+        "|---|---|",
+        f"| Kafka produce (1 KiB, acks=all) | {c['kafka']['produce_per_s']} msg/s |",
+        f"| Kafka consume | {c['kafka']['consume_per_s']} msg/s |",
+        f"| MongoDB insert_one | {c['mongo']['insert_one_per_s']} doc/s |",
+        f"| MongoDB insert_many | {c['mongo']['insert_many_docs_per_s']} doc/s |",
+        f"| bare ASGI POST | {c['asgi_per_s']} req/s |",
+        "",
+        "| platform | rate |",
+        "|---|---|",
+        f"| intake POST at saturation | {p['intake_saturation_per_s']} req/s |",
+        f"| end to end (submitted → routed → deadline → notification) | "
+        f"{p['end_to_end_per_s']} complaints/s |",
+        "",
+        "| load | rate | POST→routed p50/p95/p99 ms | →deadline p50/p95/p99 "
+        "| →notified p50/p95/p99 |",
+        "|---|---|---|---|---|",
+    ]
+    for level in p["levels"]:
+        lat = level["latency_ms"]
+        cells = [
+            f"{lat[s]['p50']} / {lat[s]['p95']} / {lat[s]['p99']}"
+            for s in ("routed", "deadline_set", "notified")
+        ]
+        lines.append(
+            f"| {int(level['share_of_saturation'] * 100)} % | {level['target_per_s']}/s | "
+            + " | ".join(cells)
+            + " |"
+        )
+    lines += [
+        "",
+        "| ratio | value | target |",
+        "|---|---|---|",
+        f"| intake ÷ bare ASGI | {r['intake_vs_asgi']} | ≥ 0.5 |",
+        f"| end to end ÷ MongoDB insert_one | {r['end_to_end_vs_insert_one']} | ≥ 0.167 |",
+        f"| p99 POST→routed at 50 % (ms) | {r['p99_routed_at_half_ms']} | < 100 |",
+        "",
+        "| service | RSS MiB |",
+        "|---|---|",
+        *[f"| {name} | {mib} |" for name, mib in p["rss_mib"].items()],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = result["platform"]["levels"]
+    loads = [level["target_per_s"] for level in levels]
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for stage, style in (("routed", "o-"), ("deadline_set", "s--"), ("notified", "^:")):
+        for quantile, alpha in (("p50", 1.0), ("p99", 0.5)):
+            values = [level["latency_ms"][stage][quantile] for level in levels]
+            axes.plot(loads, values, style, alpha=alpha, label=f"POST→{stage} {quantile}")
+    axes.set_xlabel("offered load (complaints/s)")
+    axes.set_ylabel("latency (ms)")
+    axes.set_title("LAPOR: latency against load")
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+async def run() -> dict[str, Any]:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS / "tmp"
+    tmp.mkdir(exist_ok=True)
+    kafka, mongo = infra.start_kafka(), infra.start_mongo()
+    bootstrap, mongo_url = infra.kafka_bootstrap(kafka), infra.mongo_url(mongo)
+    mail = MailSink().start()
+    try:
+        print("ceilings ...", flush=True)
+        ceilings: dict[str, Any] = {
+            "kafka": await kafka_ceiling(bootstrap),
+            "mongo": await mongo_ceiling(mongo_url),
+            "asgi_per_s": await asgi_ceiling(tmp),
+        }
+        print(json.dumps(ceilings), flush=True)
+        print("platform ...", flush=True)
+        platform = await asyncio.to_thread(
+            start_platform,
+            kafka_bootstrap=bootstrap,
+            mongo_url=mongo_url,
+            log_dir=tmp / "logs",
+            extra_env=QUICK_GROUPS
+            | {
+                "NOTIFY_SMTP_HOST": "127.0.0.1",
+                "NOTIFY_SMTP_PORT": str(mail.port),
+                "NOTIFY_SMTP_STARTTLS": "false",
+                "LOG_LEVEL": "WARNING",
+                "OUTBOX_POLL_SECONDS": "0.2",
+            },
+        )
+        try:
+            figures = await platform_figures(platform)
+        finally:
+            platform.stop()
+    finally:
+        mail.stop()
+        kafka.stop()
+        mongo.stop()
+    levels: list[dict[str, Any]] = figures["levels"]
+    half = next(level for level in levels if level["share_of_saturation"] == 0.5)
+    result = {
+        "seconds_per_phase": SECONDS,
+        "concurrency": CONCURRENCY,
+        "ceilings": ceilings,
+        "platform": figures,
+        "ratios": {
+            "intake_vs_asgi": round(figures["intake_saturation_per_s"] / ceilings["asgi_per_s"], 3),
+            "end_to_end_vs_insert_one": round(
+                figures["end_to_end_per_s"] / ceilings["mongo"]["insert_one_per_s"], 3
+            ),
+            "p99_routed_at_half_ms": half["latency_ms"]["routed"]["p99"],
+        },
+    }
+    (RESULTS / "platform.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "platform.md").write_text(markdown(result))
+    plot(result, RESULTS / "latency.png")
+    return result
+
+
+def main() -> None:
+    result = asyncio.run(run())
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
