@@ -43,6 +43,7 @@ bench: bench-platform bench-sla
 ## bench-platform: ceilings (Kafka, MongoDB, bare ASGI), intake saturation, end-to-end rate,
 ## latency at 25/50/90 % of saturation, RSS; JSON, Markdown and a PNG plot
 bench-platform: $(BENCH_STAMP)
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.platform_load
 
 ## bench-sla: one million open clocks, ten thousand falling due at once (BENCH_CLOCKS to change)
