@@ -4,6 +4,8 @@
   policy, against ``KAFKA_BOOTSTRAP_SERVERS``; run once per deployment (compose does).
 - ``migrate``: create every service's MongoDB indexes, against ``MONGO_URL`` (idempotent; the
   ``lapor-migrate`` Job runs it before a release).
+- ``replay-dlq TOPIC``: re-publish a dead-letter topic's records to their original topics
+  (after the cause is fixed); resumes where the last replay stopped.
 - ``asyncapi``: print the AsyncAPI document of the topics.
 - ``token``: mint a development bearer token signed with ``AUTH_JWT_SECRET`` (refused when
   ``ENVIRONMENT=production``: real tokens come from the identity provider).
@@ -16,6 +18,7 @@ from datetime import timedelta
 
 from kernel.auth import TOKEN_ROLES, issue_token
 from kernel.kafka import ensure_topics
+from kernel.replay import replay
 from kernel.settings import ServiceSettings
 from schemas.asyncapi import asyncapi_document
 from schemas.complaint import Role
@@ -28,6 +31,11 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("create-topics", help="create every topic the platform needs")
     commands.add_parser("migrate", help="create every service's MongoDB indexes")
+    replay_cmd = commands.add_parser("replay-dlq", help="re-publish a dead-letter topic")
+    replay_cmd.add_argument("topic", help="e.g. lapor.dlq.routing")
+    replay_cmd.add_argument("--limit", type=int, help="at most this many records")
+    replay_cmd.add_argument("--dry-run", action="store_true", help="count, send nothing")
+    replay_cmd.add_argument("--from-start", action="store_true", help="ignore earlier replays")
     commands.add_parser("asyncapi", help="print the AsyncAPI document")
     token = commands.add_parser("token", help="mint a development bearer token")
     token.add_argument("--role", required=True, choices=sorted(TOKEN_ROLES))
@@ -46,6 +54,19 @@ def main(argv: list[str] | None = None) -> None:
 
         for database in asyncio.run(migrate(ServiceSettings(service_name="admin"))):
             print(f"indexes ready in {database}")
+    elif args.command == "replay-dlq":
+        report = asyncio.run(
+            replay(
+                ServiceSettings(service_name="admin"),
+                args.topic,
+                limit=args.limit,
+                dry_run=args.dry_run,
+                from_start=args.from_start,
+            )
+        )
+        print(
+            json.dumps({"replayed": report.replayed, "skipped": report.skipped, **report.by_topic})
+        )
     elif args.command == "token":
         settings = ServiceSettings(service_name="admin")
         if settings.environment == "production":

@@ -36,7 +36,7 @@ from schemas.events import (
     SlaDeadlineSet,
 )
 from schemas.regions import REGION_CODE_PATTERN, is_known, locate, province_of, region_name
-from services.intake.duplicates import Report
+from services.intake.duplicates import Report, category_group, regency_of
 from services.intake.lifecycle import ComplaintState, Transition
 
 
@@ -178,6 +178,9 @@ def new_record(
     record: dict[str, Any] = {
         "_id": complaint_id,
         **create.model_dump(mode="json"),
+        # Equality keys for the duplicate check's indexed lookup.
+        "regency": regency_of(create.region_code),
+        "category_group": category_group(create.category),
         "reporter_id": reporter_id,
         "status": ComplaintStatus.SUBMITTED.value,
         "submitted_at": submitted_at,

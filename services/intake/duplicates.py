@@ -64,6 +64,11 @@ def _top(category: str) -> str:
     return category.split(".", 1)[0]
 
 
+def category_group(category: str) -> str:
+    """The top level of a category (``kesehatan`` of ``kesehatan.puskesmas``)."""
+    return category.split(".", 1)[0]
+
+
 def regency_of(region_code: str) -> str:
     """The regency/city part of a region code (the province when that is all it names)."""
     return region_code[:5]

@@ -8,6 +8,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session
+from services.intake.duplicates import category_group
 
 COMPLAINTS = "complaints"
 SUPPORTS = "supports"
@@ -48,6 +49,10 @@ class ComplaintStore:
         await self._complaints.create_index([("reporter_id", 1), ("submitted_at", -1)])
         await self._complaints.create_index([("followers", 1)])
         await self._complaints.create_index([("region_code", 1), ("submitted_at", -1)])
+        # The duplicate check's lookup: equality on both keys, newest first.
+        await self._complaints.create_index(
+            [("regency", 1), ("category_group", 1), ("submitted_at", -1)]
+        )
         await self._complaints.create_index(
             [("confidential", 1), ("status", 1), ("submitted_at", -1)]
         )
@@ -75,10 +80,9 @@ class ComplaintStore:
         self, *, category: str, regency: str, since: datetime, limit: int = 200
     ) -> list[dict[str, Any]]:
         """Open reports of the same top-level category in the same regency since a moment."""
-        top = re.escape(category.split(".", 1)[0])
         query = {
-            "category": {"$regex": f"^{top}(\\.|$)"},
-            "region_code": {"$regex": f"^{re.escape(regency)}"},
+            "regency": regency,
+            "category_group": category_group(category),
             "submitted_at": {"$gte": since},
             "status": {"$nin": ["rejected", "merged"]},
         }

@@ -223,10 +223,8 @@ class Dispatcher:
         if lead is None:
             return False
         if not lead["urgent"]:
-            since = now - timedelta(hours=1)
-            if await self._store.sent_recently(lead["recipient"], channel.name, since=since) >= (
-                self._rate
-            ):
+            sent = await self._store.sent_recently(lead["recipient"], channel.name, now=now)
+            if sent >= self._rate:
                 await self._store.postpone(lead["_id"], now + timedelta(minutes=5))
                 return True
         batch = [lead]
@@ -270,7 +268,7 @@ class Dispatcher:
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
             await self._store.settle(
-                [m["_id"] for m in batch],
+                batch,
                 status=SENT,
                 attempt=attempt,
                 fields={"sent_at": now, "digest_of": len(batch)},
@@ -319,7 +317,7 @@ class Dispatcher:
 
             async def retry(session: Session) -> tuple[None, Sequence[Event]]:
                 await self._store.settle(
-                    [m["_id"] for m in batch],
+                    batch,
                     status=RETRYING,
                     attempt=attempt,
                     fields={"next_attempt_at": retry_at, "last_error": reason},
@@ -332,7 +330,7 @@ class Dispatcher:
 
         async def give_up(session: Session) -> tuple[None, Sequence[Event]]:
             await self._store.settle(
-                [m["_id"] for m in batch],
+                batch,
                 status=FAILED,
                 attempt=attempt,
                 fields={"failed_at": now, "last_error": reason},

@@ -18,6 +18,9 @@ OFFICERS = "officers"
 WEBHOOKS = "webhooks"
 PREFERENCES = "preferences"
 MESSAGES = "messages"
+QUEUE = "delivery_queue"
+RATES = "delivery_rates"
+RATE_WINDOW_SECONDS = 3600
 
 PENDING, RETRYING, SENDING, SENT, FAILED = "pending", "retrying", "sending", "sent", "failed"
 WAITING = [PENDING, RETRYING]
@@ -32,6 +35,8 @@ class NotifyStore:
         self._webhooks = db[WEBHOOKS]
         self._preferences = db[PREFERENCES]
         self._messages = db[MESSAGES]
+        self._queue = db[QUEUE]
+        self._rates = db[RATES]
 
     async def create_indexes(self) -> None:
         """The queue (per channel, by due time), the log per complaint, inboxes, rate limits."""
@@ -42,7 +47,12 @@ class NotifyStore:
         await self._messages.create_index(
             [("recipient", ASCENDING), ("channel", ASCENDING), ("sent_at", DESCENDING)]
         )
-        await self._messages.create_index("digest_id", sparse=True)
+        await self._queue.create_index(
+            [("channel", ASCENDING), ("status", ASCENDING), ("next_attempt_at", ASCENDING)]
+        )
+        await self._queue.create_index("digest_id", sparse=True)
+        # Hourly counters for the rate limit are dropped a day after their hour.
+        await self._rates.create_index("at", expireAfterSeconds=24 * RATE_WINDOW_SECONDS)
         await self._officers.create_index([("agency_id", ASCENDING), ("unit_id", ASCENDING)])
 
     # complaint files
@@ -138,29 +148,41 @@ class NotifyStore:
     # messages: log, queue, inbox
 
     async def record(self, doc: dict[str, Any], *, session: Session) -> None:
-        """Log a planned message (its ``_id`` is the (event, recipient, channel) key)."""
+        """Log a planned message (its ``_id`` is the (event, recipient, channel) key) and, when
+        it still has to be delivered, queue it."""
         await self._messages.insert_one(doc, session=session)
+        if doc["status"] != SENT:
+            await self._queue.insert_one(_queued(doc), session=session)
 
     async def claim(
         self, channel: str, *, now: datetime, lease: timedelta, digests: bool
     ) -> dict[str, Any] | None:
         """Take the most overdue message of a channel (or one whose sender died mid-send);
         digestible ones only when ``digests`` (one worker per channel takes those, so that two
-        workers never split one recipient's digest between them)."""
+        workers never split one recipient's digest between them).
+
+        Claims run on the queue, which holds only undelivered messages: the delivery log
+        grows without bound, the queue stays as small as the backlog."""
         only = {} if digests else {"digestible": False}
-        return await self._messages.find_one_and_update(
-            {
-                "channel": channel,
-                **only,
-                "$or": [
-                    {"status": {"$in": WAITING}, "next_attempt_at": {"$lte": now}},
-                    {"status": SENDING, "lease_until": {"$lt": now}},
-                ],
-            },
-            {"$set": {"status": SENDING, "lease_until": now + lease}, "$inc": {"attempts": 1}},
-            sort=[("next_attempt_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
+        claimed = {"$set": {"status": SENDING, "lease_until": now + lease}, "$inc": {"attempts": 1}}
+        for query in (
+            {"status": {"$in": WAITING}, "next_attempt_at": {"$lte": now}},
+            {"status": SENDING, "lease_until": {"$lt": now}},
+        ):
+            entry = await self._queue.find_one_and_update(
+                {"channel": channel, **only, **query},
+                claimed,
+                sort=[("next_attempt_at", ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if entry is not None:
+                return await self._with_message(entry)
+        return None
+
+    async def _with_message(self, entry: dict[str, Any]) -> dict[str, Any]:
+        message = await self._messages.find_one({"_id": entry["_id"]})
+        assert message is not None, "a queued message is always logged"
+        return {**message, "attempts": entry["attempts"]}
 
     async def claim_digest(
         self, lead: dict[str, Any], *, now: datetime, lease: timedelta
@@ -174,25 +196,25 @@ class NotifyStore:
             "status": {"$in": WAITING},
             "_id": {"$ne": lead["_id"]},
         }
-        await self._messages.update_many(
+        await self._queue.update_many(
             query,
             {
                 "$set": {"status": SENDING, "lease_until": now + lease, "digest_id": lead["_id"]},
                 "$inc": {"attempts": 1},
             },
         )
-        cursor = self._messages.find({"digest_id": lead["_id"], "status": SENDING})
-        return [doc async for doc in cursor.sort("recorded_at", ASCENDING)]
+        entries = [doc async for doc in self._queue.find({"digest_id": lead["_id"]})]
+        folded = [await self._with_message(entry) for entry in entries]
+        return sorted(folded, key=lambda m: m["recorded_at"])
 
-    async def sent_recently(self, recipient: str, channel: str, *, since: datetime) -> int:
-        """Messages delivered to a recipient on a channel since a moment (rate limits)."""
-        return await self._messages.count_documents(
-            {"recipient": recipient, "channel": channel, "status": SENT, "sent_at": {"$gte": since}}
-        )
+    async def sent_recently(self, recipient: str, channel: str, *, now: datetime) -> int:
+        """Messages delivered to a recipient on a channel in the current clock hour."""
+        doc = await self._rates.find_one({"_id": _rate_key(recipient, channel, now)})
+        return int(doc["n"]) if doc else 0
 
     async def postpone(self, message_id: str, until: datetime) -> None:
         """Hand a claimed message back unsent (not counted as an attempt)."""
-        await self._messages.update_one(
+        await self._queue.update_one(
             {"_id": message_id, "status": SENDING},
             {
                 "$set": {"status": PENDING, "next_attempt_at": until, "lease_until": None},
@@ -202,30 +224,59 @@ class NotifyStore:
 
     async def settle(
         self,
-        ids: Sequence[str],
+        batch: Sequence[dict[str, Any]],
         *,
         status: str,
         attempt: dict[str, Any],
         fields: dict[str, Any],
         session: Session,
     ) -> None:
-        """Record an attempt's outcome on the messages of one delivery."""
-        await self._messages.update_many(
-            {"_id": {"$in": list(ids)}},
-            {
-                "$set": {"status": status, "lease_until": None, **fields},
-                "$push": {"attempt_log": attempt},
-            },
-            session=session,
-        )
+        """Record an attempt's outcome on the messages of one delivery; a message sent or
+        failed for good leaves the queue, one to retry waits there for its next attempt."""
+        ids = [m["_id"] for m in batch]
+        for message in batch:
+            await self._messages.update_one(
+                {"_id": message["_id"]},
+                {
+                    "$set": {"status": status, "attempts": message["attempts"], **fields},
+                    "$push": {"attempt_log": attempt},
+                },
+                session=session,
+            )
+        if status in (SENT, FAILED):
+            await self._queue.delete_many({"_id": {"$in": ids}}, session=session)
+        else:
+            await self._queue.update_many(
+                {"_id": {"$in": ids}},
+                {
+                    "$set": {
+                        "status": status,
+                        "lease_until": None,
+                        "next_attempt_at": fields["next_attempt_at"],
+                        "digest_id": None,
+                    }
+                },
+                session=session,
+            )
+        if status == SENT:
+            first = batch[0]
+            await self._rates.update_one(
+                {"_id": _rate_key(first["recipient"], first["channel"], attempt["at"])},
+                {"$inc": {"n": 1}, "$setOnInsert": {"at": attempt["at"]}},
+                upsert=True,
+                session=session,
+            )
 
     async def requeue(self, message_id: str, *, now: datetime) -> dict[str, Any] | None:
         """Give a failed message a fresh set of attempts (after its cause was fixed)."""
-        return await self._messages.find_one_and_update(
+        message = await self._messages.find_one_and_update(
             {"_id": message_id, "status": FAILED},
             {"$set": {"status": PENDING, "next_attempt_at": now, "attempts": 0}},
             return_document=ReturnDocument.AFTER,
         )
+        if message is not None:
+            await self._queue.replace_one({"_id": message_id}, _queued(message), upsert=True)
+        return message
 
     async def message(self, message_id: str) -> dict[str, Any] | None:
         """One message."""
@@ -259,3 +310,22 @@ class NotifyStore:
         pipeline = [{"$group": {"_id": {"c": "$channel", "s": "$status"}, "n": {"$sum": 1}}}]
         cursor = await self._messages.aggregate(pipeline)
         return {(doc["_id"]["c"], doc["_id"]["s"]): doc["n"] async for doc in cursor}
+
+
+def _queued(message: dict[str, Any]) -> dict[str, Any]:
+    """The scheduling part of a message, as the queue keeps it."""
+    return {
+        "_id": message["_id"],
+        "channel": message["channel"],
+        "recipient": message["recipient"],
+        "digestible": message["digestible"],
+        "status": PENDING,
+        "next_attempt_at": message["next_attempt_at"],
+        "lease_until": None,
+        "attempts": message.get("attempts", 0),
+        "digest_id": None,
+    }
+
+
+def _rate_key(recipient: str, channel: str, moment: datetime) -> str:
+    return f"{recipient}|{channel}|{moment:%Y%m%d%H}"
