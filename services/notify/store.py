@@ -8,6 +8,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from kernel.mongo import Document, Session
 from schemas.complaint import ReporterContact
@@ -207,10 +208,22 @@ class NotifyStore:
         folded = [await self._with_message(entry) for entry in entries]
         return sorted(folded, key=lambda m: m["recorded_at"])
 
-    async def sent_recently(self, recipient: str, channel: str, *, now: datetime) -> int:
-        """Messages delivered to a recipient on a channel in the current clock hour."""
-        doc = await self._rates.find_one({"_id": _rate_key(recipient, channel, now)})
-        return int(doc["n"]) if doc else 0
+    async def take_rate_slot(
+        self, subject: str, channel: str, *, now: datetime, limit: int
+    ) -> bool:
+        """Reserve one of the ``limit`` non-urgent messages a person may get on a channel in
+        this clock hour; False when they are all taken. Atomic, so concurrent senders cannot
+        overshoot: the counter only moves while below the limit, and when it is at the limit
+        the upsert collides with the existing counter."""
+        try:
+            await self._rates.update_one(
+                {"_id": _rate_key(subject, channel, now), "n": {"$lt": limit}},
+                {"$inc": {"n": 1}, "$setOnInsert": {"at": now}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def postpone(self, message_id: str, until: datetime) -> None:
         """Hand a claimed message back unsent (not counted as an attempt)."""
@@ -256,14 +269,6 @@ class NotifyStore:
                         "digest_id": None,
                     }
                 },
-                session=session,
-            )
-        if status == SENT:
-            first = batch[0]
-            await self._rates.update_one(
-                {"_id": _rate_key(first["recipient"], first["channel"], attempt["at"])},
-                {"$inc": {"n": 1}, "$setOnInsert": {"at": attempt["at"]}},
-                upsert=True,
                 session=session,
             )
 
@@ -329,3 +334,10 @@ def _queued(message: dict[str, Any]) -> dict[str, Any]:
 
 def _rate_key(recipient: str, channel: str, moment: datetime) -> str:
     return f"{recipient}|{channel}|{moment:%Y%m%d%H}"
+
+
+def rate_subject(message: dict[str, Any]) -> str:
+    """Who a rate limit counts for: the address when there is one (every complainant has the
+    recipient ID "complainant"), else the recipient (an officer, an account, an agency app)."""
+    address: str | None = message.get("address")
+    return address or message["recipient"]

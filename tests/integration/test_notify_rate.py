@@ -1,0 +1,80 @@
+"""Rate limits count per person: one complainant past the limit waits; the others do not."""
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from devstack.mailsink import MailSink
+from schemas.complaint import ComplaintStatus, ReporterContact, Role
+from schemas.topics import COMPLAINT_EVENTS
+from services.intake.domain import new_tracking_id
+from services.notify.app import create_app
+from services.notify.config import NotifySettings
+from tests import factories
+from tests.conftest import service_env
+from tests.support import as_event, bearer, eventually, publish, running
+
+ADMIN = bearer(Role.NATIONAL_ADMIN, "admin")
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[MailSink]:
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+async def client(
+    bootstrap: str, mongo_url: str, db_suffix: str, mail: MailSink
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = NotifySettings(
+        **service_env(bootstrap, mongo_url, f"it_notify_rate_{db_suffix}"),  # type: ignore[arg-type]
+        notify_smtp_host="127.0.0.1",
+        notify_smtp_port=mail.port,
+        notify_smtp_starttls=False,
+        notify_dispatch_poll_seconds=0.1,
+        notify_rate_per_hour=2,
+    )
+    async with running(create_app(settings)) as client:
+        yield client
+
+
+async def test_a_busy_complainant_waits_and_nobody_else_does(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    busy, quiet = "sering@example.id", "jarang@example.id"
+    complaints = [(new_tracking_id(), busy) for _ in range(3)] + [(new_tracking_id(), quiet)]
+    events = []
+    for cid, email in complaints:
+        events.append(as_event(factories.submitted(cid, reporter=ReporterContact(email=email))))
+        forward = factories.status_changed(cid, to_status=ComplaintStatus.FORWARDED_TO_AGENCY)
+        events.append(as_event(forward))
+    await publish(bootstrap, COMPLAINT_EVENTS.name, events)
+
+    async def log(cid: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = (
+            await client.get(f"/v1/messages/{cid}", headers=ADMIN)
+        ).json()
+        return found
+
+    async def settled() -> dict[str, dict[str, str]] | None:
+        states = {
+            cid: {m["template"]: m["status"] for m in await log(cid)} for cid, _ in complaints
+        }
+        done = all(s.get("complaint_submitted") == "sent" for s in states.values())
+        forwarded = [s.get("complaint_forwarded") for s in states.values()]
+        return states if done and forwarded.count("sent") >= 3 else None
+
+    states = await eventually(settled, timeout=30)
+    # Receipts are urgent: all four went out. Of the busy complainant's three optional
+    # "forwarded" messages, two fit the hour's limit and the third waits; the other
+    # complainant's went out at once.
+    assert all(s["complaint_submitted"] == "sent" for s in states.values())
+    busy_forwarded = [
+        states[cid]["complaint_forwarded"] for cid, email in complaints if email == busy
+    ]
+    assert sorted(busy_forwarded) == ["pending", "sent", "sent"]
+    assert states[complaints[-1][0]]["complaint_forwarded"] == "sent"
