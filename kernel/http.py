@@ -5,6 +5,7 @@ client can branch on and, for validation, one entry per offending field.
 """
 
 import asyncio
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -22,8 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kernel.auth import AuthenticationError, TokenVerifier
 from kernel.logging import bind_context, clear_context, get_logger
-from kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS, RATE_LIMITED
 from kernel.mongo import is_unavailable
+from kernel.ratelimit import RateLimiter
 from schemas.complaint import Actor, Role
 
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -34,6 +36,7 @@ RETRY_AFTER_SECONDS = 5
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 log = get_logger(__name__)
+OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class Component(Protocol):
@@ -141,6 +144,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     larger_bodies: dict[str, int] | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
+    public_rate_limit: RateLimiter | None = None,
 ) -> FastAPI:
     """A FastAPI app with the platform's endpoints, middleware and error format.
 
@@ -193,6 +197,27 @@ def create_app(
         if failures:
             return problem(503, "not_ready", "a dependency does not answer", checks=failures)
         return JSONResponse({"status": "ready"})
+
+    if public_rate_limit is not None:
+        limiter = public_rate_limit
+
+        @app.middleware("http")
+        async def limit_anonymous(request: Request, call_next: Any) -> Response:
+            anonymous = "authorization" not in request.headers
+            if anonymous and request.url.path not in OPERATIONS_PATHS:
+                client = request.client.host if request.client else "unknown"
+                wait = limiter.take(client)
+                if wait > 0:
+                    RATE_LIMITED.labels(service).inc()
+                    refused = problem(
+                        429,
+                        "rate_limited",
+                        "too many requests from this address; sign in or retry later",
+                    )
+                    refused.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+                    return refused
+            answer: Response = await call_next(request)
+            return answer
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
     async def metrics() -> Response:

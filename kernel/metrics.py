@@ -32,6 +32,11 @@ HANDLER_FAILURES = Counter(
     "Attempts at an event that raised (each one is retried or dead-lettered).",
     ["service", "event_type", "kind"],
 )
+RATE_LIMITED = Counter(
+    "lapor_rate_limited_total",
+    "Anonymous requests refused with 429 by the per-client rate limit.",
+    ["service"],
+)
 DEAD_LETTERS = Counter(
     "lapor_dead_letters_total",
     "Records sent to a dead-letter topic.",

@@ -10,6 +10,8 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kernel.ratelimit import RateLimiter
+
 # Known to everyone on purpose: refused when ENVIRONMENT=production.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105
 
@@ -24,6 +26,26 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
     http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP server.")
+    http_public_rate_per_minute: float = Field(
+        default=120.0,
+        ge=0,
+        description="Requests a minute one address may make without a token (0: no limit); "
+        "above it, 429 with Retry-After.",
+    )
+    http_public_burst: int = Field(
+        default=30,
+        ge=1,
+        description="Requests an address may make at once before the rate applies.",
+    )
+
+    def public_rate_limiter(self) -> RateLimiter | None:
+        """The anonymous callers' limiter these settings ask for (None: off)."""
+        if self.http_public_rate_per_minute == 0:
+            return None
+        return RateLimiter(
+            per_minute=self.http_public_rate_per_minute, burst=self.http_public_burst
+        )
+
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", description="Comma-separated Kafka bootstrap servers."
     )

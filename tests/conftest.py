@@ -59,6 +59,8 @@ def service_env(bootstrap: str, mongo_url: str, database: str) -> dict[str, obje
         "log_json": False,
         # A group (re)balance waits on the order of the session timeout on Tansu: keep joins
         # and hand-overs quick in tests.
+        # Tests call public endpoints in tight loops; the limit has its own tests.
+        "http_public_rate_per_minute": 0,
         "kafka_session_timeout_ms": 3_000,
         "kafka_heartbeat_interval_ms": 300,
     }

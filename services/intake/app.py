@@ -77,6 +77,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             Periodic(open_gauges, seconds=OPEN_GAUGE_SECONDS),
         ],
         readiness=runtime.readiness_checks(),
+        public_rate_limit=settings.public_rate_limiter(),
         max_body_bytes=settings.intake_max_body_bytes,
     )
     app.include_router(router(service, http.authentication(TokenVerifier(settings))))

@@ -142,6 +142,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
             Periodic(queue_gauges, seconds=QUEUE_GAUGE_SECONDS),
         ],
         readiness=runtime.readiness_checks(),
+        public_rate_limit=settings.public_rate_limiter(),
     )
     app.include_router(
         notify_router(store=store, caller=http.authentication(TokenVerifier(settings)))

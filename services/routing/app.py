@@ -45,6 +45,7 @@ def create_app(settings: RoutingSettings) -> FastAPI:
         description="Assigns each complaint to the agency with authority over it.",
         components=[runtime, Startable(lambda: store.seed(seed, at=datetime.now(UTC))), consumer],
         readiness=runtime.readiness_checks(),
+        public_rate_limit=settings.public_rate_limiter(),
     )
     app.include_router(
         routing_router(

@@ -109,6 +109,7 @@ def create_app(settings: SlaSettings) -> FastAPI:
             Periodic(reload_calendars, seconds=60),
         ],
         readiness=runtime.readiness_checks(),
+        public_rate_limit=settings.public_rate_limiter(),
     )
     api = APIRouter(prefix="/v1", tags=["sla"])
     caller = http.authentication(TokenVerifier(settings))

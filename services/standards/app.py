@@ -52,6 +52,7 @@ def create_app(settings: StandardsSettings) -> FastAPI:
             Periodic(compliance_gauges, seconds=settings.standards_score_refresh_seconds),
         ],
         readiness=runtime.readiness_checks(),
+        public_rate_limit=settings.public_rate_limiter(),
         max_body_bytes=settings.standards_max_body_bytes,
         larger_bodies={IMPORT_PATH: settings.standards_import_max_bytes},
     )

@@ -62,6 +62,7 @@ async def test_kill_9_mid_batch_loses_and_doubles_nothing(
         "NOTIFY_LEASE_SECONDS": "2",
         "OUTBOX_POLL_SECONDS": "0.2",
         "KAFKA_SESSION_TIMEOUT_MS": "3000",
+        "HTTP_PUBLIC_RATE_PER_MINUTE": "0",
         "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
     }
 

@@ -11,6 +11,7 @@ from pymongo import AsyncMongoClient
 
 from devstack.infra import ServerProcess
 from kernel.outbox import OUTBOX_COLLECTION
+from schemas.complaint import Role
 from schemas.events import ComplaintRouted, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, dead_letter_topic
 from services.intake.app import create_app
@@ -19,6 +20,7 @@ from services.intake.store import COMPLAINTS
 from tests import factories
 from tests.conftest import service_env
 from tests.support import as_event, eventually, publish, read_topic, running
+from tests.support import bearer as support_bearer
 
 MAX_BODY = 4096
 VALID: dict[str, Any] = {
@@ -373,3 +375,26 @@ async def test_an_unreachable_database_gets_503_with_retry_after_and_no_acknowle
         assert "mongodb" in ready.json()["checks"]
         assert await stored_counts(mongo, settings) == before
         assert (await client.post("/v1/complaints", json=VALID)).status_code == 201
+
+
+async def test_anonymous_floods_get_429_and_signed_in_callers_do_not(
+    bootstrap: str, mongo_url: str, db_suffix: str
+) -> None:
+    settings = IntakeSettings(
+        **{
+            **service_env(bootstrap, mongo_url, f"it_intake_rate_{db_suffix}"),
+            "http_public_rate_per_minute": 60,
+            "http_public_burst": 3,
+        }  # type: ignore[arg-type]
+    )
+    async with running(create_app(settings)) as client:
+        answers = [(await client.get("/v1/public/complaints")).status_code for _ in range(4)]
+        assert answers == [200, 200, 200, 429]
+        refused = await client.get("/v1/public/complaints")
+        assert refused.json()["code"] == "rate_limited"
+        assert int(refused.headers["Retry-After"]) >= 1
+        admin = support_bearer(Role.NATIONAL_ADMIN, "a", settings=settings)
+        assert (await client.get("/v1/complaints", headers=admin)).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+        metrics = (await client.get("/metrics")).text
+        assert 'lapor_rate_limited_total{service="intake"}' in metrics
