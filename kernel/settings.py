@@ -11,9 +11,12 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.ratelimit import RateLimiter
+from kernel.sealing import Sealer
 
 # Known to everyone on purpose: refused when ENVIRONMENT=production.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"  # noqa: S105
+# A Fernet key known to everyone on purpose: refused when ENVIRONMENT=production.
+DEV_PII_KEY = "ZGV2LW9ubHktaW5zZWN1cmUtcGlpLWtleS0zMmJ5dGU="
 
 
 class ServiceSettings(BaseSettings):
@@ -111,6 +114,12 @@ class ServiceSettings(BaseSettings):
         default="",
         description="PEM public key of the identity provider (RS256/ES256); overrides the secret.",
     )
+    pii_keys: list[SecretStr] = Field(
+        default=[SecretStr(DEV_PII_KEY)],
+        min_length=1,
+        description="Fernet keys (JSON list) sealing reporter contact details at rest; the "
+        "first seals, all open (put a new key first to rotate).",
+    )
     auth_jwt_issuer: str = Field(default="lapor-dev", description="Required 'iss' of tokens.")
     auth_jwt_audience: str = Field(default="lapor", description="Required 'aud' of tokens.")
 
@@ -122,7 +131,15 @@ class ServiceSettings(BaseSettings):
                 raise ValueError(
                     "production needs AUTH_JWT_PUBLIC_KEY or an AUTH_JWT_SECRET of 32+ characters"
                 )
+        if self.environment == "production" and any(
+            key.get_secret_value() == DEV_PII_KEY for key in self.pii_keys
+        ):
+            raise ValueError("production needs PII_KEYS of its own (not the development key)")
         return self
+
+    def sealer(self) -> Sealer:
+        """Seals personal data with these settings' keys."""
+        return Sealer([key.get_secret_value() for key in self.pii_keys])
 
     @property
     def database_name(self) -> str:

@@ -38,7 +38,7 @@ OPEN_GAUGE_SECONDS = 30.0
 def create_app(settings: IntakeSettings) -> FastAPI:
     """Intake's HTTP app, with its outbox relay and its consumer of routing and SLA outcomes."""
     runtime = Runtime(settings)
-    store = ComplaintStore(runtime.db)
+    store = ComplaintStore(runtime.db, sealer=settings.sealer())
     service = IntakeService(
         store=store,
         uow=runtime.uow,

@@ -8,6 +8,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session
+from kernel.sealing import Sealer
 from services.intake.duplicates import category_group
 
 COMPLAINTS = "complaints"
@@ -19,11 +20,18 @@ class ConcurrentUpdate(Exception):
 
 
 class ComplaintStore:
-    """Stored complaints, by tracking ID, with optimistic concurrency on ``version``."""
+    """Stored complaints, by tracking ID, with optimistic concurrency on ``version``. The
+    reporter's contact details are sealed in the database and opened on the way out."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, sealer: Sealer | None = None) -> None:
         self._complaints = db[COMPLAINTS]
         self._supports = db[SUPPORTS]
+        self._sealer = sealer
+
+    def _opened(self, doc: dict[str, Any] | None) -> dict[str, Any] | None:
+        if doc is not None and self._sealer is not None and "reporter" in doc:
+            doc["reporter"] = self._sealer.open(doc["reporter"])
+        return doc
 
     async def open_by_status(self, statuses: list[str]) -> dict[str, int]:
         """How many complaints are in each of these statuses (the open-complaints gauge)."""
@@ -58,23 +66,26 @@ class ComplaintStore:
         )
 
     async def insert(self, record: dict[str, Any], *, session: Session) -> None:
-        """Store a new complaint."""
-        await self._complaints.insert_one(record, session=session)
+        """Store a new complaint (its contact details sealed)."""
+        stored = dict(record)
+        if self._sealer is not None:
+            stored["reporter"] = self._sealer.seal(record["reporter"])
+        await self._complaints.insert_one(stored, session=session)
 
     async def get(
         self, complaint_id: str, *, session: Session | None = None
     ) -> dict[str, Any] | None:
         """A complaint by tracking ID."""
-        return await self._complaints.find_one({"_id": complaint_id}, session=session)
+        return self._opened(await self._complaints.find_one({"_id": complaint_id}, session=session))
 
     async def by_idempotency_key(self, key: str) -> dict[str, Any] | None:
         """The complaint an earlier request with this Idempotency-Key created."""
-        return await self._complaints.find_one({"idempotency.key": key})
+        return self._opened(await self._complaints.find_one({"idempotency.key": key}))
 
     async def find(self, query: dict[str, Any], *, limit: int, offset: int) -> list[dict[str, Any]]:
         """Complaints matching a (scope) filter, newest first."""
         cursor = self._complaints.find(query).sort("submitted_at", -1).skip(offset).limit(limit)
-        return await cursor.to_list(None)
+        return [doc for doc in map(self._opened, await cursor.to_list(None)) if doc is not None]
 
     async def recent_nearby(
         self, *, category: str, regency: str, since: datetime, limit: int = 200
@@ -115,7 +126,9 @@ class ComplaintStore:
         )
         if updated is None:
             raise ConcurrentUpdate(complaint_id)
-        return updated
+        opened = self._opened(updated)
+        assert opened is not None
+        return opened
 
     async def update(self, complaint_id: str, update: dict[str, Any], *, session: Session) -> bool:
         """Apply an update that needs no version guard; False when no such complaint."""
@@ -144,4 +157,4 @@ class ComplaintStore:
             session=session,
             return_document=ReturnDocument.AFTER,
         )
-        return result
+        return self._opened(result)

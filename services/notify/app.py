@@ -92,7 +92,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
     """Notify: plans messages from lifecycle events and delivers them; officers, webhooks,
     preferences and inboxes over HTTP."""
     runtime = Runtime(settings, extra_topics=[UNDELIVERABLE_NOTIFICATIONS])
-    store = NotifyStore(runtime.db)
+    store = NotifyStore(runtime.db, sealer=settings.sealer())
     renderer = TemplateRenderer()
     service = NotifyService(
         store=store,

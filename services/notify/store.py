@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from kernel.mongo import Document, Session
+from kernel.sealing import Sealer
 from schemas.complaint import ReporterContact
 from services.notify.domain import ComplaintFile, Officer, Preferences
 
@@ -30,7 +31,8 @@ WAITING = [PENDING, RETRYING]
 class NotifyStore:
     """Personal data lives in files, officers and messages; nothing else here holds any."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, sealer: Sealer | None = None) -> None:
+        self._sealer = sealer
         self._files = db[FILES]
         self._officers = db[OFFICERS]
         self._webhooks = db[WEBHOOKS]
@@ -61,7 +63,8 @@ class NotifyStore:
     async def save_file(self, file: ComplaintFile, *, session: Session) -> None:
         """Remember how to reach the people of a complaint."""
         doc = asdict(file)
-        doc["reporter"] = file.reporter.model_dump(mode="json")
+        reporter = file.reporter.model_dump(mode="json")
+        doc["reporter"] = self._sealer.seal(reporter) if self._sealer else reporter
         doc["supporters"] = list(file.supporters)
         doc["_id"] = doc.pop("complaint_id")
         await self._files.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
@@ -84,7 +87,8 @@ class NotifyStore:
         if doc is None:
             return None
         doc["complaint_id"] = doc.pop("_id")
-        doc["reporter"] = ReporterContact.model_validate(doc["reporter"])
+        reporter = self._sealer.open(doc["reporter"]) if self._sealer else doc["reporter"]
+        doc["reporter"] = ReporterContact.model_validate(reporter)
         doc["supporters"] = tuple(doc.get("supporters", ()))
         return ComplaintFile(**doc)
 

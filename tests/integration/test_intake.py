@@ -299,7 +299,7 @@ async def test_an_sms_becomes_one_report_answered_with_its_tracking_id(
         "81.71",
         "sms",
     )
-    assert stored["reporter"]["phone"] == "+6281299990000"
+    assert settings.sealer().open(stored["reporter"])["phone"] == "+6281299990000"  # sealed
     assert (
         await mongo[settings.database_name][COMPLAINTS].count_documents(
             {"idempotency.key": "sms:gw-000123"}
@@ -398,3 +398,33 @@ async def test_anonymous_floods_get_429_and_signed_in_callers_do_not(
         assert (await client.get("/healthz")).status_code == 200
         metrics = (await client.get("/metrics")).text
         assert 'lapor_rate_limited_total{service="intake"}' in metrics
+
+
+async def test_contact_details_are_sealed_at_rest_and_shown_only_to_who_may_see_them(
+    client: httpx.AsyncClient, mongo: AsyncMongoClient[Any], settings: IntakeSettings
+) -> None:
+    body = {
+        "title": "Pungli di loket",
+        "body": "Petugas meminta uang tambahan di loket KTP",
+        "category": "kependudukan.ktp",
+        "region_code": "81.71",
+        "report_type": "pengaduan",
+        "reporter": {
+            "name": "Siti Rahma",
+            "email": "siti.sealed@example.id",
+            "phone": "+6281200001111",
+        },
+    }
+    citizen = support_bearer(Role.CITIZEN, "warga-sealed", settings=settings)
+    created = await client.post("/v1/complaints", json=body, headers=citizen)
+    cid = created.json()["tracking_id"]
+    raw = await mongo[settings.database_name][COMPLAINTS].find_one({"_id": cid})
+    assert raw is not None and set(raw["reporter"]) == {"sealed"}
+    stored = json.dumps(raw, default=str)
+    assert "siti.sealed@example.id" not in stored and "6281200001111" not in stored
+    assert "Siti Rahma" not in stored
+    admin = support_bearer(Role.NATIONAL_ADMIN, "admin", settings=settings)
+    shown = (await client.get(f"/v1/complaints/{cid}", headers=admin)).json()
+    assert shown["reporter"]["email"] == "siti.sealed@example.id"
+    mine = (await client.get(f"/v1/complaints/{cid}", headers=citizen)).json()
+    assert mine["reporter"]["phone"] == "+6281200001111"

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from devstack.mailsink import MailSink
 from schemas.complaint import ComplaintStatus, ReporterContact, Role
@@ -25,6 +26,7 @@ from services.intake.domain import new_tracking_id
 from services.notify.app import create_app
 from services.notify.channels import email_message_id
 from services.notify.config import NotifySettings
+from services.notify.store import FILES
 from tests import factories
 from tests.conftest import service_env
 from tests.receivers import AgencyApp, SmsGateway
@@ -128,7 +130,12 @@ async def settled(client: httpx.AsyncClient, cid: str, count: int) -> list[dict[
 
 
 async def test_each_message_is_delivered_once_and_anonim_stays_hidden_from_the_agency(
-    client: httpx.AsyncClient, bootstrap: str, mail: MailSink, agency_app: AgencyApp
+    client: httpx.AsyncClient,
+    bootstrap: str,
+    mail: MailSink,
+    agency_app: AgencyApp,
+    mongo: AsyncMongoClient[Any],
+    db_suffix: str,
 ) -> None:
     cid = new_tracking_id()
     reporter = ReporterContact(name=SECRETS[0], email=SECRETS[1], phone="+" + SECRETS[2])
@@ -162,6 +169,11 @@ async def test_each_message_is_delivered_once_and_anonim_stays_hidden_from_the_a
     sent = payloads(seen, cid, NotificationSent)
     assert len(sent) == 5 == len({s.notification_id for s in sent})
     assert all(SECRETS[1] not in s.model_dump_json() for s in sent)
+
+    # The reporter's contact details are sealed in notify's store too.
+    stored = await mongo[f"it_notify_{db_suffix}"][FILES].find_one({"_id": cid})
+    assert stored is not None and set(stored["reporter"]) == {"sealed"}
+    assert SECRETS[1] not in str(stored)
 
     officer = bearer(Role.AGENCY_ADMIN, "budi", agency=AGENCY)
     inbox = (await client.get("/v1/inbox", headers=officer)).json()

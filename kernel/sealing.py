@@ -1,0 +1,49 @@
+"""Personal data sealed at rest: reporter contact details are stored as a Fernet token (AES-128
+in CBC mode with an HMAC-SHA256, from the ``cryptography`` package), opened only when a view
+that may show them is built. No I/O.
+
+Key rotation: put the new key first in ``PII_KEYS`` and keep the old ones after it. New data
+is sealed with the first key; data sealed with any listed key still opens; ``reseal`` moves a
+token to the first key; once every stored record has been resealed (a job that reads and
+rewrites them), the old key can be dropped.
+"""
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from cryptography.fernet import Fernet, MultiFernet
+
+SEALED = "sealed"
+
+
+class Sealer:
+    """Seals and opens JSON values with the first of its keys (any of them opens)."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        if not keys:
+            raise ValueError("at least one key is needed")
+        self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+
+    def seal(self, value: Any) -> dict[str, str]:
+        """The value as a token."""
+        token = self._fernet.encrypt(json.dumps(value, ensure_ascii=False).encode())
+        return {SEALED: token.decode()}
+
+    def open(self, stored: Any) -> Any:
+        """The value a token holds; anything that is not a token (a record stored before
+        sealing was enabled) as it is. Raises ``InvalidToken`` for a token no key opens."""
+        if not is_sealed(stored):
+            return stored
+        return json.loads(self._fernet.decrypt(stored[SEALED].encode()))
+
+    def reseal(self, stored: Any) -> Any:
+        """The token re-encrypted with the first key (or a plain value sealed)."""
+        if not is_sealed(stored):
+            return self.seal(stored)
+        return {SEALED: self._fernet.rotate(stored[SEALED].encode()).decode()}
+
+
+def is_sealed(stored: Any) -> bool:
+    """True for a stored token."""
+    return isinstance(stored, dict) and set(stored) == {SEALED}
