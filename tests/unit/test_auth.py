@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from kernel.auth import AuthenticationError, TokenVerifier, issue_token
@@ -86,10 +87,15 @@ def test_tokens_that_claim_too_much_or_too_little_are_refused(body: dict[str, ob
     assert refused(signed(body)) == "invalid_token"
 
 
+PRODUCTION_PII_KEY = Fernet.generate_key().decode()
+
+
 def test_production_refuses_the_development_secret() -> None:
     with pytest.raises(ValidationError, match="AUTH_JWT_PUBLIC_KEY or an AUTH_JWT_SECRET"):
         ServiceSettings(environment="production")
-    strong = ServiceSettings(environment="production", auth_jwt_secret="x" * 40)
+    strong = ServiceSettings(
+        environment="production", auth_jwt_secret="x" * 40, pii_keys=[PRODUCTION_PII_KEY]
+    )
     assert strong.environment == "production"
 
 
@@ -104,5 +110,6 @@ def test_development_tokens_are_minted_but_never_in_production(
 
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("AUTH_JWT_SECRET", "p" * 40)
+    monkeypatch.setenv("PII_KEYS", f'["{PRODUCTION_PII_KEY}"]')
     with pytest.raises(SystemExit):
         main(["token", "--role", "national_admin", "--sub", "root"])

@@ -91,6 +91,8 @@ def test_overlays_differ_where_they_promise_to() -> None:
     env = prod["lapor-intake"]["spec"]["template"]["spec"]["containers"][0]["env"]
     jwt = next(e for e in env if e["name"] == "AUTH_JWT_SECRET")
     assert jwt["valueFrom"]["secretKeyRef"]["name"] == "lapor-auth"
+    keys = next(e for e in env if e["name"] == "PII_KEYS")
+    assert keys["valueFrom"]["secretKeyRef"]["name"] == "lapor-pii"
     # Every Deployment points at the config map the overlay generated (hashed name).
     config_name = prod_config["metadata"]["name"]
     refs = {
