@@ -37,6 +37,19 @@ ReadinessCheck = Callable[[], Awaitable[None]]
 
 log = get_logger(__name__)
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_PROBLEM_JSON: dict[str, Any] = {"content": {"application/problem+json": {}}}
+# Every operation may answer these (documented once for all, so that clients and schema-based
+# testers know them); an operation lists its own specific ones too.
+COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed request (not JSON, unparsable body)", **_PROBLEM_JSON},
+    401: {"description": "No or invalid bearer token", **_PROBLEM_JSON},
+    403: {"description": "The caller's role or agency may not do this", **_PROBLEM_JSON},
+    404: {"description": "No such resource", **_PROBLEM_JSON},
+    413: {"description": "Request body too large", **_PROBLEM_JSON},
+    422: {"description": "Validation failed; each error names its field", **_PROBLEM_JSON},
+    429: {"description": "Too many anonymous requests; see Retry-After", **_PROBLEM_JSON},
+    503: {"description": "The database does not answer; see Retry-After", **_PROBLEM_JSON},
+}
 
 
 class Component(Protocol):
@@ -175,6 +188,7 @@ def create_app(
         description=description,
         lifespan=lifespan,
         openapi_tags=openapi_tags,
+        responses=COMMON_PROBLEMS,
     )
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")

@@ -10,27 +10,13 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from kernel import http
 from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
-from services.notify.domain import Officer, Preferences
+from services.notify.domain import Officer, OfficerBody, Preferences
 from services.notify.store import NotifyStore
 
 OfficerId = Annotated[str, Path(pattern=r"^[a-z0-9._-]{2,80}$")]
 AgencyId = Annotated[str, Path(pattern=r"^[a-z0-9-]{2,80}$")]
 MessageId = Annotated[str, Path(min_length=3, max_length=300)]
 AGENCY_SIDE = (Role.AGENCY_ADMIN, Role.UNIT_OFFICER)
-
-
-class OfficerBody(BaseModel):
-    """An officer without its ID (the body of ``PUT /v1/officers/{officer_id}``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    agency_id: str = Field(pattern=r"^[a-z0-9-]{2,80}$")
-    unit_id: str | None = Field(default=None, pattern=r"^[a-z0-9-]{2,80}$")
-    roles: list[str] = Field(default=["liaison"], min_length=1, max_length=3)
-    name: str = Field(min_length=2, max_length=200)
-    email: str | None = Field(default=None, max_length=254)
-    phone: str | None = None
-    preferences: Preferences = Preferences()
 
 
 class WebhookBody(BaseModel):
@@ -156,6 +142,7 @@ def notify_router(*, store: NotifyStore, caller: Callable[..., Any]) -> APIRoute
     @api.post(
         "/deliveries/{message_id}/retry",
         summary="Re-queue a dead-lettered message (after fixing its channel)",
+        responses={409: {"description": "Not a failed message (or no such message)"}},
     )
     async def retry(message_id: MessageId, actor: Caller) -> dict[str, Any]:
         http.require_role(actor, Role.NATIONAL_ADMIN)

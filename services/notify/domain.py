@@ -70,12 +70,11 @@ class Preferences(BaseModel):
     )
 
 
-class Officer(BaseModel):
-    """A liaison officer (or admin, or supervisor) of an agency or one of its units."""
+class OfficerBody(BaseModel):
+    """An officer without its ID (the body of ``PUT /v1/officers/{officer_id}``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    officer_id: str = Field(pattern=r"^[a-z0-9._-]{2,80}$")
     agency_id: str = Field(pattern=r"^[a-z0-9-]{2,80}$")
     unit_id: str | None = Field(default=None, pattern=r"^[a-z0-9-]{2,80}$")
     roles: tuple[OfficerRole, ...] = Field(default=("liaison",), min_length=1)
@@ -83,6 +82,12 @@ class Officer(BaseModel):
     email: EmailStr | None = None
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{8,15}$")
     preferences: Preferences = Preferences()
+
+
+class Officer(OfficerBody):
+    """A liaison officer (or admin, or supervisor) of an agency or one of its units."""
+
+    officer_id: str = Field(pattern=r"^[a-z0-9._-]{2,80}$")
 
     def addresses(self) -> dict[Channel, str]:
         """Where this officer can be reached outside the app, best first."""

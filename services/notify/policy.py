@@ -4,9 +4,9 @@ sent (quiet hours), and how long to wait before the next attempt. No I/O."""
 import random
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,35 @@ class QuietHours(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    start: time = Field(examples=["21:00"])
-    end: time = Field(examples=["07:00"])
-    time_zone: str = Field(default="Asia/Jakarta", examples=["Asia/Jayapura"])
+    start: time = Field(examples=["21:00"], description="Local time, no offset.")
+    end: time = Field(examples=["07:00"], description="Local time, no offset.")
+    time_zone: str = Field(
+        default="Asia/Jakarta",
+        pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$",
+        max_length=64,
+        examples=["Asia/Jayapura"],
+    )
+
+    @field_validator("start", "end")
+    @classmethod
+    def _local(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("give a local time without an offset (the zone is time_zone)")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value} is not a known time zone") from exc
+        return value
 
     @model_validator(mode="after")
     def _valid(self) -> "QuietHours":
         if self.start == self.end:
             raise ValueError("quiet hours need a start and an end that differ")
-        ZoneInfo(self.time_zone)  # raises for an unknown zone
         return self
 
     def release(self, moment: datetime) -> datetime:

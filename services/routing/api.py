@@ -168,7 +168,7 @@ def routing_router(
     async def versions(
         actor: Caller,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        before: Annotated[int | None, Query(ge=1)] = None,
+        before: Annotated[int | None, Query(ge=1, le=10**9)] = None,
     ) -> list[dict[str, Any]]:
         http.require_role(actor, Role.NATIONAL_ADMIN, Role.AUDITOR)
         return [_version_view(doc) for doc in await store.versions(limit=limit, before=before)]

@@ -334,3 +334,18 @@ def test_officers_are_validated() -> None:
         Officer(officer_id="x", agency_id=AGENCY, name="X")  # an ID of one character
     with pytest.raises(ValueError, match="roles"):
         Officer(officer_id="xy", agency_id=AGENCY, name="X Y", roles=())
+
+
+def test_quiet_hours_refuse_unknown_zones_and_offsets_as_validation_errors() -> None:
+    # Found by schemathesis: these used to escape as 500s.
+    with pytest.raises(ValueError, match="not a known time zone"):
+        QuietHours(start=time(21), end=time(7), time_zone="Mars/Olympus")
+    with pytest.raises(ValueError, match="without an offset"):
+        QuietHours.model_validate({"start": "21:00Z", "end": "07:00", "time_zone": "Asia/Jakarta"})
+
+
+def test_an_officer_body_checks_the_email_like_the_officer() -> None:
+    from services.notify.domain import OfficerBody
+
+    with pytest.raises(ValueError, match="email"):
+        OfficerBody.model_validate({"agency_id": AGENCY, "name": "Budi", "email": ""})
