@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Protocol
 
+import pymongo
 from fastapi import FastAPI, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -158,6 +159,7 @@ def create_app(
     larger_bodies: dict[str, int] | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
     public_rate_limit: RateLimiter | None = None,
+    db_deadline_seconds: float | None = None,
 ) -> FastAPI:
     """A FastAPI app with the platform's endpoints, middleware and error format.
 
@@ -291,7 +293,13 @@ def create_app(
         bind_context(correlation_id=correlation_id[:128])
         request.state.correlation_id = correlation_id[:128]
         started = time.perf_counter()
-        response = await call_next(request)
+        if db_deadline_seconds is None:
+            response = await call_next(request)
+        else:
+            # One deadline for every database call a request makes, retries included, so that
+            # an unreachable database gives a prompt 503 rather than a sum of timeouts.
+            with pymongo.timeout(db_deadline_seconds):
+                response = await call_next(request)
         route = request.scope.get("route")
         template = getattr(route, "path", "unmatched")
         HTTP_REQUESTS.labels(service, request.method, template, str(response.status_code)).inc()

@@ -84,7 +84,8 @@ def is_unavailable(error: BaseException) -> bool:
     return isinstance(error, UNAVAILABLE_ERRORS) or (
         isinstance(error, PyMongoError)
         and (
-            error.has_error_label("TransientTransactionError")
+            error.timeout  # a deadline passed (the request's, or the server's maxTimeMS)
+            or error.has_error_label("TransientTransactionError")
             or error.has_error_label("UnknownTransactionCommitResult")
         )
     )

@@ -78,6 +78,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         ],
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),
+        db_deadline_seconds=settings.mongo_timeout_ms * 2 / 1000,
         max_body_bytes=settings.intake_max_body_bytes,
     )
     app.include_router(router(service, http.authentication(TokenVerifier(settings))))

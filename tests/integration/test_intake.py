@@ -370,7 +370,7 @@ async def test_an_unreachable_database_gets_503_with_retry_after_and_no_acknowle
         assert response.status_code == 503
         assert response.json()["code"] == "service_unavailable"
         assert response.headers["Retry-After"] == "5"
-        assert elapsed < 5  # answered, not hung
+        assert elapsed < 3  # answered within the request's database deadline, not hung
         assert ready.status_code == 503
         assert "mongodb" in ready.json()["checks"]
         assert await stored_counts(mongo, settings) == before

@@ -12,7 +12,8 @@ from schemas.events import StandardPublished, StandardSuperseded
 from schemas.topics import COMPLAINT_EVENTS, STANDARD_EVENTS
 from services.standards.app import create_app
 from services.standards.config import StandardsSettings
-from services.standards.store import STANDARDS, VERSIONS
+from services.standards.rebuild import live, read_stream, replace, tally
+from services.standards.store import FEEDBACK, STANDARDS, VERSIONS
 from tests import factories
 from tests.conftest import service_env
 from tests.support import as_event, bearer, eventually, publish, read_topic, running
@@ -288,3 +289,26 @@ async def test_compliance_gauges_are_exported(client: httpx.AsyncClient) -> None
         if line.startswith('lapor_standards_in_force{zone="red"}')
     )
     assert float(red.split()[-1]) >= 1
+
+
+async def test_feedback_rebuilt_from_the_stream_equals_the_live_counts(
+    client: httpx.AsyncClient,
+    bootstrap: str,
+    mongo: AsyncMongoClient[Any],
+    settings: StandardsSettings,
+) -> None:
+    db = mongo[settings.database_name]
+    more = factories.submitted(service_standard_id="pemkot-padang.izin-mendirikan-bangunan")
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(more), as_event(more)])
+
+    async def caught_up() -> dict[str, Any] | None:
+        rebuilt = tally(await read_stream(settings))
+        current = await live(db)
+        return rebuilt if rebuilt == current and rebuilt else None
+
+    rebuilt = await eventually(caught_up, timeout=30)
+    assert rebuilt["pemkot-padang.izin-mendirikan-bangunan"]["complaints"] >= 1
+    # After a loss, the rebuilt counts replace the live ones.
+    await db[FEEDBACK].delete_many({})
+    await replace(db, rebuilt)
+    assert await live(db) == rebuilt
