@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> None:
         access_log=False,
         timeout_graceful_shutdown=20,
         lifespan="on",
+        # Behind an ingress the client address comes from X-Forwarded-For, trusted only from
+        # these addresses (the per-address rate limit depends on it).
+        proxy_headers=True,
+        forwarded_allow_ips=settings.http_trusted_proxies,
     )
 
 

@@ -35,6 +35,11 @@ class ServiceSettings(BaseSettings):
         description="Requests a minute one address may make without a token (0: no limit); "
         "above it, 429 with Retry-After.",
     )
+    http_trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="Addresses (comma-separated, or *) whose X-Forwarded-For names the client; "
+        "set to the ingress controller's in Kubernetes.",
+    )
     http_public_burst: int = Field(
         default=30,
         ge=1,
