@@ -363,3 +363,17 @@ def require_role(actor: Actor | None, *roles: Role) -> Actor:
             403, "role_not_allowed", f"needs one of: {', '.join(r.value for r in roles)}"
         )
     return caller
+
+
+AGENCY_ROLES = (Role.AGENCY_ADMIN, Role.UNIT_OFFICER)
+
+
+def require_agency(actor: Actor | None, agency_id: str, *roles: Role) -> Actor:
+    """The caller, when signed in with one of ``roles`` and, for the agency side, belonging to
+    ``agency_id`` (national roles are not bound to an agency); 401 or 403 otherwise."""
+    caller = require_role(actor, *roles)
+    if caller.role in AGENCY_ROLES and caller.agency_id != agency_id:
+        raise ProblemError(
+            403, "not_your_agency", f"this belongs to {agency_id}; you are of {caller.agency_id}"
+        )
+    return caller

@@ -16,7 +16,6 @@ from services.notify.store import NotifyStore
 OfficerId = Annotated[str, Path(pattern=r"^[a-z0-9._-]{2,80}$")]
 AgencyId = Annotated[str, Path(pattern=r"^[a-z0-9-]{2,80}$")]
 MessageId = Annotated[str, Path(min_length=3, max_length=300)]
-AGENCY_SIDE = (Role.AGENCY_ADMIN, Role.UNIT_OFFICER)
 
 
 class WebhookBody(BaseModel):
@@ -48,10 +47,7 @@ def notify_router(*, store: NotifyStore, caller: Callable[..., Any]) -> APIRoute
     Caller = Annotated[Actor | None, Depends(caller)]
 
     def agency_admin_of(actor: Actor | None, agency_id: str) -> Actor:
-        who = http.require_role(actor, Role.NATIONAL_ADMIN, Role.AGENCY_ADMIN)
-        if who.role is Role.AGENCY_ADMIN and who.agency_id != agency_id:
-            raise http.ProblemError(403, "not_your_agency", f"you administer {who.agency_id}")
-        return who
+        return http.require_agency(actor, agency_id, Role.NATIONAL_ADMIN, Role.AGENCY_ADMIN)
 
     @api.put("/officers/{officer_id}", response_model=Officer, summary="Add or replace an officer")
     async def put_officer(officer_id: OfficerId, body: OfficerBody, actor: Caller) -> Officer:
@@ -94,7 +90,7 @@ def notify_router(*, store: NotifyStore, caller: Callable[..., Any]) -> APIRoute
     @api.get("/preferences/me", response_model=Preferences, summary="My notification choices")
     async def my_preferences(actor: Caller) -> Preferences:
         me = http.signed_in(actor)
-        if me.role in AGENCY_SIDE:
+        if me.role in http.AGENCY_ROLES:
             return (await _own_officer(store, me)).preferences
         http.require_role(me, Role.CITIZEN)
         return (await store.preferences([me.subject])).get(me.subject, Preferences())
@@ -102,7 +98,7 @@ def notify_router(*, store: NotifyStore, caller: Callable[..., Any]) -> APIRoute
     @api.put("/preferences/me", response_model=Preferences, summary="Change my choices")
     async def put_my_preferences(body: Preferences, actor: Caller) -> Preferences:
         me = http.signed_in(actor)
-        if me.role in AGENCY_SIDE:
+        if me.role in http.AGENCY_ROLES:
             officer = await _own_officer(store, me)
             await store.put_officer(officer.model_copy(update={"preferences": body}))
             return body

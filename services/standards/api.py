@@ -8,7 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
-from kernel.http import ProblemError, correlation_id, require_role
+from kernel.http import (
+    AGENCY_ROLES,
+    ProblemError,
+    correlation_id,
+    require_agency,
+    require_role,
+)
 from schemas.complaint import STANDARD_ID_PATTERN, Actor, Role
 from schemas.regions import REGION_CODE_PATTERN
 from services.standards.domain import InternalManagement, ServiceDelivery, StandardCreate
@@ -112,16 +118,10 @@ def router(service: StandardsService, caller: Callable[..., Actor | None]) -> AP
     Caller = Annotated[Actor | None, Depends(caller)]
 
     def writer(actor: Actor | None, agency_id: str) -> Actor:
-        author = require_role(actor, Role.NATIONAL_ADMIN, Role.AGENCY_ADMIN)
-        if author.role is Role.AGENCY_ADMIN and author.agency_id != agency_id:
-            raise ProblemError(403, "not_your_agency", "agencies manage their own standards")
-        return author
+        return require_agency(actor, agency_id, Role.NATIONAL_ADMIN, Role.AGENCY_ADMIN)
 
     def reader(actor: Actor | None, agency_id: str) -> Actor:
-        who = require_role(actor, *READERS)
-        if who.role in (Role.AGENCY_ADMIN, Role.UNIT_OFFICER) and who.agency_id != agency_id:
-            raise ProblemError(403, "not_your_agency", "the internal components are the agency's")
-        return who
+        return require_agency(actor, agency_id, *READERS)
 
     @api.post(
         "/standards",
@@ -253,7 +253,7 @@ def router(service: StandardsService, caller: Callable[..., Actor | None]) -> AP
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[StandardView]:
         who = require_role(actor, *READERS)
-        if who.role in (Role.AGENCY_ADMIN, Role.UNIT_OFFICER):
+        if who.role in AGENCY_ROLES:
             agency_id = who.agency_id
         docs = await service.search(agency_id=agency_id, limit=limit, offset=offset)
         return [StandardView.from_doc(doc) for doc in docs]
@@ -296,7 +296,7 @@ def router(service: StandardsService, caller: Callable[..., Actor | None]) -> AP
     )
     async def standard_scores(actor: Caller, agency_id: AgencyQuery = None) -> list[ScoreView]:
         who = require_role(actor, *READERS)
-        if who.role in (Role.AGENCY_ADMIN, Role.UNIT_OFFICER):
+        if who.role in AGENCY_ROLES:
             agency_id = who.agency_id
         scores = await service.scores(agency_id=agency_id)
         feedback = await service.feedback([s.standard_id for _, s in scores])
