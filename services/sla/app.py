@@ -124,7 +124,7 @@ def create_app(settings: SlaSettings) -> FastAPI:
             actor, Role.NATIONAL_ADMIN, Role.AUDITOR, Role.AGENCY_ADMIN, Role.UNIT_OFFICER
         )
         found = await store.clocks_of(complaint_id)
-        if viewer.role in (Role.AGENCY_ADMIN, Role.UNIT_OFFICER):
+        if viewer.role in http.AGENCY_ROLES:
             found = [clock for clock in found if clock["agency_id"] == viewer.agency_id]
         if not found:
             raise http.ProblemError(404, "clocks_not_found", f"no clock runs on {complaint_id}")
@@ -139,7 +139,7 @@ def create_app(settings: SlaSettings) -> FastAPI:
         viewer = http.require_role(
             actor, Role.NATIONAL_ADMIN, Role.AUDITOR, Role.AGENCY_ADMIN, Role.UNIT_OFFICER
         )
-        if viewer.role in (Role.AGENCY_ADMIN, Role.UNIT_OFFICER):
+        if viewer.role in http.AGENCY_ROLES:
             agency_id = viewer.agency_id  # the agency side sees its own figures only
         figures = compliance(
             await store.agency_clocks(agency_id), now=datetime.now(UTC), by_unit=by_unit
