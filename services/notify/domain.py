@@ -70,6 +70,16 @@ class Preferences(BaseModel):
     )
 
 
+def contact_channels(email: str | None, phone: str | None) -> dict[Channel, str]:
+    """The outside channels an email address and a phone number give, best first."""
+    found: dict[Channel, str] = {}
+    if email is not None:
+        found["email"] = str(email)
+    if phone is not None:
+        found["sms"] = phone
+    return found
+
+
 class OfficerBody(BaseModel):
     """An officer without its ID (the body of ``PUT /v1/officers/{officer_id}``)."""
 
@@ -91,12 +101,7 @@ class Officer(OfficerBody):
 
     def addresses(self) -> dict[Channel, str]:
         """Where this officer can be reached outside the app, best first."""
-        found: dict[Channel, str] = {}
-        if self.email is not None:
-            found["email"] = str(self.email)
-        if self.phone is not None:
-            found["sms"] = self.phone
-        return found
+        return contact_channels(self.email, self.phone)
 
 
 @dataclass(frozen=True)
@@ -170,12 +175,7 @@ def after(payload: EventPayload, file: ComplaintFile) -> ComplaintFile:
 
 def complainant_addresses(reporter: ReporterContact) -> dict[Channel, str]:
     """The channels the reporter gave, best first (email, then SMS)."""
-    found: dict[Channel, str] = {}
-    if reporter.email is not None:
-        found["email"] = str(reporter.email)
-    if reporter.phone is not None:
-        found["sms"] = reporter.phone
-    return found
+    return contact_channels(reporter.email, reporter.phone)
 
 
 def _choose(

@@ -223,10 +223,10 @@ def router(service: StandardsService, caller: Callable[..., Actor | None]) -> AP
     )
     async def versions(standard_id: StandardId, actor: Caller) -> list[VersionView]:
         reader(actor, standard_id.split(".", 1)[0])
-        found = await service.versions(standard_id)
-        if not found:
+        history = await service.versions(standard_id)
+        if not history:
             raise ProblemError(404, "standard_not_found", f"no standard {standard_id}")
-        return [VersionView.model_validate(doc) for doc in found]
+        return [VersionView.model_validate(doc) for doc in history]
 
     @api.get(
         "/standards/{standard_id}",
@@ -236,10 +236,7 @@ def router(service: StandardsService, caller: Callable[..., Actor | None]) -> AP
     )
     async def get(standard_id: StandardId, actor: Caller) -> StandardView:
         reader(actor, standard_id.split(".", 1)[0])
-        doc = await service.get(standard_id)
-        if doc is None:
-            raise ProblemError(404, "standard_not_found", f"no standard {standard_id}")
-        return StandardView.from_doc(doc)
+        return StandardView.from_doc(in_force(await service.get(standard_id), standard_id))
 
     @api.get(
         "/standards",
@@ -284,10 +281,7 @@ def router(service: StandardsService, caller: Callable[..., Actor | None]) -> AP
         responses={404: {"description": "No such standard", **PROBLEM}},
     )
     async def public_get(standard_id: StandardId) -> PublicStandard:
-        doc = await service.get(standard_id)
-        if doc is None:
-            raise ProblemError(404, "standard_not_found", f"no standard {standard_id}")
-        return _public(doc)
+        return _public(in_force(await service.get(standard_id), standard_id))
 
     @api.get(
         "/compliance/standards",
@@ -336,6 +330,13 @@ def router(service: StandardsService, caller: Callable[..., Actor | None]) -> AP
         }
 
     return api
+
+
+def in_force(doc: dict[str, Any] | None, standard_id: str) -> dict[str, Any]:
+    """The standard in force, or the 404 its absence is."""
+    if doc is None:
+        raise ProblemError(404, "standard_not_found", f"no standard {standard_id}")
+    return doc
 
 
 def _public(doc: dict[str, Any]) -> PublicStandard:
