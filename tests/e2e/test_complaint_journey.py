@@ -383,6 +383,20 @@ async def test_a_published_standard_reaches_routing_sla_and_open311(platform: Pl
 
         await eventually(listed, timeout=60)
 
+        # Routing reads the standard stream beside the complaint stream, with no order between
+        # the two: file the complaint once routing has learnt who publishes the standard.
+        async def routing_knows() -> bool:
+            metrics = (await http.get(f"{platform.url('routing')}/metrics")).text
+            return any(
+                line.startswith("lapor_messages_consumed_total")
+                and 'event_type="id.go.lapor.standard.published.v1"' in line
+                and 'outcome="processed"' in line
+                and not line.endswith(" 0.0")
+                for line in metrics.splitlines()
+            )
+
+        await eventually(routing_knows, timeout=60)
+
         # A complaint about it, filed under a general category that would otherwise go to the
         # city government, goes to the agency and unit that publish the standard; the SLA
         # service checks it against the version in force (waited 4 days for a 1-day promise).
