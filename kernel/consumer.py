@@ -89,7 +89,7 @@ class EventConsumer:
         self._consumer = kafka.consumer(
             self._settings, group_id=self._group_id, topics=self._topics
         )
-        await self._consumer.start()
+        await kafka.connect(self._consumer, self._settings)
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self._group_id}")
 
     async def stop(self) -> None:

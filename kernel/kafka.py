@@ -1,11 +1,14 @@
 """Kafka clients built from settings, and topic creation with each topic's partitions and policy."""
 
 import asyncio
+import ssl
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
 
 from kernel.logging import get_logger
 from kernel.settings import ServiceSettings
@@ -14,6 +17,66 @@ from schemas.topics import TopicSpec
 TOPIC_ALREADY_EXISTS = 36
 
 log = get_logger(__name__)
+
+
+def connection_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Where and how every Kafka client of the service connects: brokers, TLS, SASL.
+
+    One place, so that the producer, the consumers, the admin client and the operator commands
+    cannot disagree about security.
+    """
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile or None,
+            certfile=settings.kafka_ssl_certfile or None,
+            keyfile=settings.kafka_ssl_keyfile or None,
+        )
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return options
+
+
+class KafkaConnectFailed(RuntimeError):
+    """A Kafka client could not connect or authenticate; the message says where, how and as whom
+    (never with the password)."""
+
+
+class _Startable(Protocol):
+    async def start(self) -> None: ...
+
+
+def describe_connection(settings: ServiceSettings) -> str:
+    """Where and how the service connects, for operators (no secret)."""
+    how: str = settings.kafka_security_protocol
+    if how.startswith("SASL_"):
+        how += f" as {settings.kafka_sasl_username!r} ({settings.kafka_sasl_mechanism})"
+    return f"{settings.kafka_bootstrap_servers} over {how}"
+
+
+async def connect(client: _Startable, settings: ServiceSettings) -> None:
+    """Start a Kafka client; a failure says where, how and as whom it tried.
+
+    aiokafka's SCRAM client fails with a bare KeyError when the broker refuses the user, and with
+    "Unable to bootstrap" when the broker closes a connection that did not authenticate; neither
+    tells an operator that credentials are the problem.
+    """
+    try:
+        await client.start()
+    except (KafkaError, KeyError, OSError, ssl.SSLError) as error:
+        reason = (
+            "the broker refused the credentials"
+            if isinstance(error, KeyError)
+            else f"{type(error).__name__}: {error}"
+        )
+        raise KafkaConnectFailed(
+            f"cannot connect to Kafka at {describe_connection(settings)}: {reason}"
+        ) from error
 
 
 class Publisher:
@@ -30,14 +93,14 @@ class Publisher:
         """Connect to the cluster."""
         settings = self._settings
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **connection_options(settings),
             client_id=f"{settings.kafka_client_id_prefix}-{settings.service_name}",
             acks="all",
             enable_idempotence=settings.kafka_enable_idempotence,
             linger_ms=2,
             request_timeout_ms=15_000,
         )
-        await self._producer.start()
+        await connect(self._producer, settings)
 
     async def stop(self) -> None:
         """Flush and disconnect."""
@@ -87,7 +150,7 @@ def consumer(
     offset so that nothing published before the group first joined is missed."""
     return AIOKafkaConsumer(
         *topics,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection_options(settings),
         client_id=f"{settings.kafka_client_id_prefix}-{settings.service_name}",
         group_id=group_id,
         enable_auto_commit=False,
@@ -102,10 +165,10 @@ def consumer(
 async def ensure_topics(settings: ServiceSettings, topics: Iterable[TopicSpec]) -> None:
     """Create the topics that do not exist yet; existing ones are left as they are."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection_options(settings),
         client_id=f"{settings.kafka_client_id_prefix}-{settings.service_name}-admin",
     )
-    await admin.start()
+    await connect(admin, settings)
     try:
         wanted = [
             NewTopic(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from kernel.kafka import Publisher
+from kernel.kafka import Publisher, connect, connection_options
 from kernel.settings import ServiceSettings
 from schemas.topics import DEAD_LETTER_PREFIX
 
@@ -41,12 +41,12 @@ async def replay(
         raise ValueError(f"{dead_letter_topic} is not a dead-letter topic")
     group = f"lapor-replay-{dead_letter_topic}"
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection_options(settings),
         group_id=None if dry_run else group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
+    await connect(consumer, settings)
     publisher = Publisher(settings)
     if not dry_run:
         await publisher.start()

@@ -84,6 +84,29 @@ class ServiceSettings(BaseSettings):
         description="How often an instance tells the group it is alive (and learns of a "
         "rebalance); at most a third of the session timeout.",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="How every Kafka client of the service connects: SSL encrypts, SASL_* "
+        "authenticates (SASL_SSL does both; use it outside a trusted network).",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str = Field(default="", description="SASL user name (SASL_* only).")
+    kafka_sasl_password: SecretStr = Field(
+        default=SecretStr(""), description="SASL password (SASL_* only); never logged."
+    )
+    kafka_ssl_cafile: str = Field(
+        default="",
+        description="PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL); "
+        "empty: the system's trust store.",
+    )
+    kafka_ssl_certfile: str = Field(
+        default="", description="PEM client certificate for mutual TLS (optional)."
+    )
+    kafka_ssl_keyfile: str = Field(
+        default="", description="PEM private key of the client certificate (optional)."
+    )
     mongo_url: str = Field(
         default="mongodb://127.0.0.1:27017/?retryWrites=false&directConnection=true",
         description="MongoDB connection string; must reach a replica set (transactions).",
@@ -140,6 +163,25 @@ class ServiceSettings(BaseSettings):
             key.get_secret_value() == DEV_PII_KEY for key in self.pii_keys
         ):
             raise ValueError("production needs PII_KEYS of its own (not the development key)")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()
+        ):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together")
+        if (
+            self.environment == "production"
+            and self.kafka_sasl_mechanism == "PLAIN"
+            and (self.kafka_security_protocol == "SASL_PLAINTEXT")
+        ):
+            raise ValueError("production refuses SASL PLAIN without TLS (the password is sent)")
         return self
 
     def sealer(self) -> Sealer:

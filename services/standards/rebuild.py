@@ -13,6 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 
+from kernel.kafka import connect, connection_options
 from kernel.mongo import Document
 from kernel.settings import ServiceSettings
 from schemas.envelope import Event, InvalidEvent, decode, header_map
@@ -48,11 +49,11 @@ async def read_stream(settings: ServiceSettings) -> list[Event]:
     """Every complaint event the topic retains, decoded (undecodable records are skipped: the
     live consumer dead-lettered them too)."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **connection_options(settings),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
+    await connect(consumer, settings)
     events: list[Event] = []
     try:
         partitions = [

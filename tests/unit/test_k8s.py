@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from kernel.settings import ServiceSettings
 from schemas.topics import all_topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,3 +143,32 @@ def test_the_migrate_job_runs_the_platform_command() -> None:
     job = of_kind("prod", "Job")["lapor-migrate"]
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["lapor-admin", "migrate"]
+
+
+def test_production_talks_to_kafka_over_tls_with_scram_from_the_strimzi_user_secret() -> None:
+    [config] = of_kind("prod", "ConfigMap").values()
+    talking_to_kafka = {
+        **of_kind("prod", "Deployment"),
+        "lapor-create-topics": of_kind("prod", "Job")["lapor-create-topics"],
+    }
+    for name, workload in talking_to_kafka.items():
+        pod = workload["spec"]["template"]["spec"]
+        env = {e["name"]: e for e in pod["containers"][0]["env"]}
+        password = env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert password == {"name": "lapor", "key": "password"}, name
+        mount = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert config["data"]["KAFKA_SSL_CAFILE"].startswith(mount["kafka-ca"] + "/"), name
+    # The rendered configuration is one the services accept (as production).
+    data = {
+        k.lower(): v for k, v in config["data"].items() if k.lower() in ServiceSettings.model_fields
+    }
+    settings = ServiceSettings(
+        **data,
+        kafka_sasl_password="from-the-secret",
+        auth_jwt_secret="x" * 40,
+        pii_keys=["bGFwb3ItdGVzdC1rZXktbm90LWZvci1wcm9kdWN0aW9uIQ=="],
+    )
+    assert (settings.kafka_security_protocol, settings.kafka_sasl_mechanism) == (
+        "SASL_SSL",
+        "SCRAM-SHA-512",
+    )
