@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow bench bench-platform bench-sla lint typecheck check clean lock tools
+.PHONY: run test test-slow reliability bench bench-platform bench-sla lint typecheck check clean lock tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -31,6 +31,13 @@ test: $(STAMP) tools check
 ## test-slow: fault-injection runs and benchmarks
 test-slow: $(STAMP) tools
 	$(BIN)/pytest -m slow || [ $$? -eq 5 ]  # 5: no slow test collected yet
+
+## reliability: the whole reliability suite, slow parts too: fault injection (kill -9 of each
+## service, broker and database paused 30 s, under load), the notify crash, fuzzing of every API,
+## authentication, Kafka security, bad input; prints the figures (scenarios, cases, lost,
+## duplicated) at the end. Its fast parts also run in `make test`.
+reliability: $(STAMP) tools
+	$(BIN)/pytest -m reliability
 
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP)

@@ -6,6 +6,8 @@
   ``lapor-migrate`` Job runs it before a release).
 - ``replay-dlq TOPIC``: re-publish a dead-letter topic's records to their original topics
   (after the cause is fixed); resumes where the last replay stopped.
+- ``rebuild SERVICE``: make the service's read models again from the event stream in another
+  database (``--into``) and compare them with the live ones; exits 1 if they differ.
 - ``asyncapi``: print the AsyncAPI document of the topics.
 - ``token``: mint a development bearer token signed with ``AUTH_JWT_SECRET`` (refused when
   ``ENVIRONMENT=production``: real tokens come from the identity provider).
@@ -19,6 +21,7 @@ from datetime import timedelta
 from kernel.auth import TOKEN_ROLES, issue_token
 from kernel.kafka import ensure_topics
 from kernel.replay import replay
+from kernel.runner import SERVICES
 from kernel.settings import ServiceSettings
 from schemas.asyncapi import asyncapi_document
 from schemas.complaint import Role
@@ -36,6 +39,13 @@ def main(argv: list[str] | None = None) -> None:
     replay_cmd.add_argument("--limit", type=int, help="at most this many records")
     replay_cmd.add_argument("--dry-run", action="store_true", help="count, send nothing")
     replay_cmd.add_argument("--from-start", action="store_true", help="ignore earlier replays")
+    rebuild_cmd = commands.add_parser(
+        "rebuild", help="rebuild a service's read models from the stream and compare"
+    )
+    rebuild_cmd.add_argument("service", choices=SERVICES)
+    rebuild_cmd.add_argument(
+        "--into", help="database to rebuild into (emptied first); default lapor_<service>_rebuilt"
+    )
     commands.add_parser("asyncapi", help="print the AsyncAPI document")
     token = commands.add_parser("token", help="mint a development bearer token")
     token.add_argument("--role", required=True, choices=sorted(TOKEN_ROLES))
@@ -67,6 +77,36 @@ def main(argv: list[str] | None = None) -> None:
         print(
             json.dumps({"replayed": report.replayed, "skipped": report.skipped, **report.by_topic})
         )
+    elif args.command == "rebuild":
+        from services.rebuild import rebuild  # imports every service: only this command needs it
+
+        rebuilt = asyncio.run(
+            rebuild(args.service, into=args.into or f"lapor_{args.service}_rebuilt")
+        )
+        print(
+            json.dumps(
+                {
+                    "records": rebuilt.records,
+                    "applied": rebuilt.applied,
+                    "ignored": rebuilt.ignored,
+                    "rejected": rebuilt.rejected,
+                    "equal": rebuilt.equal,
+                    "collections": {
+                        name: {
+                            "live": c.live,
+                            "rebuilt": c.rebuilt,
+                            "missing": [str(i) for i in c.missing[:20]],
+                            "extra": [str(i) for i in c.extra[:20]],
+                            "different": [str(i) for i in c.different[:20]],
+                        }
+                        for name, c in rebuilt.collections.items()
+                    },
+                },
+                indent=2,
+            )
+        )
+        if not rebuilt.equal:
+            raise SystemExit(1)
     elif args.command == "token":
         settings = ServiceSettings(service_name="admin")
         if settings.environment == "production":

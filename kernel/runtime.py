@@ -9,6 +9,7 @@ from kernel.consumer import EventConsumer, EventHandler
 from kernel.http import ReadinessCheck
 from kernel.logging import get_logger
 from kernel.outbox import OutboxRelay
+from kernel.rebuild import ConsumerSpec
 from kernel.settings import ServiceSettings
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import EventPayload
@@ -35,6 +36,11 @@ class Runtime:
             poll_seconds=settings.outbox_poll_seconds,
         )
         self.uow = UnitOfWork(client=self.mongo, db=self.db, relay=self.relay)
+        # What each consumer reads and how it handles it (``lapor-admin rebuild`` replays them).
+        self.consumer_specs: list[ConsumerSpec] = []
+        # What handlers read from memory that the service loads from its database at start
+        # (declared holidays, ...): a rebuild loads it too before replaying.
+        self.state_loaders: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
         """Create topics (when allowed), connect the producer, prepare indexes, start the relay."""
@@ -62,6 +68,7 @@ class Runtime:
         """A consumer group of this service that dead-letters through this service's producer
         (its dead-letter topic is created with the others, before the producer starts)."""
         self._topics = (*self._topics, dead_letter_topic(group_id))
+        self.consumer_specs.append(ConsumerSpec(group_id, topics, handlers, payload_types))
         return EventConsumer(
             settings=self.settings,
             group_id=group_id,

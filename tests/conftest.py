@@ -12,6 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from devstack import infra
+from tests.figures import FIGURES, Figures
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +65,17 @@ def service_env(bootstrap: str, mongo_url: str, database: str) -> dict[str, obje
         "kafka_session_timeout_ms": 3_000,
         "kafka_heartbeat_interval_ms": 300,
     }
+
+
+@pytest.fixture(scope="session")
+def figures() -> Figures:
+    """Where reliability tests record what they measured (printed at the end of the run)."""
+    return FIGURES
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = FIGURES.lines()
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)

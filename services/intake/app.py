@@ -96,4 +96,5 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             default_region=settings.intake_sms_default_region,
         )
     )
+    app.state.runtime = runtime  # for lapor-admin rebuild
     return app

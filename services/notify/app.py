@@ -149,4 +149,5 @@ def create_app(settings: NotifySettings) -> FastAPI:
         notify_router(store=store, caller=http.authentication(TokenVerifier(settings)))
     )
     app.state.dispatcher = dispatcher  # tests and operators' tools
+    app.state.runtime = runtime  # for lapor-admin rebuild
     return app

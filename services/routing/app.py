@@ -56,4 +56,5 @@ def create_app(settings: RoutingSettings) -> FastAPI:
         )
     )
     app.state.consumer = consumer  # operators' tools and tests read its partitions
+    app.state.runtime = runtime  # for lapor-admin rebuild
     return app

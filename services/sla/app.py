@@ -74,6 +74,8 @@ def create_app(settings: SlaSettings) -> FastAPI:
     async def reload_calendars() -> None:
         service.use_calendars(CalendarBook(calendar, await store.declared_days()))
 
+    runtime.state_loaders.append(reload_calendars)
+
     consumer = runtime.consumer(
         group_id=SLA_GROUP,
         topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name],
@@ -180,4 +182,5 @@ def create_app(settings: SlaSettings) -> FastAPI:
 
     app.include_router(api)
     app.state.sla_service = service  # for operators' tools and tests driving the clock
+    app.state.runtime = runtime  # for lapor-admin rebuild
     return app

@@ -58,4 +58,5 @@ def create_app(settings: StandardsSettings) -> FastAPI:
         larger_bodies={IMPORT_PATH: settings.standards_import_max_bytes},
     )
     app.include_router(router(service, http.authentication(TokenVerifier(settings))))
+    app.state.runtime = runtime  # for lapor-admin rebuild
     return app

@@ -16,6 +16,8 @@ from kernel.kafka import KafkaConnectFailed, Publisher, ensure_topics
 from kernel.settings import ServiceSettings
 from schemas.topics import PRODUCT_TOPICS
 
+pytestmark = pytest.mark.reliability
+
 PASSWORD = "not-to-be-logged-7f3a"
 
 

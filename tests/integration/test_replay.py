@@ -17,6 +17,8 @@ from tests import factories
 from tests.conftest import service_env
 from tests.support import as_event, payloads, publish_raw, read_topic, running
 
+pytestmark = pytest.mark.reliability
+
 DLQ = dead_letter_topic(ROUTING_GROUP).name
 
 

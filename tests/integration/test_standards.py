@@ -7,12 +7,13 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from kernel.rebuild import RebuildReport
 from schemas.complaint import Role
 from schemas.events import StandardPublished, StandardSuperseded
 from schemas.topics import COMPLAINT_EVENTS, STANDARD_EVENTS
+from services.rebuild import rebuild
 from services.standards.app import create_app
 from services.standards.config import StandardsSettings
-from services.standards.rebuild import live, read_stream, replace, tally
 from services.standards.store import FEEDBACK, STANDARDS, VERSIONS
 from tests import factories
 from tests.conftest import service_env
@@ -300,15 +301,19 @@ async def test_feedback_rebuilt_from_the_stream_equals_the_live_counts(
     db = mongo[settings.database_name]
     more = factories.submitted(service_standard_id="pemkot-padang.izin-mendirikan-bangunan")
     await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(more), as_event(more)])
+    into = f"{settings.database_name}_rebuilt"
 
-    async def caught_up() -> dict[str, Any] | None:
-        rebuilt = tally(await read_stream(settings))
-        current = await live(db)
-        return rebuilt if rebuilt == current and rebuilt else None
+    async def caught_up() -> RebuildReport | None:
+        report = await rebuild("standards", into=into, live=settings)
+        return report if report.equal and report.collections[FEEDBACK].live else None
 
-    rebuilt = await eventually(caught_up, timeout=30)
-    assert rebuilt["pemkot-padang.izin-mendirikan-bangunan"]["complaints"] >= 1
-    # After a loss, the rebuilt counts replace the live ones.
+    await eventually(caught_up, timeout=30)
+    counted = await db[FEEDBACK].find_one({"_id": "pemkot-padang.izin-mendirikan-bangunan"})
+    assert counted is not None and counted["complaints"] >= 1
+    # After a loss (the service stopped), the rebuilt counts replace the live ones.
     await db[FEEDBACK].delete_many({})
-    await replace(db, rebuilt)
-    assert await live(db) == rebuilt
+    report = await rebuild("standards", into=into, live=settings, replace=True)
+    assert report.collections[FEEDBACK].live == 0
+    restored = await db[FEEDBACK].find({}).to_list(None)
+    assert len(restored) == report.collections[FEEDBACK].rebuilt
+    assert await db[FEEDBACK].find_one({"_id": counted["_id"]}) == counted

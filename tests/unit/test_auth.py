@@ -11,6 +11,8 @@ from kernel.auth import AuthenticationError, TokenVerifier, issue_token
 from kernel.settings import ServiceSettings
 from schemas.complaint import Actor, Role
 
+pytestmark = pytest.mark.reliability
+
 SETTINGS = ServiceSettings()
 
 

@@ -9,6 +9,8 @@ from pydantic import ValidationError
 from schemas.complaint import TRACKING_ID_PATTERN
 from services.intake.domain import ComplaintCreate, new_tracking_id
 
+pytestmark = pytest.mark.reliability
+
 VALID: dict[str, Any] = {
     "title": "Antrean puskesmas",
     "body": "Antrean tidak dilayani sejak pagi",

@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from kernel.kafka import connection_options, describe_connection
 from kernel.settings import ServiceSettings
 
+pytestmark = pytest.mark.reliability
+
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_CLIENTS = {"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient"}
 

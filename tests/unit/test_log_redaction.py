@@ -8,6 +8,8 @@ import pytest
 
 from kernel.logging import configure_logging, get_logger, scrub
 
+pytestmark = pytest.mark.reliability
+
 SECRETS = (
     "siti.rahma@example.id",
     "+6281234567890",

@@ -1,6 +1,10 @@
 """The anonymous callers' token bucket: bursts, refill, Retry-After, separate clients."""
 
+import pytest
+
 from kernel.ratelimit import RateLimiter
+
+pytestmark = pytest.mark.reliability
 
 
 class Clock:

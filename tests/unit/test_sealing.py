@@ -7,6 +7,8 @@ from pydantic import ValidationError
 from kernel.sealing import Sealer, is_sealed
 from kernel.settings import DEV_PII_KEY, ServiceSettings
 
+pytestmark = pytest.mark.reliability
+
 CONTACT = {"name": "Siti Rahma", "email": "siti@example.id", "phone": "+6281234567890"}
 
 

@@ -1,0 +1,147 @@
+"""Rebuild a service's read model from the event stream: every record its consumers read, from
+the start of what the topics retain, through the same handlers as live, into another database.
+
+The rebuilt database's outbox is never relayed (nothing is published twice) and no background
+worker runs (no notification is sent, no timer fires); then the read-model collections are
+compared, document by document, with the live ones. Records are applied in the order the broker
+appended them across partitions and topics (their timestamps), the nearest to the live order
+that the stream records.
+"""
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pymongo.asynchronous.database import AsyncDatabase
+
+from kernel.consumer import EventHandler, RejectedEvent
+from kernel.kafka import connect, connection_options
+from kernel.mongo import Document
+from kernel.settings import ServiceSettings
+from schemas.envelope import EventPayload, InvalidEvent, decode, event_type_of, header_map
+
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """What one consumer group of a service reads and how it handles it."""
+
+    group_id: str
+    topics: Sequence[str]
+    handlers: Mapping[str, EventHandler]
+    payload_types: Mapping[str, type[EventPayload]]
+
+
+@dataclass
+class Comparison:
+    """One collection, live against rebuilt (ignoring the fields named volatile)."""
+
+    live: int
+    rebuilt: int
+    missing: list[Any] = field(default_factory=list)  # live IDs the rebuild lacks
+    extra: list[Any] = field(default_factory=list)  # rebuilt IDs live lacks
+    different: list[Any] = field(default_factory=list)
+
+    @property
+    def equal(self) -> bool:
+        """Same documents, field for field."""
+        return not (self.missing or self.extra or self.different)
+
+
+@dataclass
+class RebuildReport:
+    """What the rebuild read, applied and found."""
+
+    records: int = 0
+    applied: int = 0
+    ignored: int = 0  # event types no handler of the service takes
+    rejected: int = 0  # undecodable or refused by the handler (live dead-lettered them too)
+    collections: dict[str, Comparison] = field(default_factory=dict)
+
+    @property
+    def equal(self) -> bool:
+        """Every compared collection is equal."""
+        return all(c.equal for c in self.collections.values())
+
+
+async def read_topics(settings: ServiceSettings, topics: Iterable[str]) -> list[Record]:
+    """Every record the topics retain now, from the start, in append order (by timestamp)."""
+    consumer = AIOKafkaConsumer(
+        **connection_options(settings), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await connect(consumer, settings)
+    per_partition: list[list[Record]] = []
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        read: dict[TopicPartition, list[Record]] = {tp: [] for tp in partitions}
+        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for tp, records in batches.items():
+                read[tp].extend(r for r in records if r.offset < ends[tp])
+        per_partition = list(read.values())
+    finally:
+        await consumer.stop()
+    # Each partition is in order already; merge them by the broker's timestamps.
+    return list(heapq.merge(*per_partition, key=lambda r: (r.timestamp, r.topic, r.offset)))
+
+
+async def replay_into(specs: Sequence[ConsumerSpec], records: Sequence[Record]) -> RebuildReport:
+    """Apply the records through the consumers' handlers (bound to the rebuild's database)."""
+    report = RebuildReport(records=len(records))
+    for spec in specs:
+        topics = set(spec.topics)
+        for record in records:
+            if record.topic not in topics:
+                continue
+            try:
+                headers = header_map(record.headers)
+                handler = spec.handlers.get(event_type_of(headers) or "")
+                if handler is None:
+                    report.ignored += 1
+                    continue
+                event = decode(headers, record.value or b"", spec.payload_types)
+                await handler(event)
+            except (InvalidEvent, RejectedEvent):
+                report.rejected += 1
+            else:
+                report.applied += 1
+    return report
+
+
+def _without(document: Document, volatile: Iterable[str]) -> Document:
+    kept = dict(document)
+    for name in volatile:
+        kept.pop(name, None)
+    return kept
+
+
+async def compare(
+    live: AsyncDatabase[Document],
+    rebuilt: AsyncDatabase[Document],
+    read_models: Mapping[str, Sequence[str]],
+) -> dict[str, Comparison]:
+    """Each read-model collection (name -> volatile fields) of the two databases, by _id."""
+    found: dict[str, Comparison] = {}
+    for name, volatile in read_models.items():
+        before = {d["_id"]: _without(d, volatile) async for d in live[name].find({})}
+        after = {d["_id"]: _without(d, volatile) async for d in rebuilt[name].find({})}
+        found[name] = Comparison(
+            live=len(before),
+            rebuilt=len(after),
+            missing=sorted(set(before) - set(after), key=str),
+            extra=sorted(set(after) - set(before), key=str),
+            different=sorted(
+                (k for k in set(before) & set(after) if before[k] != after[k]), key=str
+            ),
+        )
+    return found
