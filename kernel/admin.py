@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> None:
                             "rebuilt": c.rebuilt,
                             "missing": [str(i) for i in c.missing[:20]],
                             "extra": [str(i) for i in c.extra[:20]],
-                            "different": [str(i) for i in c.different[:20]],
+                            "different": {
+                                str(i): fields for i, fields in list(c.different.items())[:20]
+                            },
                         }
                         for name, c in rebuilt.collections.items()
                     },

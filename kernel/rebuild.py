@@ -43,7 +43,7 @@ class Comparison:
     rebuilt: int
     missing: list[Any] = field(default_factory=list)  # live IDs the rebuild lacks
     extra: list[Any] = field(default_factory=list)  # rebuilt IDs live lacks
-    different: list[Any] = field(default_factory=list)
+    different: dict[Any, list[str]] = field(default_factory=dict)  # ID -> fields that differ
 
     @property
     def equal(self) -> bool:
@@ -140,8 +140,12 @@ async def compare(
             rebuilt=len(after),
             missing=sorted(set(before) - set(after), key=str),
             extra=sorted(set(after) - set(before), key=str),
-            different=sorted(
-                (k for k in set(before) & set(after) if before[k] != after[k]), key=str
-            ),
+            different={
+                k: sorted(
+                    f for f in set(before[k]) | set(after[k]) if before[k].get(f) != after[k].get(f)
+                )
+                for k in sorted(set(before) & set(after), key=str)
+                if before[k] != after[k]
+            },
         )
     return found

@@ -31,7 +31,17 @@ from services.standards.store import FEEDBACK, STANDARDS, VERSIONS
 
 # What a timer or a delivery changes after the event: not reproduced by replaying events.
 SLA_TIMER_STATE = ("phase", "level", "next_fire_at", "armed", "warned_at", "breached_at")
-DELIVERY_STATE = ("status", "attempts", "sent_at", "failed_at", "last_error", "next_attempt_at")
+DELIVERY_STATE = (
+    "status",
+    "attempts",
+    "attempt_log",
+    "digest_of",
+    "sent_at",
+    "failed_at",
+    "last_error",
+    "next_attempt_at",
+    "recorded_at",  # when this process recorded it, not when the event happened
+)
 
 
 @dataclass(frozen=True)

@@ -455,7 +455,7 @@ async def test_a_real_prometheus_scrapes_every_service_and_finds_every_metric_in
             async def all_up() -> bool:
                 try:
                     found = (await http.get(f"{api}/targets")).json()["data"]["activeTargets"]
-                except httpx.HTTPError:
+                except (httpx.HTTPError, ValueError):  # not listening, or not ready (no JSON)
                     return False
                 return len(found) == len(targets) and all(t["health"] == "up" for t in found)
 
@@ -490,11 +490,16 @@ async def test_each_read_model_rebuilt_from_the_stream_equals_the_live_one(
     module = importlib.import_module(f"services.{service}.app")
     live = module.Settings(kafka_bootstrap_servers=bootstrap, mongo_url=mongo_url)
 
-    async def rebuilt_equal() -> RebuildReport | None:
-        report = await rebuild(service, into=f"rebuilt_{service}", live=live)
-        return report if report.equal else None
+    reports: list[RebuildReport] = []
 
-    report = await eventually(rebuilt_equal, timeout=60)  # live consumers may still be catching up
+    async def rebuilt_equal() -> RebuildReport | None:
+        reports.append(await rebuild(service, into=f"rebuilt_{service}", live=live))
+        return reports[-1] if reports[-1].equal else None
+
+    try:  # live consumers may still be catching up
+        report = await eventually(rebuilt_equal, timeout=60)
+    except AssertionError:
+        raise AssertionError(f"rebuilt differs from live: {reports[-1].collections}") from None
     assert report.applied > 0
     assert all(c.live == c.rebuilt for c in report.collections.values())
     assert any(c.live > 0 for c in report.collections.values()), "nothing was compared"
