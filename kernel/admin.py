@@ -7,7 +7,8 @@
 - ``replay-dlq TOPIC``: re-publish a dead-letter topic's records to their original topics
   (after the cause is fixed); resumes where the last replay stopped.
 - ``rebuild SERVICE``: make the service's read models again from the event stream in another
-  database (``--into``) and compare them with the live ones; exits 1 if they differ.
+  database (``--into``) and compare them with the live ones; exits 1 if they differ;
+  ``--replace`` (the service stopped) then puts them in place of the live ones.
 - ``asyncapi``: print the AsyncAPI document of the topics.
 - ``token``: mint a development bearer token signed with ``AUTH_JWT_SECRET`` (refused when
   ``ENVIRONMENT=production``: real tokens come from the identity provider).
@@ -46,6 +47,11 @@ def main(argv: list[str] | None = None) -> None:
     rebuild_cmd.add_argument(
         "--into", help="database to rebuild into (emptied first); default lapor_<service>_rebuilt"
     )
+    rebuild_cmd.add_argument(
+        "--replace",
+        action="store_true",
+        help="then put the rebuilt read models in place of the live ones (service stopped)",
+    )
     commands.add_parser("asyncapi", help="print the AsyncAPI document")
     token = commands.add_parser("token", help="mint a development bearer token")
     token.add_argument("--role", required=True, choices=sorted(TOKEN_ROLES))
@@ -81,7 +87,11 @@ def main(argv: list[str] | None = None) -> None:
         from services.rebuild import rebuild  # imports every service: only this command needs it
 
         rebuilt = asyncio.run(
-            rebuild(args.service, into=args.into or f"lapor_{args.service}_rebuilt")
+            rebuild(
+                args.service,
+                into=args.into or f"lapor_{args.service}_rebuilt",
+                replace=args.replace,
+            )
         )
         print(
             json.dumps(
@@ -107,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
                 indent=2,
             )
         )
-        if not rebuilt.equal:
+        if not rebuilt.equal and not args.replace:
             raise SystemExit(1)
     elif args.command == "token":
         settings = ServiceSettings(service_name="admin")

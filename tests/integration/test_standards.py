@@ -1,5 +1,8 @@
 """Standards registry on the real broker and database: publish, version, read, refuse."""
 
+import asyncio
+import json
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -7,6 +10,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from devstack import infra
 from kernel.rebuild import RebuildReport
 from schemas.complaint import Role
 from schemas.events import StandardPublished, StandardSuperseded
@@ -317,3 +321,23 @@ async def test_feedback_rebuilt_from_the_stream_equals_the_live_counts(
     restored = await db[FEEDBACK].find({}).to_list(None)
     assert len(restored) == report.collections[FEEDBACK].rebuilt
     assert await db[FEEDBACK].find_one({"_id": counted["_id"]}) == counted
+    # The operator's command says the same, as JSON, exit status 0.
+    command = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "kernel.admin",
+        "rebuild",
+        "standards",
+        env=infra.child_env(
+            KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+            MONGO_URL=settings.mongo_url,
+            MONGO_DATABASE=settings.database_name,
+            LOG_LEVEL="WARNING",
+        ),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    output, _ = await command.communicate()
+    assert command.returncode == 0
+    printed = json.loads(output)
+    assert printed["equal"] is True
+    assert printed["collections"][FEEDBACK]["live"] == len(restored)
