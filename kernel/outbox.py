@@ -9,6 +9,7 @@ several replicas do not publish the same backlog concurrently (``kernel.lease``)
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from schemas.envelope import Event, encode
 from schemas.events import topic_for
 
 OUTBOX_COLLECTION = "outbox"
+BACKLOG_OBSERVE_SECONDS = 1.0
 
 log = get_logger(__name__)
 
@@ -79,6 +81,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._observed_at = 0.0
 
     def wake(self) -> None:
         """Publish now rather than at the next poll: called after a commit that queued events."""
@@ -143,6 +146,10 @@ class OutboxRelay:
             await asyncio.wait_for(self.publish_pending(), timeout=5)
 
     async def _observe_backlog(self) -> None:
+        # Two reads: at most once a second, not after every commit.
+        if time.monotonic() - self._observed_at < BACKLOG_OBSERVE_SECONDS:
+            return
+        self._observed_at = time.monotonic()
         backlog = await self._collection.estimated_document_count()
         OUTBOX_BACKLOG.labels(self._service).set(backlog)
         oldest = await self._collection.find_one({}, sort=[("_id", ASCENDING)])

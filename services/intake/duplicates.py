@@ -9,6 +9,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 WINDOW = timedelta(days=30)
 MAX_DISTANCE_M = 500.0
@@ -36,8 +37,10 @@ class Report:
     point: tuple[float, float] | None = None  # (lat, long)
 
 
+@lru_cache(maxsize=8192)
 def words(text: str) -> frozenset[str]:
-    """Distinctive words of a text."""
+    """Distinctive words of a text (cached: a new report is compared with up to 200 recent
+    ones, which the next reports are compared with again)."""
     return frozenset(w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in STOPWORDS)
 
 
