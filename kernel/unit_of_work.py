@@ -81,6 +81,5 @@ class UnitOfWork:
             return False
 
 
-
 class _AlreadyProcessed(Exception):
     """The event's processed mark exists: the transaction is abandoned, nothing lands."""

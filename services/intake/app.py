@@ -12,6 +12,7 @@ from schemas.events import (
     COMPLAINT_EVENT_TYPES,
     STANDARD_EVENT_TYPES,
     ComplaintRouted,
+    ComplaintSubmitted,
     SlaBreached,
     SlaDeadlineSet,
     SlaEscalated,
@@ -49,6 +50,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         group_id=INTAKE_GROUP,
         topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name],
         handlers={
+            ComplaintSubmitted.event_type(): service.on_submitted,
             ComplaintRouted.event_type(): service.on_routed,
             SlaDeadlineSet.event_type(): service.on_deadline_set,
             SlaBreached.event_type(): service.on_sla_outcome,

@@ -18,6 +18,7 @@ from schemas.envelope import Event, new_event
 from schemas.events import (
     ComplaintMerged,
     ComplaintRouted,
+    ComplaintSubmitted,
     ComplaintSupported,
     SlaBreached,
     SlaDeadlineSet,
@@ -104,11 +105,6 @@ class IntakeService:
             if earlier is not None:
                 return earlier, False
         submitted_at = stored_precision((now or datetime.now(UTC)).astimezone(UTC))
-        nearby = await self._store.recent_nearby(
-            category=create.category,
-            regency=regency_of(create.region_code),
-            since=submitted_at - DUPLICATE_WINDOW,
-        )
         for _ in range(3):
             complaint_id = new_tracking_id()
             record = new_record(
@@ -118,12 +114,6 @@ class IntakeService:
                 idempotency_key=idempotency_key,
                 reporter_id=reporter_id,
             )
-            record["possible_duplicates"] = [
-                {"tracking_id": tracking_id, "score": score}
-                for tracking_id, score in likely_duplicates(
-                    duplicate_report(record), [duplicate_report(doc) for doc in nearby]
-                )
-            ]
             event = new_event(
                 submitted_event(complaint_id, create, submitted_at, reporter_account=reporter_id),
                 source=SOURCE,
@@ -151,6 +141,32 @@ class IntakeService:
             log.info("complaint_submitted", complaint_id=complaint_id, event_id=event.id)
             return record, True
         raise RuntimeError("could not draw a free tracking ID")
+
+    async def on_submitted(self, event: Event) -> None:
+        """Find the likely duplicates of a new complaint among the open ones filed before it.
+
+        Here rather than in the POST: the lookup reads up to 200 recent complaints, which was
+        more than half of a submission's time, and nobody needs the answer before an admin
+        opens the complaint. Recomputing gives the same answer, so a redelivery needs no mark.
+        """
+        submitted = event.data
+        assert isinstance(submitted, ComplaintSubmitted)
+        record = await self._store.get(submitted.complaint_id)
+        if record is None:
+            return  # filed through another intake deployment: not ours to annotate
+        nearby = await self._store.recent_nearby(
+            category=record["category"],
+            regency=regency_of(record["region_code"]),
+            since=record["submitted_at"] - DUPLICATE_WINDOW,
+            until=record["submitted_at"],
+        )
+        candidates = [duplicate_report(doc) for doc in nearby if doc["_id"] != record["_id"]]
+        found = [
+            {"tracking_id": tracking_id, "score": score}
+            for tracking_id, score in likely_duplicates(duplicate_report(record), candidates)
+        ]
+        if found != record.get("possible_duplicates", []):
+            await self._store.set_possible_duplicates(record["_id"], found)
 
     async def _earlier(self, key: str, create: ComplaintCreate) -> dict[str, Any] | None:
         earlier = await self._store.by_idempotency_key(key)

@@ -88,13 +88,14 @@ class ComplaintStore:
         return [doc for doc in map(self._opened, await cursor.to_list(None)) if doc is not None]
 
     async def recent_nearby(
-        self, *, category: str, regency: str, since: datetime, limit: int = 200
+        self, *, category: str, regency: str, since: datetime, until: datetime, limit: int = 200
     ) -> list[dict[str, Any]]:
-        """Open reports of the same top-level category in the same regency since a moment."""
+        """Open reports of the same top-level category in the same regency between two moments,
+        newest first."""
         query = {
             "regency": regency,
             "category_group": category_group(category),
-            "submitted_at": {"$gte": since},
+            "submitted_at": {"$gte": since, "$lte": until},
             "status": {"$nin": ["rejected", "merged"]},
         }
         projection = {
@@ -107,6 +108,14 @@ class ComplaintStore:
         }
         cursor = self._complaints.find(query, projection).sort("submitted_at", -1).limit(limit)
         return await cursor.to_list(None)
+
+    async def set_possible_duplicates(
+        self, complaint_id: str, duplicates: list[dict[str, Any]]
+    ) -> None:
+        """Record the likely duplicates found for a complaint."""
+        await self._complaints.update_one(
+            {"_id": complaint_id}, {"$set": {"possible_duplicates": duplicates}}
+        )
 
     async def supporters_of(self, complaint_id: str, *, session: Session) -> list[str]:
         """Citizens who support a complaint."""

@@ -458,8 +458,12 @@ async def test_duplicates_are_suggested_and_merging_keeps_everyone_informed(
     supported = await client.post(f"/v1/complaints/{duplicate}/supports", headers=people.neighbour)
     assert supported.status_code == 200
 
-    suggested = (await client.get(f"/v1/complaints/{duplicate}", headers=people.admin)).json()
-    assert [d["tracking_id"] for d in suggested["possible_duplicates"]] == [original]
+    # Suggested by intake's consumer of complaint.submitted, a moment after the POST.
+    async def suggested() -> list[str] | None:
+        got = (await client.get(f"/v1/complaints/{duplicate}", headers=people.admin)).json()
+        return [d["tracking_id"] for d in got["possible_duplicates"]] or None
+
+    assert await eventually(suggested, timeout=30) == [original]
     own_view = (await client.get(f"/v1/complaints/{duplicate}", headers=second_reporter)).json()
     assert own_view["possible_duplicates"] == []
 
