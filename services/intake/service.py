@@ -41,6 +41,7 @@ from services.intake.domain import (
 from services.intake.duplicates import WINDOW as DUPLICATE_WINDOW
 from services.intake.duplicates import likely_duplicates, regency_of
 from services.intake.lifecycle import OPEN_STATUSES, Command, IllegalTransition, apply
+from services.intake.recent import RecentReports
 from services.intake.store import ComplaintStore
 from services.intake.views import is_own, is_public, public_snapshot
 
@@ -86,6 +87,7 @@ class IntakeService:
         self._store = store
         self._uow = uow
         self._reply_window = reply_window
+        self._recent = RecentReports(store, window=DUPLICATE_WINDOW)
 
     async def submit(
         self,
@@ -154,11 +156,10 @@ class IntakeService:
         record = await self._store.get(submitted.complaint_id)
         if record is None:
             return  # filed through another intake deployment: not ours to annotate
-        nearby = await self._store.recent_nearby(
+        nearby = await self._recent.before(
             category=record["category"],
             regency=regency_of(record["region_code"]),
-            since=record["submitted_at"] - DUPLICATE_WINDOW,
-            until=record["submitted_at"],
+            moment=record["submitted_at"],
         )
         candidates = [duplicate_report(doc) for doc in nearby if doc["_id"] != record["_id"]]
         found = [
