@@ -17,6 +17,7 @@ Results go to ``bench/results/platform.json``, ``platform.md`` and ``latency.png
 """
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -58,6 +59,21 @@ COMPLAINT = {
     "reporter": {"name": "Warga", "email": "warga@example.id"},
 }
 SUBMITTED = ComplaintSubmitted.event_type()
+# Each complaint from another citizen: notify limits the messages one person gets an hour, and
+# one address for every complaint would measure that limit instead of the platform.
+CITIZENS = itertools.count()
+
+
+def from_citizen_template(body: dict[str, Any]) -> dict[str, Any]:
+    """The body wrk sends, with CITIZEN where each request puts its own number."""
+    return body | {"reporter": {"name": "Warga CITIZEN", "email": "CITIZEN@example.id"}}
+
+
+def from_citizen(n: int) -> dict[str, Any]:
+    """The benchmark complaint, filed by citizen ``n``."""
+    return COMPLAINT | {"reporter": {"name": f"Warga {n}", "email": f"warga{n}@example.id"}}
+
+
 STAGES = {
     ComplaintRouted.event_type(): "routed",
     SlaDeadlineSet.event_type(): "deadline_set",
@@ -135,10 +151,17 @@ async def echo(body: Body) -> dict[str, str]:
 """
 
 
+# Every request from another citizen (see CITIZENS): CITIZEN in the body becomes a counter.
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [[%s]]
+local template = [[%s]]
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.gsub(template, "CITIZEN", "wrk" .. n)
+  return wrk.format(nil, nil, nil, body)
+end
 """
 
 
@@ -146,7 +169,7 @@ def wrk(url: str, body: dict[str, Any], seconds: float) -> tuple[float, int, int
     """Saturation by wrk (C, one thread, CONCURRENCY connections): a Python client would be the
     bottleneck long before the server. Returns (requests/s, requests, non-2xx responses)."""
     script = RESULTS / "tmp" / "post.lua"
-    script.write_text(WRK_SCRIPT % json.dumps(body))
+    script.write_text(WRK_SCRIPT % json.dumps(from_citizen_template(body)))
     output = subprocess.run(
         [
             "wrk",
@@ -212,7 +235,7 @@ class Trace:
 async def post_complaint(client: httpx.AsyncClient, trace: Trace) -> bool:
     sent = time.time()
     try:
-        response = await client.post("/v1/complaints", json=COMPLAINT)
+        response = await client.post("/v1/complaints", json=from_citizen(next(CITIZENS)))
     except httpx.HTTPError:
         return False  # counted as not accepted; the figures say how many were
     if response.status_code != 201:

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import CommitFailedError, KafkaError
 
 from kernel import kafka
 from kernel.logging import bound_context, get_logger
@@ -32,6 +32,8 @@ from schemas.envelope import Event, EventPayload, InvalidEvent, decode, event_ty
 from schemas.topics import dead_letter_topic
 
 EventHandler = Callable[[Event], Awaitable[None]]
+# Share of max_poll_interval_ms one batch may take before the rest is left for the next poll.
+BATCH_BUDGET_SHARE = 0.5
 
 log = get_logger(__name__)
 
@@ -112,11 +114,40 @@ class EventConsumer:
                 continue
             if not batches:
                 continue
-            for records in batches.values():
-                for record in records:
-                    await self._handle(record)
+            await self._handle_batch(batches)
             await self._commit()
             await self._observe_lag(batches.keys())
+
+    async def _handle_batch(
+        self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        """Handle the batch, or as much of it as fits in the time budget; what does not fit is
+        fetched again (the positions are set back to it) and so not committed.
+
+        Past ``max_poll_interval_ms`` without a poll, the group gives the partitions to another
+        member: a slow database must cost time, not the membership.
+        """
+        assert self._consumer is not None
+        budget = self._settings.kafka_max_poll_interval_ms / 1000 * BATCH_BUDGET_SHARE
+        started = time.monotonic()
+        finished: set[TopicPartition] = set()
+        for tp, records in batches.items():
+            for record in records:
+                if time.monotonic() - started > budget:
+                    log.warning(
+                        "consumer_batch_cut_short",
+                        seconds=round(time.monotonic() - started, 1),
+                        topic=tp.topic,
+                        partition=tp.partition,
+                    )
+                    # This partition from this record on, and every one not begun, come again.
+                    self._consumer.seek(tp, record.offset)
+                    for other, rest in batches.items():
+                        if other != tp and other not in finished and rest:
+                            self._consumer.seek(other, rest[0].offset)
+                    return
+                await self._handle(record)
+            finished.add(tp)
 
     async def _commit(self) -> None:
         assert self._consumer is not None
@@ -124,6 +155,12 @@ class EventConsumer:
         while True:
             try:
                 await self._consumer.commit()
+                return
+            except CommitFailedError:
+                # The group gave the partitions to another member (this one was too slow or
+                # cut off): retrying cannot succeed, and only the next poll rejoins the group.
+                # The effects are stored, so whoever gets the records again skips them.
+                log.warning("kafka_commit_abandoned_after_rebalance")
                 return
             except KafkaError:
                 # A rebalance or a broker outage: the effects are stored, so redelivery is safe.

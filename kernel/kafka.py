@@ -158,6 +158,7 @@ def consumer(
         max_poll_records=settings.kafka_max_batch,
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         isolation_level="read_committed",
     )
 

@@ -1,5 +1,7 @@
 """The MongoDB client (PyMongo async) and the transaction helper every store uses."""
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -43,7 +45,10 @@ async def ping(client: AsyncMongoClient[Document]) -> None:
     await client.admin.command("ping")
 
 
-TRANSACTION_ATTEMPTS = 3
+TRANSACTION_ATTEMPTS = 5
+# A write conflict means another writer holds the document right now: retrying at once mostly
+# meets it again, so wait a little, longer each time, with jitter so that two retriers part.
+CONFLICT_BACKOFF_SECONDS = 0.01
 
 
 async def in_transaction(
@@ -68,6 +73,9 @@ async def in_transaction(
                     and not isinstance(exc, ConnectionFailure)
                     and (attempt < TRANSACTION_ATTEMPTS)
                 ):
+                    await asyncio.sleep(
+                        CONFLICT_BACKOFF_SECONDS * attempt * (1 + random.random())  # noqa: S311
+                    )
                     continue
                 raise
     raise AssertionError("unreachable")

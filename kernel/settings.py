@@ -84,6 +84,12 @@ class ServiceSettings(BaseSettings):
         description="How often an instance tells the group it is alive (and learns of a "
         "rebalance); at most a third of the session timeout.",
     )
+    kafka_max_poll_interval_ms: int = Field(
+        default=300_000,
+        ge=1_000,
+        description="Longest an instance may go between polls before the group hands its "
+        "partitions to another; a batch stops at half of it and the rest is fetched again.",
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT",
         description="How every Kafka client of the service connects: SSL encrypts, SASL_* "

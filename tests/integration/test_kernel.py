@@ -153,3 +153,37 @@ async def test_a_second_relay_is_refused_the_lease_while_the_first_holds_it(
     await in_transaction(mongo, store)
     assert await other.publish_pending() == 0
     assert await holder.publish_pending() == 1
+
+
+async def test_a_slow_batch_is_cut_short_so_the_instance_keeps_its_partitions(
+    settings: ServiceSettings, publisher: Publisher, bootstrap: str
+) -> None:
+    """Past max_poll_interval_ms without a poll the group hands the partitions to another
+    member, and this one's commit can never succeed: under a slow database the consumer
+    stalled there (seen in the benchmark). It now stops a batch at half the interval and
+    fetches the rest again: each event is handled once, in time, by the same member."""
+    slow_settings = settings.model_copy(
+        update={
+            "kafka_max_poll_interval_ms": 2_000,
+            "kafka_session_timeout_ms": 6_000,
+            "kafka_heartbeat_interval_ms": 300,
+        }
+    )
+    mine = [as_event(factories.submitted()) for _ in range(12)]
+    wanted = {e.id for e in mine}
+    handled: list[str] = []
+
+    async def slow(event: Event) -> None:
+        if event.id in wanted:
+            await asyncio.sleep(0.25)  # 12 events: 3 s, past the 2 s interval in one batch
+            handled.append(event.id)
+
+    consumer = await consume(slow_settings, publisher, f"kernel-{uuid.uuid4().hex[:6]}", slow)
+    try:
+        await eventually(lambda: asyncio.sleep(0, result=consumer.assigned), timeout=30)
+        await publish(bootstrap, COMPLAINT_EVENTS.name, mine)
+        await eventually(lambda: asyncio.sleep(0, result=wanted <= set(handled)), timeout=60)
+        await asyncio.sleep(1)  # a redelivery after a lost membership would show up now
+    finally:
+        await consumer.stop()
+    assert sorted(handled) == sorted(wanted)  # each once: the member never lost its partitions
