@@ -6,13 +6,19 @@ handler rejects as the sender's fault, goes to the group's dead-letter topic wit
 its original headers, and the consumer moves on. Outages (database or broker unreachable) are
 retried without limit so nothing is skipped; a handler that keeps raising for one event is
 dead-lettered after ``handler_max_attempts`` so a bug cannot stall a partition forever.
+
+Given a ``batch`` (the service's ``UnitOfWork.batch``), the records are applied in chunks of
+``consumer_transaction_events``, each chunk in one database transaction; a chunk that holds a
+record to dead-letter, or in which anything fails, is applied again one record at a time, with
+the retries and dead letters above.
 """
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -32,6 +38,9 @@ from schemas.envelope import Event, EventPayload, InvalidEvent, decode, event_ty
 from schemas.topics import dead_letter_topic
 
 EventHandler = Callable[[Event], Awaitable[None]]
+# Opens one transaction that every effect of the events named joins (``UnitOfWork.batch``).
+BatchTransaction = Callable[[Sequence[str]], contextlib.AbstractAsyncContextManager[None]]
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 # Share of max_poll_interval_ms one batch may take before the rest is left for the next poll.
 BATCH_BUDGET_SHARE = 0.5
 
@@ -54,8 +63,10 @@ class EventConsumer:
         handlers: Mapping[str, EventHandler],
         payload_types: Mapping[str, type[EventPayload]],
         producer: kafka.Publisher,
+        batch: BatchTransaction | None = None,
     ) -> None:
         self._settings = settings
+        self._batch = batch
         self._group_id = group_id
         self._topics = topics
         self._handlers = dict(handlers)
@@ -118,9 +129,7 @@ class EventConsumer:
             await self._commit()
             await self._observe_lag(batches.keys())
 
-    async def _handle_batch(
-        self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> None:
+    async def _handle_batch(self, batches: Mapping[TopicPartition, list[Record]]) -> None:
         """Handle the batch, or as much of it as fits in the time budget; what does not fit is
         fetched again (the positions are set back to it) and so not committed.
 
@@ -130,24 +139,79 @@ class EventConsumer:
         assert self._consumer is not None
         budget = self._settings.kafka_max_poll_interval_ms / 1000 * BATCH_BUDGET_SHARE
         started = time.monotonic()
-        finished: set[TopicPartition] = set()
-        for tp, records in batches.items():
-            for record in records:
-                if time.monotonic() - started > budget:
-                    log.warning(
-                        "consumer_batch_cut_short",
-                        seconds=round(time.monotonic() - started, 1),
-                        topic=tp.topic,
-                        partition=tp.partition,
-                    )
-                    # This partition from this record on, and every one not begun, come again.
-                    self._consumer.seek(tp, record.offset)
-                    for other, rest in batches.items():
-                        if other != tp and other not in finished and rest:
-                            self._consumer.seek(other, rest[0].offset)
+        # Partition after partition, each in offset order: per-complaint order is kept.
+        ordered = [(tp, record) for tp, records in batches.items() for record in records]
+        size = max(self._settings.consumer_transaction_events, 1)
+        for start in range(0, len(ordered), size):
+            if time.monotonic() - started > budget:
+                self._come_again(ordered[start:], seconds=time.monotonic() - started)
+                return
+            chunk = ordered[start : start + size]
+            if len(chunk) > 1 and await self._apply_together([record for _, record in chunk]):
+                continue
+            for at, (_, record) in enumerate(chunk):
+                if at and time.monotonic() - started > budget:
+                    self._come_again(ordered[start + at :], seconds=time.monotonic() - started)
                     return
                 await self._handle(record)
-            finished.add(tp)
+
+    def _come_again(self, rest: list[tuple[TopicPartition, Record]], *, seconds: float) -> None:
+        """Set each partition back to its first record not handled: the next poll fetches it."""
+        assert self._consumer is not None
+        log.warning("consumer_batch_cut_short", seconds=round(seconds, 1), left=len(rest))
+        first: dict[TopicPartition, int] = {}
+        for tp, record in rest:
+            first.setdefault(tp, record.offset)
+        for tp, offset in first.items():
+            self._consumer.seek(tp, offset)
+
+    async def _apply_together(self, records: list[Record]) -> bool:
+        """Apply the records in one transaction; False (nothing stored) when any of them needs
+        more care than that: one to dead-letter, or a failure of any kind."""
+        if self._batch is None:
+            return False
+        work: list[tuple[Record, Event, EventHandler]] = []
+        ignored: list[tuple[Record, str]] = []
+        for record in records:
+            try:
+                headers = header_map(record.headers)
+                event_type = event_type_of(headers)
+                handler = self._handlers.get(event_type or "")
+                if handler is None:
+                    if event_type is None:
+                        return False  # to be dead-lettered, one by one
+                    ignored.append((record, event_type))
+                    continue
+                event = decode(headers, record.value or b"", self._payload_types)
+                work.append((record, event, handler))
+            except InvalidEvent:
+                return False
+        if not work:
+            return False
+        timings: list[tuple[str, float]] = []
+        try:
+            async with self._batch([event.id for _, event, _ in work]):
+                for _, event, handler in work:
+                    with bound_context(
+                        event_id=event.id,
+                        event_type=event.type,
+                        complaint_id=event.subject,
+                        correlation_id=event.correlation_id,
+                    ):
+                        started = time.perf_counter()
+                        await handler(event)
+                        timings.append((event.type, time.perf_counter() - started))
+        except Exception as exc:
+            # Nothing of the batch is stored: apply each on its own, with retries and dead letters.
+            log.info("consumer_batch_applied_one_by_one", events=len(work), error=repr(exc))
+            return False
+        for (record, event, _), (_, elapsed) in zip(work, timings, strict=True):
+            MESSAGE_HANDLING.labels(self._service, event.type).observe(elapsed)
+            MESSAGES_CONSUMED.labels(self._service, record.topic, event.type, "processed").inc()
+        for record, event_type in ignored:
+            MESSAGES_CONSUMED.labels(self._service, record.topic, event_type, "ignored").inc()
+        log.info("event_batch_applied", events=len(work))
+        return True
 
     async def _commit(self) -> None:
         assert self._consumer is not None
@@ -182,7 +246,7 @@ class EventConsumer:
                     max(end - position, 0)
                 )
 
-    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _handle(self, record: Record) -> None:
         try:
             headers = header_map(record.headers)
         except InvalidEvent as exc:
@@ -209,9 +273,7 @@ class EventConsumer:
         ):
             await self._apply(record, event, handler)
 
-    async def _apply(
-        self, record: ConsumerRecord[bytes, bytes], event: Event, handler: EventHandler
-    ) -> None:
+    async def _apply(self, record: Record, event: Event, handler: EventHandler) -> None:
         attempt = 0
         delay = 0.1
         while True:
@@ -245,9 +307,7 @@ class EventConsumer:
             MESSAGES_CONSUMED.labels(self._service, record.topic, event.type, "processed").inc()
             return
 
-    async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], reason: str, *, event_type: str
-    ) -> None:
+    async def _dead_letter(self, record: Record, reason: str, *, event_type: str) -> None:
         log.warning(
             "event_dead_lettered",
             reason=reason,

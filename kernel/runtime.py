@@ -76,6 +76,7 @@ class Runtime:
             handlers=handlers,
             payload_types=payload_types,
             producer=self.producer,
+            batch=self.uow.batch,
         )
 
     def readiness_checks(self) -> list[ReadinessCheck]:

@@ -72,6 +72,12 @@ class ServiceSettings(BaseSettings):
     kafka_max_batch: int = Field(
         default=500, ge=1, description="Most records a consumer handles before committing."
     )
+    consumer_transaction_events: int = Field(
+        default=100,
+        ge=1,
+        description="Most consumed events applied in one database transaction (1: one "
+        "transaction per event); a batch that fails is applied again one by one.",
+    )
     kafka_session_timeout_ms: int = Field(
         default=10_000,
         ge=1_000,
@@ -122,6 +128,12 @@ class ServiceSettings(BaseSettings):
     )
     mongo_timeout_ms: int = Field(
         default=5000, ge=100, description="Server selection and socket timeout for MongoDB."
+    )
+    group_commit_items: int = Field(
+        default=100,
+        ge=1,
+        description="Most concurrent submissions written in one transaction (1: a transaction "
+        "each); a caller is answered once its own item is stored.",
     )
     handler_max_attempts: int = Field(
         default=5,
@@ -193,6 +205,11 @@ class ServiceSettings(BaseSettings):
     def sealer(self) -> Sealer:
         """Seals personal data with these settings' keys."""
         return Sealer([key.get_secret_value() for key in self.pii_keys])
+
+    @property
+    def request_db_deadline_seconds(self) -> float:
+        """One deadline for all the database calls of a request, retries included."""
+        return self.mongo_timeout_ms * 2 / 1000
 
     @property
     def database_name(self) -> str:

@@ -1,7 +1,18 @@
 """One MongoDB transaction holding a state change, the events it causes, and (for consumers) the
-ID of the event that caused it, so that a redelivered event has no second effect."""
+ID of the event that caused it, so that a redelivered event has no second effect.
 
-from collections.abc import Awaitable, Callable, Sequence
+A consumer may also apply a whole batch of events in one transaction (``UnitOfWork.batch``):
+every ``run`` and ``run_once`` inside it joins that transaction, and the processed marks and the
+events of all of them are written together at its end. On the embedded database a transaction's
+start and commit cost as much as two or three writes, so a batch of a hundred costs a fraction of
+a hundred transactions; if anything in it fails, nothing of it lands and the consumer applies the
+events one by one instead.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -19,6 +30,21 @@ PROCESSED_TTL_SECONDS = 120 * 24 * 3600
 
 T = TypeVar("T")
 Effect = Callable[[Session], Awaitable[tuple[T, Sequence[Event]]]]
+
+
+@dataclass
+class _Batch:
+    """The transaction a consumer's batch shares, and what its effects have queued so far."""
+
+    session: Session
+    processed_before: set[str]  # IDs of the batch's events that an earlier commit marked
+    marks: list[Document] = field(default_factory=list)
+    marked: set[str] = field(default_factory=set)
+    events: list[Event] = field(default_factory=list)
+
+
+# Per task: only the consumer that opened the batch joins it, never a concurrent HTTP request.
+_BATCH: ContextVar[_Batch | None] = ContextVar("lapor_unit_of_work_batch", default=None)
 
 
 class UnitOfWork:
@@ -44,8 +70,41 @@ class UnitOfWork:
         """Expire dedup records once no redelivery can reach them."""
         await self._processed.create_index("processed_at", expireAfterSeconds=PROCESSED_TTL_SECONDS)
 
+    @contextlib.asynccontextmanager
+    async def batch(self, event_ids: Sequence[str]) -> AsyncIterator[None]:
+        """Inside, every ``run`` and ``run_once`` shares one transaction, committed on leaving.
+
+        ``event_ids`` are the events the batch will apply: one read finds those already applied
+        (so ``run_once`` skips them without a write). An exception leaves nothing stored and is
+        raised; the caller then applies the events one by one.
+        """
+        async with (
+            self._client.start_session() as session,
+            await session.start_transaction(),
+        ):
+            found = self._processed.find(
+                {"_id": {"$in": list(event_ids)}}, {"_id": 1}, session=session
+            )
+            batch = _Batch(session, {doc["_id"] async for doc in found})
+            token = _BATCH.set(batch)
+            try:
+                yield
+            finally:
+                _BATCH.reset(token)
+            if batch.marks:
+                # A twin applied by another instance meanwhile fails here, on the unique _id.
+                await self._processed.insert_many(batch.marks, session=session)
+            await self._outbox.add(batch.events, session=session)
+        if batch.events and self._relay is not None:
+            self._relay.wake()
+
     async def run(self, effect: Effect[T]) -> T:
         """Apply ``effect`` and store the events it returns, all or nothing."""
+        batch = _BATCH.get()
+        if batch is not None:
+            result, events = await effect(batch.session)
+            batch.events.extend(events)
+            return result
 
         async def work(session: Session) -> tuple[T, int]:
             result, events = await effect(session)
@@ -59,6 +118,15 @@ class UnitOfWork:
 
     async def run_once(self, event: Event, effect: Effect[None]) -> bool:
         """Apply ``effect`` for ``event`` unless it was applied before; False for a repeat."""
+        batch = _BATCH.get()
+        if batch is not None:
+            if event.id in batch.processed_before or event.id in batch.marked:
+                return False
+            _, events = await effect(batch.session)
+            batch.marks.append(self._mark(event))
+            batch.marked.add(event.id)
+            batch.events.extend(events)
+            return True
 
         async def guarded(session: Session) -> tuple[bool, Sequence[Event]]:
             # The mark first, with no read before it (one round trip less per event): a repeat
@@ -66,10 +134,7 @@ class UnitOfWork:
             # concurrent twin (during a rebalance) surfaces as a write conflict, is retried, and
             # then fails the same way.
             try:
-                await self._processed.insert_one(
-                    {"_id": event.id, "type": event.type, "processed_at": datetime.now(UTC)},
-                    session=session,
-                )
+                await self._processed.insert_one(self._mark(event), session=session)
             except DuplicateKeyError:
                 raise _AlreadyProcessed from None
             _, events = await effect(session)
@@ -79,6 +144,10 @@ class UnitOfWork:
             return await self.run(guarded)
         except _AlreadyProcessed:
             return False
+
+    @staticmethod
+    def _mark(event: Event) -> Document:
+        return {"_id": event.id, "type": event.type, "processed_at": datetime.now(UTC)}
 
 
 class _AlreadyProcessed(Exception):

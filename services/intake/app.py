@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from kernel import http
 from kernel.auth import TokenVerifier
+from kernel.group_commit import GroupCommit
 from kernel.metrics import COMPLAINTS_OPEN
 from kernel.runtime import Periodic, Runtime, Startable
 from schemas.events import (
@@ -43,6 +44,12 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     service = IntakeService(
         store=store,
         uow=runtime.uow,
+        submissions=GroupCommit(
+            runtime.uow,
+            store.insert_many,
+            max_items=settings.group_commit_items,
+            deadline_seconds=settings.request_db_deadline_seconds,
+        ),
         reply_window=timedelta(days=settings.intake_reply_window_days),
     )
     catalog = ServiceCatalog(runtime.db)
@@ -80,7 +87,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         ],
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),
-        db_deadline_seconds=settings.mongo_timeout_ms * 2 / 1000,
+        db_deadline_seconds=settings.request_db_deadline_seconds,
         max_body_bytes=settings.intake_max_body_bytes,
     )
     app.include_router(router(service, http.authentication(TokenVerifier(settings))))

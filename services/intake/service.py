@@ -8,6 +8,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from kernel.consumer import RejectedEvent
+from kernel.group_commit import GroupCommit
 from kernel.logging import get_logger
 from kernel.metrics import COMPLAINTS_RECEIVED
 from kernel.mongo import Session, stored_precision
@@ -83,9 +84,18 @@ class ComplaintNotFound(LookupError):
 class IntakeService:
     """Every write is one transaction with the events it causes."""
 
-    def __init__(self, *, store: ComplaintStore, uow: UnitOfWork, reply_window: timedelta) -> None:
+    def __init__(
+        self,
+        *,
+        store: ComplaintStore,
+        uow: UnitOfWork,
+        submissions: GroupCommit[dict[str, Any]],
+        reply_window: timedelta,
+    ) -> None:
         self._store = store
         self._uow = uow
+        # New complaints arriving together share a transaction (each answered once stored).
+        self._submissions = submissions
         self._reply_window = reply_window
         self._recent = RecentReports(store, window=DUPLICATE_WINDOW)
 
@@ -122,15 +132,8 @@ class IntakeService:
                 correlation_id=correlation_id,
                 now=submitted_at,
             )
-
-            async def store(
-                session: Session, record: dict[str, Any] = record, event: Event = event
-            ) -> tuple[None, Sequence[Event]]:
-                await self._store.insert(record, session=session)
-                return None, [event]
-
             try:
-                await self._uow.run(store)
+                await self._submissions.write(record, [event])
             except DuplicateKeyError as exc:
                 if idempotency_key is not None and "idempotency" in str(exc):
                     earlier = await self._earlier(idempotency_key, create)

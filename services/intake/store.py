@@ -1,6 +1,7 @@
 """MongoDB adapter for complaints: the ``complaints`` and ``supports`` collections intake owns."""
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,12 +66,16 @@ class ComplaintStore:
             [("confidential", 1), ("status", 1), ("submitted_at", -1)]
         )
 
-    async def insert(self, record: dict[str, Any], *, session: Session) -> None:
-        """Store a new complaint (its contact details sealed)."""
-        stored = dict(record)
+    async def insert_many(self, records: Sequence[dict[str, Any]], session: Session) -> None:
+        """Store new complaints (their contact details sealed), in order."""
+        stored = [dict(record) for record in records]
         if self._sealer is not None:
-            stored["reporter"] = self._sealer.seal(record["reporter"])
-        await self._complaints.insert_one(stored, session=session)
+            for doc, record in zip(stored, records, strict=True):
+                doc["reporter"] = self._sealer.seal(record["reporter"])
+        if len(stored) == 1:  # a taken key then raises DuplicateKeyError, naming the index
+            await self._complaints.insert_one(stored[0], session=session)
+        else:
+            await self._complaints.insert_many(stored, session=session)
 
     async def get(
         self, complaint_id: str, *, session: Session | None = None

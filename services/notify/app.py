@@ -143,7 +143,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         ],
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),
-        db_deadline_seconds=settings.mongo_timeout_ms * 2 / 1000,
+        db_deadline_seconds=settings.request_db_deadline_seconds,
     )
     app.include_router(
         notify_router(store=store, caller=http.authentication(TokenVerifier(settings)))

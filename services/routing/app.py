@@ -46,7 +46,7 @@ def create_app(settings: RoutingSettings) -> FastAPI:
         components=[runtime, Startable(lambda: store.seed(seed, at=datetime.now(UTC))), consumer],
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),
-        db_deadline_seconds=settings.mongo_timeout_ms * 2 / 1000,
+        db_deadline_seconds=settings.request_db_deadline_seconds,
     )
     app.include_router(
         routing_router(

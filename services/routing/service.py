@@ -111,18 +111,24 @@ class RoutingService:
             service_standard_id=submitted.service_standard_id,
             at=submitted.submitted_at,
         )
-        choice: Literal["honoured", "declined"] | None = None
-        decision = None
-        extra = await self._owner_rules(directory, submitted.service_standard_id)
-        if submitted.chosen_agency_id is not None:
-            decision = honour_choice(directory, submitted.chosen_agency_id, subject)
-            choice = "honoured" if decision is not None else "declined"
-        if decision is None:
-            decision = decide(directory, subject, extra=extra)
-        routed_at = datetime.now(UTC)
-        routed = self._routed(submitted.complaint_id, decision, routed_at, event, choice=choice)
+        decided: list[Decision] = []
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
+            # The owner is read in the transaction: a standard published earlier in the same
+            # batch of events is already there.
+            choice: Literal["honoured", "declined"] | None = None
+            decision = None
+            extra = await self._owner_rules(
+                directory, submitted.service_standard_id, session=session
+            )
+            if submitted.chosen_agency_id is not None:
+                decision = honour_choice(directory, submitted.chosen_agency_id, subject)
+                choice = "honoured" if decision is not None else "declined"
+            if decision is None:
+                decision = decide(directory, subject, extra=extra)
+            decided[:] = [decision]
+            routed_at = datetime.now(UTC)
+            routed = self._routed(submitted.complaint_id, decision, routed_at, event, choice=choice)
             await self._store.record(
                 submitted.complaint_id,
                 decision,
@@ -135,7 +141,8 @@ class RoutingService:
             return None, [routed]
 
         if await self._uow.run_once(event, effect):
-            COMPLAINTS_ROUTED.labels(decision.agency.agency_id, _decided_by(decision)).inc()
+            for decision in decided:
+                COMPLAINTS_ROUTED.labels(decision.agency.agency_id, _decided_by(decision)).inc()
 
     async def on_status_changed(self, event: Event) -> None:
         """Bukan Wewenang: decide again without the agencies that bounced it ("no wrong door").
@@ -173,7 +180,7 @@ class RoutingService:
                 at=changed.changed_at,
             )
             directory = await self._store.directory()
-            extra = await self._owner_rules(directory, subject.service_standard_id)
+            extra = await self._owner_rules(directory, subject.service_standard_id, session=session)
             try:
                 decision = decide(directory, subject, exclude=frozenset(excluded), extra=extra)
             except NoAgencyLeft:
@@ -214,10 +221,12 @@ class RoutingService:
 
         await self._uow.run_once(event, effect)
 
-    async def _owner_rules(self, directory: Directory, standard_id: str | None) -> list[Rule]:
+    async def _owner_rules(
+        self, directory: Directory, standard_id: str | None, *, session: Session
+    ) -> list[Rule]:
         if standard_id is None:
             return []
-        owner = await self._store.owner(standard_id)
+        owner = await self._store.owner(standard_id, session=session)
         if owner is None:
             return []
         rule = owner_rule(directory, standard_id, owner["agency_id"], owner.get("unit_id"))

@@ -178,6 +178,6 @@ class RoutingStore:
             session=session,
         )
 
-    async def owner(self, standard_id: str) -> dict[str, Any] | None:
+    async def owner(self, standard_id: str, *, session: Session) -> dict[str, Any] | None:
         """The publisher of a service standard, if routing has seen it."""
-        return await self._owners.find_one({"_id": standard_id})
+        return await self._owners.find_one({"_id": standard_id}, session=session)

@@ -112,7 +112,7 @@ def create_app(settings: SlaSettings) -> FastAPI:
         ],
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),
-        db_deadline_seconds=settings.mongo_timeout_ms * 2 / 1000,
+        db_deadline_seconds=settings.request_db_deadline_seconds,
     )
     api = APIRouter(prefix="/v1", tags=["sla"])
     caller = http.authentication(TokenVerifier(settings))

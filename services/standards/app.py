@@ -53,7 +53,7 @@ def create_app(settings: StandardsSettings) -> FastAPI:
         ],
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),
-        db_deadline_seconds=settings.mongo_timeout_ms * 2 / 1000,
+        db_deadline_seconds=settings.request_db_deadline_seconds,
         max_body_bytes=settings.standards_max_body_bytes,
         larger_bodies={IMPORT_PATH: settings.standards_import_max_bytes},
     )
