@@ -198,7 +198,8 @@ def new_record(
         "possible_duplicates": [],
         "merged_into": None,
         "merged_from": [],
-        "followers": [],
+        # No "followers" until a merge brings some: an empty array in the multikey followers
+        # index made every two concurrent submissions a write conflict on the embedded database.
         "history": [
             {
                 "action": "submit",

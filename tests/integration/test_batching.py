@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -29,6 +30,8 @@ from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import Event
 from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, PRODUCT_TOPICS, dead_letter_topic
+from services.intake.domain import ComplaintCreate, new_record, new_tracking_id
+from services.intake.store import ComplaintStore
 from tests import factories
 from tests.support import as_event, eventually, publish, publish_raw, read_topic
 
@@ -328,3 +331,39 @@ async def test_an_unreachable_database_fails_every_writer_of_the_batch_at_once()
     assert all(isinstance(o, Exception) and is_unavailable(o) for o in outcomes)
     # One attempt for the whole batch, not one more per writer (each would wait its timeout).
     assert uow.runs == 1
+
+
+async def test_concurrent_submissions_do_not_conflict_with_each_other(
+    mongo: AsyncMongoClient[Any],
+) -> None:
+    """Two complaints filed at the same moment, each in its own open transaction, are stored
+    side by side: their records share no index key that makes them a write conflict (an empty
+    followers array did, on the embedded database, for every pair)."""
+    db = mongo[f"it_group_{uuid.uuid4().hex[:8]}"]
+    store = ComplaintStore(db)
+    await store.create_indexes()
+    create = ComplaintCreate(
+        title="Lampu jalan padam",
+        body="Lampu jalan di depan sekolah padam sejak seminggu.",
+        category="infrastruktur.penerangan",
+        region_code="81.71",
+        report_type="pengaduan",
+        reporter={"email": "warga@example.id"},
+    )
+    at = datetime.now(UTC).replace(microsecond=0)
+    first = mongo.start_session()
+    second = mongo.start_session()
+    try:
+        await first.start_transaction()
+        await second.start_transaction()
+        for session in (first, second):
+            record = new_record(
+                new_tracking_id(), create, at, idempotency_key=None, reporter_id=None
+            )
+            await store.insert_many([record], session)
+        await first.commit_transaction()
+        await second.commit_transaction()
+    finally:
+        await first.end_session()
+        await second.end_session()
+    assert await db.complaints.count_documents({}) == 2
