@@ -34,6 +34,7 @@ class Runtime:
             producer=self.producer,
             service=settings.service_name,
             poll_seconds=settings.outbox_poll_seconds,
+            idle_seconds=settings.outbox_idle_seconds,
         )
         self.uow = UnitOfWork(client=self.mongo, db=self.db, relay=self.relay)
         # What each consumer reads and how it handles it (``lapor-admin rebuild`` replays them).

@@ -144,6 +144,12 @@ class ServiceSettings(BaseSettings):
     outbox_poll_seconds: float = Field(
         default=0.5, gt=0, description="Outbox relay poll interval when no commit has woken it."
     )
+    outbox_idle_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Longest the relay waits between two polls while it finds nothing (the "
+        "wait doubles from OUTBOX_POLL_SECONDS); this process's commits wake it at once.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Lowest level logged."
     )

@@ -41,6 +41,7 @@ class _Batch:
     marks: list[Document] = field(default_factory=list)
     marked: set[str] = field(default_factory=set)
     events: list[Event] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
 # Per task: only the consumer that opened the batch joins it, never a concurrent HTTP request.
@@ -97,6 +98,17 @@ class UnitOfWork:
             await self._outbox.add(batch.events, session=session)
         if batch.events and self._relay is not None:
             self._relay.wake()
+        for callback in batch.after_commit:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once what was just applied is committed: at once after ``run`` or
+        ``run_once``, at the end of the batch inside ``batch``."""
+        batch = _BATCH.get()
+        if batch is None:
+            callback()
+        else:
+            batch.after_commit.append(callback)
 
     async def run(self, effect: Effect[T]) -> T:
         """Apply ``effect`` and store the events it returns, all or nothing."""

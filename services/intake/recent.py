@@ -5,10 +5,16 @@ of handling one (13.5 ms of 25 here). The cache reads them once, then only what 
 since; every ``refresh_seconds`` it reads them all again, so that reports rejected or merged
 meanwhile (and any filed by another replica with an earlier timestamp) are seen. Suggestions
 are hints for an admin: a report missed for those seconds is a hint missed, nothing more.
+
+"What was filed since" is asked at most every ``catch_up_seconds`` per place: on the embedded
+database that read costs as much as the full one (it decodes every report of the place before
+it looks at the dates), and in a burst of reports from one city it ran once per report. Between
+two catch-ups the cache learns each new report from the caller, who has it in hand.
 """
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -16,6 +22,8 @@ from typing import Any, Protocol
 from services.intake.duplicates import category_group
 
 Document = dict[str, Any]
+# What duplicate detection compares: the store reads these fields, the cache keeps only these.
+REPORT_FIELDS = ("title", "body", "category", "region_code", "location", "submitted_at")
 
 
 class RecentSource(Protocol):
@@ -29,7 +37,8 @@ class RecentSource(Protocol):
 @dataclass
 class _Entry:
     loaded_at: float
-    newest: datetime
+    newest: datetime  # everything filed up to here has been read from the store
+    caught_up_at: float
     reports: dict[str, Document] = field(default_factory=dict)
 
 
@@ -42,28 +51,47 @@ class RecentReports:
         *,
         window: timedelta,
         refresh_seconds: float = 30.0,
+        catch_up_seconds: float = 1.0,
         limit: int = 200,
         max_places: int = 512,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
         self._window = window
         self._refresh = refresh_seconds
+        self._catch_up = catch_up_seconds
+        self._clock = clock
         self._limit = limit
         self._max_places = max_places
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
 
-    async def before(self, *, category: str, regency: str, moment: datetime) -> list[Document]:
-        """Open reports of the place and kind filed within the window up to ``moment``."""
+    async def before(
+        self,
+        *,
+        category: str,
+        regency: str,
+        moment: datetime,
+        report: Document | None = None,
+    ) -> list[Document]:
+        """Open reports of the place and kind filed within the window up to ``moment``.
+
+        ``report``, the new report itself (with the fields the store returns), joins the cache
+        without a read; the caller leaves it out of its own candidates."""
         key = (regency, category_group(category))
         entry = self._entries.get(key)
         since = moment - self._window
-        if entry is None or time.monotonic() - entry.loaded_at > self._refresh:
-            loaded_at = time.monotonic()
+        now = self._clock()
+        if entry is None or now - entry.loaded_at > self._refresh:
             docs = await self._source.recent_nearby(
                 category=category, regency=regency, since=since, until=moment, limit=self._limit
             )
-            entry = _Entry(loaded_at=loaded_at, newest=moment, reports={d["_id"]: d for d in docs})
-        elif moment > entry.newest:
+            entry = _Entry(
+                loaded_at=now,
+                newest=moment,
+                caught_up_at=now,
+                reports={d["_id"]: d for d in docs},
+            )
+        elif moment > entry.newest and now - entry.caught_up_at >= self._catch_up:
             newer = await self._source.recent_nearby(
                 category=category,
                 regency=regency,
@@ -73,6 +101,10 @@ class RecentReports:
             )
             entry.reports.update((d["_id"], d) for d in newer)
             entry.newest = moment
+            entry.caught_up_at = now
+        if report is not None:
+            fields = {name: report[name] for name in REPORT_FIELDS if name in report}
+            entry.reports[report["_id"]] = {"_id": report["_id"], **fields}
         self._entries[key] = entry
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_places:

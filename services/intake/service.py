@@ -163,6 +163,7 @@ class IntakeService:
             category=record["category"],
             regency=regency_of(record["region_code"]),
             moment=record["submitted_at"],
+            report=record,
         )
         candidates = [duplicate_report(doc) for doc in nearby if doc["_id"] != record["_id"]]
         found = [

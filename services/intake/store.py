@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from kernel.mongo import Document, Session
 from kernel.sealing import Sealer
 from services.intake.duplicates import category_group
+from services.intake.recent import REPORT_FIELDS
 
 COMPLAINTS = "complaints"
 SUPPORTS = "supports"
@@ -103,14 +104,7 @@ class ComplaintStore:
             "submitted_at": {"$gte": since, "$lte": until},
             "status": {"$nin": ["rejected", "merged"]},
         }
-        projection = {
-            "title": 1,
-            "body": 1,
-            "category": 1,
-            "region_code": 1,
-            "location": 1,
-            "submitted_at": 1,
-        }
+        projection = dict.fromkeys(REPORT_FIELDS, 1)
         cursor = self._complaints.find(query, projection).sort("submitted_at", -1).limit(limit)
         return await cursor.to_list(None)
 

@@ -94,12 +94,6 @@ def create_app(settings: NotifySettings) -> FastAPI:
     runtime = Runtime(settings, extra_topics=[UNDELIVERABLE_NOTIFICATIONS])
     store = NotifyStore(runtime.db, sealer=settings.sealer())
     renderer = TemplateRenderer()
-    service = NotifyService(
-        store=store,
-        uow=runtime.uow,
-        renderer=renderer,
-        digest_window=timedelta(seconds=settings.notify_digest_window_seconds),
-    )
     client = httpx.AsyncClient(timeout=settings.notify_send_timeout_seconds)
     dispatcher = Dispatcher(
         store=store,
@@ -108,12 +102,20 @@ def create_app(settings: NotifySettings) -> FastAPI:
         renderer=renderer,
         concurrency=settings.notify_channel_concurrency,
         poll_seconds=settings.notify_dispatch_poll_seconds,
+        idle_poll=settings.notify_dispatch_idle_seconds,
         lease=timedelta(seconds=settings.notify_lease_seconds),
         max_attempts=settings.notify_max_attempts,
         backoff_base=settings.notify_backoff_base_seconds,
         backoff_cap=settings.notify_backoff_cap_seconds,
         send_timeout=settings.notify_send_timeout_seconds,
         rate_per_hour=settings.notify_rate_per_hour,
+    )
+    service = NotifyService(
+        store=store,
+        uow=runtime.uow,
+        renderer=renderer,
+        digest_window=timedelta(seconds=settings.notify_digest_window_seconds),
+        on_recorded=dispatcher.wake,
     )
     consumer = runtime.consumer(
         group_id=NOTIFY_GROUP,

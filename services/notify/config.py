@@ -46,7 +46,16 @@ class NotifySettings(ServiceSettings):
         "never holds the others up.",
     )
     notify_dispatch_poll_seconds: float = Field(
-        default=0.5, gt=0, description="How often an idle channel worker looks for due messages."
+        default=0.5,
+        gt=0,
+        description="How soon an idle channel looks again for due messages (retries, senders "
+        "that died); new messages wake it at once.",
+    )
+    notify_dispatch_idle_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Longest an idle channel waits between two looks: the wait doubles from "
+        "the poll interval while nothing is due.",
     )
     notify_lease_seconds: float = Field(
         default=60.0,

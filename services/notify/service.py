@@ -5,7 +5,7 @@ channel with retries, quiet hours, rate limits and digests."""
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,9 +48,11 @@ class NotifyService:
         uow: UnitOfWork,
         renderer: TemplateRenderer,
         digest_window: timedelta,
+        on_recorded: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._uow = uow
+        self._on_recorded = on_recorded
         self._renderer = renderer
         self._digest_window = digest_window
 
@@ -99,6 +101,8 @@ class NotifyService:
         if await self._uow.run_once(event, effect):
             for message in recorded:
                 NOTIFICATIONS_RECORDED.labels(message.recipient_role.value, message.channel).inc()
+            if recorded and self._on_recorded is not None:
+                self._uow.after_commit(self._on_recorded)
 
     async def _audience(self, file: Any, *, session: Session) -> Audience:
         agency = file.agency_id
@@ -168,8 +172,11 @@ class Dispatcher:
         backoff_cap: float,
         send_timeout: float,
         rate_per_hour: int,
+        idle_poll: float | None = None,
     ) -> None:
         self._store = store
+        self._idle_poll = max(idle_poll or poll_seconds, poll_seconds)
+        self._due: dict[str, asyncio.Event] = {}
         self._uow = uow
         self._channels = list(channels)
         self._renderer = renderer
@@ -183,9 +190,15 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
+    def wake(self) -> None:
+        """Messages were queued: idle workers look now rather than at their next poll."""
+        for due in self._due.values():
+            due.set()
+
     async def start(self) -> None:
         """One pool of workers per channel."""
         self._stopping.clear()
+        self._due = {channel.name: asyncio.Event() for channel in self._channels}
         self._tasks = [
             asyncio.create_task(
                 self._worker(channel, digests=n == 0), name=f"notify-{channel.name}-{n}"
@@ -205,15 +218,32 @@ class Dispatcher:
                     await task
 
     async def _worker(self, channel: Channel, *, digests: bool) -> None:
+        """Deliver while there is work. Idle, the channel's first worker polls (for retries
+        falling due and senders that died), less often the longer nothing comes, up to
+        ``idle_poll``; the others sleep until the consumer queues messages (``wake``). Twelve
+        workers polling twice a second were the database's busiest client under load."""
+        due = self._due[channel.name]
+        idle = self._poll
         while not self._stopping.is_set():
             try:
                 busy = await self.deliver_one(channel, digests=digests)
             except Exception:  # a database hiccup: log, back off, keep the worker alive
                 log.exception("notify_worker_error", channel=channel.name)
                 busy = False
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=self._poll)
+            if busy:
+                idle = self._poll
+                continue
+            due.clear()
+            waiting = asyncio.ensure_future(due.wait())
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait(
+                {waiting, stopping},
+                timeout=idle if digests else None,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for pending in (waiting, stopping):
+                pending.cancel()
+            idle = self._poll if due.is_set() else min(idle * 2, self._idle_poll)
 
     async def deliver_one(self, channel: Channel, *, digests: bool = True) -> bool:
         """Claim and deliver one due message (and what folds into its digest); False when

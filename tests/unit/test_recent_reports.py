@@ -45,7 +45,7 @@ async def test_later_reports_read_only_what_was_filed_since() -> None:
     source = Reports()
     source.file("A", T0)
     source.file("B", T0 + timedelta(minutes=1))
-    cache = RecentReports(source, window=WINDOW, refresh_seconds=3600)
+    cache = RecentReports(source, window=WINDOW, refresh_seconds=3600, catch_up_seconds=0)
     assert await before(cache, T0 + timedelta(minutes=2)) == ["B", "A"]
     source.file("C", T0 + timedelta(minutes=3))
     assert await before(cache, T0 + timedelta(minutes=4)) == ["C", "B", "A"]
@@ -59,7 +59,7 @@ async def test_only_reports_of_the_window_up_to_the_moment_and_of_that_place() -
     source.file("A", T0)
     source.file("LATER", T0 + timedelta(hours=1))
     source.file("ELSEWHERE", T0, regency="13.71")
-    cache = RecentReports(source, window=WINDOW, refresh_seconds=3600)
+    cache = RecentReports(source, window=WINDOW, refresh_seconds=3600, catch_up_seconds=0)
     assert await before(cache, T0 + timedelta(hours=2)) == ["LATER", "A"]
     # An event handled late (another partition): reports filed after it are not candidates.
     assert await before(cache, T0 + timedelta(minutes=5)) == ["A"]
@@ -87,3 +87,29 @@ async def test_at_most_the_newest_limit_and_a_bounded_number_of_places() -> None
     reads = len(source.reads)
     await before(cache, T0 + timedelta(hours=1), regency="81.71")  # evicted: read again
     assert len(source.reads) == reads + 1
+
+
+async def test_in_a_burst_what_was_filed_since_is_read_at_most_once_a_catch_up_period() -> None:
+    source = Reports()
+    source.file("A", T0)
+    now = [0.0]
+    cache = RecentReports(
+        source, window=WINDOW, refresh_seconds=3600, catch_up_seconds=1.0, clock=lambda: now[0]
+    )
+    assert await before(cache, T0 + timedelta(seconds=1)) == ["A"]
+    # Ten reports within the same second: each joins the cache from the caller, none is read.
+    for n in range(10):
+        at = T0 + timedelta(seconds=2, milliseconds=n)
+        source.file(f"N{n}", at)
+        report = source.open[f"N{n}"]
+        found = await cache.before(
+            category="infrastruktur.jalan", regency="81.71", moment=at, report=report
+        )
+        assert [d["_id"] for d in found][:2] == [f"N{n}", *([f"N{n - 1}"] if n else ["A"])]
+    assert len(source.reads) == 1
+    # Another replica's report, filed meanwhile, is read at the next catch-up.
+    source.file("OTHER", T0 + timedelta(seconds=2, milliseconds=50))
+    now[0] = 1.5
+    assert "OTHER" in await before(cache, T0 + timedelta(seconds=3))
+    assert len(source.reads) == 2
+    assert source.reads[1][0] == T0 + timedelta(seconds=1)  # since the last read, not the burst
