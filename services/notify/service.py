@@ -5,7 +5,7 @@ channel with retries, quiet hours, rate limits and digests."""
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,7 +48,7 @@ class NotifyService:
         uow: UnitOfWork,
         renderer: TemplateRenderer,
         digest_window: timedelta,
-        on_recorded: Callable[[], None] | None = None,
+        on_recorded: Callable[[Iterable[str]], None] | None = None,
     ) -> None:
         self._store = store
         self._uow = uow
@@ -101,8 +101,10 @@ class NotifyService:
         if await self._uow.run_once(event, effect):
             for message in recorded:
                 NOTIFICATIONS_RECORDED.labels(message.recipient_role.value, message.channel).inc()
-            if recorded and self._on_recorded is not None:
-                self._uow.after_commit(self._on_recorded)
+            queued = {m.channel for m in recorded if m.channel != "inbox"}
+            if queued and self._on_recorded is not None:
+                wake = self._on_recorded
+                self._uow.after_commit(lambda: wake(queued))
 
     async def _audience(self, file: Any, *, session: Session) -> Audience:
         agency = file.agency_id
@@ -190,10 +192,12 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
-    def wake(self) -> None:
-        """Messages were queued: idle workers look now rather than at their next poll."""
-        for due in self._due.values():
-            due.set()
+    def wake(self, channels: Iterable[str]) -> None:
+        """Messages were queued on these channels: their idle workers look now."""
+        for name in channels:
+            due = self._due.get(name)
+            if due is not None:
+                due.set()
 
     async def start(self) -> None:
         """One pool of workers per channel."""
