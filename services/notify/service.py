@@ -179,6 +179,7 @@ class Dispatcher:
         self._store = store
         self._idle_poll = max(idle_poll or poll_seconds, poll_seconds)
         self._due: dict[str, asyncio.Event] = {}
+        self._abandoned_checked: dict[str, datetime] = {}
         self._uow = uow
         self._channels = list(channels)
         self._renderer = renderer
@@ -253,7 +254,15 @@ class Dispatcher:
         """Claim and deliver one due message (and what folds into its digest); False when
         nothing was due."""
         now = stored_precision(datetime.now(UTC))
-        lead = await self._store.claim(channel.name, now=now, lease=self._lease, digests=digests)
+        # Messages whose sender died are looked for a few times a lease, not at every claim: an
+        # empty claim then costs one query, not two.
+        checked = self._abandoned_checked.get(channel.name)
+        abandoned = checked is None or now - checked >= self._lease / 4
+        if abandoned:
+            self._abandoned_checked[channel.name] = now
+        lead = await self._store.claim(
+            channel.name, now=now, lease=self._lease, digests=digests, abandoned=abandoned
+        )
         if lead is None:
             return False
         if not lead["urgent"]:

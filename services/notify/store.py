@@ -160,20 +160,28 @@ class NotifyStore:
             await self._queue.insert_one(_queued(doc), session=session)
 
     async def claim(
-        self, channel: str, *, now: datetime, lease: timedelta, digests: bool
+        self,
+        channel: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        digests: bool,
+        abandoned: bool = True,
     ) -> dict[str, Any] | None:
-        """Take the most overdue message of a channel (or one whose sender died mid-send);
-        digestible ones only when ``digests`` (one worker per channel takes those, so that two
-        workers never split one recipient's digest between them).
+        """Take the most overdue message of a channel (or, when ``abandoned``, one whose sender
+        died mid-send); digestible ones only when ``digests`` (one worker per channel takes
+        those, so that two workers never split one recipient's digest between them).
 
         Claims run on the queue, which holds only undelivered messages: the delivery log
         grows without bound, the queue stays as small as the backlog."""
         only = {} if digests else {"digestible": False}
         claimed = {"$set": {"status": SENDING, "lease_until": now + lease}, "$inc": {"attempts": 1}}
-        for query in (
-            {"status": {"$in": WAITING}, "next_attempt_at": {"$lte": now}},
-            {"status": SENDING, "lease_until": {"$lt": now}},
-        ):
+        queries: list[dict[str, Any]] = [
+            {"status": {"$in": WAITING}, "next_attempt_at": {"$lte": now}}
+        ]
+        if abandoned:
+            queries.append({"status": SENDING, "lease_until": {"$lt": now}})
+        for query in queries:
             entry = await self._queue.find_one_and_update(
                 {"channel": channel, **only, **query},
                 claimed,
