@@ -8,6 +8,16 @@ from kernel.settings import ServiceSettings
 class NotifySettings(ServiceSettings):
     """Notify: tells complainants, supporters and agencies what happened."""
 
+    # One event a transaction here: a notify killed mid-batch left a transaction holding a
+    # hundred events' messages and queue entries, and the restarted senders' claims waited on
+    # them (and on the restarted consumer's own retries) for minutes instead of one reaping.
+    consumer_transaction_events: int = Field(
+        default=1,
+        ge=1,
+        description="Most consumed events applied in one database transaction; notify's "
+        "default is 1 (see the README).",
+    )
+
     service_name: str = Field(default="notify", description="Name in logs, metrics and events.")
     http_port: int = Field(default=8004, ge=0, le=65535, description="Port of the HTTP server.")
     notify_smtp_host: str = Field(

@@ -237,6 +237,14 @@ class NotifyStore:
             return False
         return True
 
+    async def hold_lease(self, message_ids: Sequence[str], *, until: datetime) -> None:
+        """Keep messages being delivered claimed until ``until`` (their sender is still busy
+        with them)."""
+        await self._queue.update_many(
+            {"_id": {"$in": list(message_ids)}, "status": SENDING},
+            {"$set": {"lease_until": until}},
+        )
+
     async def postpone(self, message_id: str, until: datetime) -> None:
         """Hand a claimed message back unsent (not counted as an attempt)."""
         await self._queue.update_one(
