@@ -38,8 +38,7 @@ class _Batch:
 
     session: Session
     processed_before: set[str]  # IDs of the batch's events that an earlier commit marked
-    marks: list[Document] = field(default_factory=list)
-    marked: set[str] = field(default_factory=set)
+    marks: dict[str, Document] = field(default_factory=dict)  # by event ID
     events: list[Event] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
@@ -94,7 +93,7 @@ class UnitOfWork:
                 _BATCH.reset(token)
             if batch.marks:
                 # A twin applied by another instance meanwhile fails here, on the unique _id.
-                await self._processed.insert_many(batch.marks, session=session)
+                await self._processed.insert_many(list(batch.marks.values()), session=session)
             await self._outbox.add(batch.events, session=session)
         if batch.events and self._relay is not None:
             self._relay.wake()
@@ -132,11 +131,10 @@ class UnitOfWork:
         """Apply ``effect`` for ``event`` unless it was applied before; False for a repeat."""
         batch = _BATCH.get()
         if batch is not None:
-            if event.id in batch.processed_before or event.id in batch.marked:
+            if event.id in batch.processed_before or event.id in batch.marks:
                 return False
             _, events = await effect(batch.session)
-            batch.marks.append(self._mark(event))
-            batch.marked.add(event.id)
+            batch.marks[event.id] = self._mark(event)
             batch.events.extend(events)
             return True
 
