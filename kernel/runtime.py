@@ -5,7 +5,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from kernel import kafka, mongo
-from kernel.consumer import EventConsumer, EventHandler
+from kernel.consumer import EventConsumer, EventHandler, RunHandler
 from kernel.http import ReadinessCheck
 from kernel.logging import get_logger
 from kernel.outbox import OutboxRelay
@@ -65,6 +65,7 @@ class Runtime:
         topics: Sequence[str],
         handlers: Mapping[str, EventHandler],
         payload_types: Mapping[str, type[EventPayload]],
+        run_handlers: Mapping[str, RunHandler] | None = None,
     ) -> EventConsumer:
         """A consumer group of this service that dead-letters through this service's producer
         (its dead-letter topic is created with the others, before the producer starts)."""
@@ -78,6 +79,7 @@ class Runtime:
             payload_types=payload_types,
             producer=self.producer,
             batch=self.uow.batch,
+            run_handlers=run_handlers,
         )
 
     def readiness_checks(self) -> list[ReadinessCheck]:

@@ -30,6 +30,8 @@ PROCESSED_TTL_SECONDS = 120 * 24 * 3600
 
 T = TypeVar("T")
 Effect = Callable[[Session], Awaitable[tuple[T, Sequence[Event]]]]
+# Applied to several events at once; returns the events it causes.
+RunEffect = Callable[[Session, Sequence[Event]], Awaitable[Sequence[Event]]]
 
 
 @dataclass
@@ -154,6 +156,34 @@ class UnitOfWork:
             return await self.run(guarded)
         except _AlreadyProcessed:
             return False
+
+    async def run_once_each(self, events: Sequence[Event], effect: RunEffect) -> list[Event]:
+        """Apply ``effect`` to those of ``events`` not applied before (in a batch, all of them
+        in one call: one write for many events); returns the events it was applied to.
+
+        Outside a batch, each event is applied on its own as by ``run_once``."""
+        batch = _BATCH.get()
+        if batch is None:
+            applied = []
+            for event in events:
+
+                async def alone(
+                    session: Session, event: Event = event
+                ) -> tuple[None, Sequence[Event]]:
+                    return None, await effect(session, [event])
+
+                if await self.run_once(event, alone):
+                    applied.append(event)
+            return applied
+        fresh: dict[str, Event] = {}
+        for event in events:
+            if event.id not in batch.processed_before and event.id not in batch.marks:
+                fresh.setdefault(event.id, event)  # a double publish comes twice in one run
+        if fresh:
+            batch.events.extend(await effect(batch.session, list(fresh.values())))
+            for event in fresh.values():
+                batch.marks[event.id] = self._mark(event)
+        return list(fresh.values())
 
     @staticmethod
     def _mark(event: Event) -> Document:

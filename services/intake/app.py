@@ -67,6 +67,10 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             StandardPublished.event_type(): catalog.on_standard_published,
         },
         payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES},
+        run_handlers={
+            SlaDeadlineSet.event_type(): service.on_annotations,
+            StandardChecked.event_type(): service.on_annotations,
+        },
     )
 
     async def open_gauges() -> None:

@@ -29,11 +29,13 @@ from schemas.complaint import (
     Role,
     ServiceExperience,
 )
+from schemas.envelope import EventPayload
 from schemas.events import (
     ComplaintRouted,
     ComplaintStatusChanged,
     ComplaintSubmitted,
     SlaDeadlineSet,
+    StandardChecked,
 )
 from schemas.regions import REGION_CODE_PATTERN, is_known, locate, province_of, region_name
 from services.intake.duplicates import Report, category_group, regency_of
@@ -308,6 +310,16 @@ def status_changed_event(complaint_id: str, transition: Transition) -> Complaint
         text=transition.text,
         changed_at=transition.at,
     )
+
+
+def annotation(payload: EventPayload) -> tuple[str, dict[str, Any]]:
+    """The complaint another service's finding is about, and the update that shows it there."""
+    if isinstance(payload, SlaDeadlineSet):
+        return payload.complaint_id, deadline_update(payload)
+    if isinstance(payload, StandardChecked):
+        dumped = payload.model_dump(mode="python", exclude={"complaint_id"})
+        return payload.complaint_id, {"$set": {"standard": dumped}}
+    raise TypeError(f"not a finding about a complaint: {type(payload).__name__}")
 
 
 def deadline_update(payload: SlaDeadlineSet) -> dict[str, Any]:

@@ -22,14 +22,12 @@ from schemas.events import (
     ComplaintSubmitted,
     ComplaintSupported,
     SlaBreached,
-    SlaDeadlineSet,
     SlaEscalated,
     SlaWindowExpired,
-    StandardChecked,
 )
 from services.intake.domain import (
     ComplaintCreate,
-    deadline_update,
+    annotation,
     duplicate_report,
     new_record,
     new_tracking_id,
@@ -443,30 +441,24 @@ class IntakeService:
 
     async def on_standard_checked(self, event: Event) -> None:
         """Attach the standard in force, and any violation of it, to the complaint."""
-        checked = event.data
-        assert isinstance(checked, StandardChecked)
-        update = {"$set": {"standard": checked.model_dump(mode="python", exclude={"complaint_id"})}}
-
-        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
-            if not await self._store.update(checked.complaint_id, update, session=session):
-                raise RejectedEvent(f"no complaint {checked.complaint_id!r} is stored here")
-            return None, ()
-
-        await self._uow.run_once(event, effect)
+        await self.on_annotations([event])
 
     async def on_deadline_set(self, event: Event) -> None:
         """Show the deadline the SLA service computed."""
-        payload = event.data
-        assert isinstance(payload, SlaDeadlineSet)
+        await self.on_annotations([event])
 
-        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
-            if not await self._store.update(
-                payload.complaint_id, deadline_update(payload), session=session
-            ):
-                raise RejectedEvent(f"no complaint {payload.complaint_id!r} is stored here")
-            return None, ()
+    async def on_annotations(self, events: Sequence[Event]) -> None:
+        """What other services worked out about complaints (a deadline, the standard check),
+        each shown on its complaint; consecutive ones are written together, in one write."""
 
-        await self._uow.run_once(event, effect)
+        async def effect(session: Session, fresh: Sequence[Event]) -> Sequence[Event]:
+            updates = [annotation(event.data) for event in fresh]
+            if not await self._store.update_each(updates, session=session):
+                missing = sorted({complaint_id for complaint_id, _ in updates})
+                raise RejectedEvent(f"not every complaint of {missing} is stored here")
+            return ()
+
+        await self._uow.run_once_each(events, effect)
 
 
 def _confirming_proposal(

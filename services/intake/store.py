@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session
@@ -142,6 +142,20 @@ class ComplaintStore:
         """Apply an update that needs no version guard; False when no such complaint."""
         result = await self._complaints.update_one({"_id": complaint_id}, update, session=session)
         return result.matched_count == 1
+
+    async def update_each(
+        self, updates: Sequence[tuple[str, dict[str, Any]]], *, session: Session
+    ) -> bool:
+        """Apply updates by complaint ID, in order, in one write; False when a complaint of
+        them is not stored (the others are updated: the caller's transaction decides)."""
+        if not updates:
+            return True
+        result = await self._complaints.bulk_write(
+            [UpdateOne({"_id": complaint_id}, update) for complaint_id, update in updates],
+            ordered=True,
+            session=session,
+        )
+        return result.matched_count == len(updates)
 
     async def add_supporter(self, complaint_id: str, citizen: str, *, session: Session) -> bool:
         """Count one support per citizen; False when this citizen already supports it."""

@@ -37,6 +37,8 @@ Channel = Literal["email", "sms", "webhook", "inbox"]
 CHANNELS: tuple[Channel, ...] = ("email", "sms", "webhook", "inbox")
 Locale = Literal["id", "en"]
 OfficerRole = Literal["liaison", "admin", "supervisor"]
+# The deadlines an agency's officers hear of when they are set.
+AGENCY_DEADLINE_STAGES = frozenset({SlaStage.FIRST_FOLLOW_UP, SlaStage.COMPLETION})
 STAGE_LABELS = {
     "id": {
         SlaStage.VERIFICATION: "verifikasi",
@@ -198,6 +200,15 @@ def _officer_channels(officer: Officer) -> list[tuple[Channel, str | None]]:
     return [("inbox", None), *_choose(available, officer.preferences, single=False)]
 
 
+def calls_for_messages(payload: EventPayload) -> bool:
+    """False for an event that calls for no message whatever its complaint's file says, so that
+    notify reads nothing for it: the deadlines of the national desk, and those of an agency
+    that officers are not told about (two of a complaint's four deadlines at least)."""
+    if isinstance(payload, SlaDeadlineSet):
+        return payload.agency_id is not None and payload.stage in AGENCY_DEADLINE_STAGES
+    return True
+
+
 def plan(
     payload: EventPayload, file: ComplaintFile | None, audience: Audience
 ) -> list[PlannedMessage]:
@@ -233,9 +244,8 @@ class _Planner:
             return self.warning(payload)
         if isinstance(payload, SlaBreached | SlaEscalated):
             return self.breach(payload)
-        if isinstance(payload, SlaDeadlineSet) and payload.agency_id is not None:
-            if payload.stage not in (SlaStage.FIRST_FOLLOW_UP, SlaStage.COMPLETION):
-                return []
+        if isinstance(payload, SlaDeadlineSet) and calls_for_messages(payload):
+            assert payload.agency_id is not None
             return self.officers(
                 "agency_deadline_set",
                 RecipientRole.AGENCY,

@@ -29,7 +29,14 @@ from schemas.events import (
     RecipientRole,
 )
 from services.notify.channels import Channel, DeliveryFailure, Outgoing, PermanentFailure
-from services.notify.domain import Audience, PlannedMessage, after, file_from, plan
+from services.notify.domain import (
+    Audience,
+    PlannedMessage,
+    after,
+    calls_for_messages,
+    file_from,
+    plan,
+)
 from services.notify.policy import KINDS, backoff, first_send_at
 from services.notify.rendering import TemplateRenderer
 from services.notify.store import FAILED, PENDING, RETRYING, SENT, NotifyStore, rate_subject
@@ -58,6 +65,8 @@ class NotifyService:
 
     async def on_event(self, event: Event) -> None:
         """Update the complaint's file, then record the messages the event needs."""
+        if not calls_for_messages(event.data):
+            return  # nothing to store, so no mark either: a redelivery does nothing again
         recorded: list[PlannedMessage] = []
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:

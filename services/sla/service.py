@@ -29,7 +29,7 @@ from services.sla.calendar_book import CalendarBook
 from services.sla.config import SlaSettings
 from services.sla.limits import ENDED, MEETS_FIRST_FOLLOW_UP, STARTS_CLOCKS, clocks_on_forward
 from services.sla.standard_check import violations
-from services.sla.store import ClockStore
+from services.sla.store import ClockStore, NewClock
 from services.sla.timers import ClockState, Firing, Outcome, Phase, fire, warning_time
 
 SOURCE = "/lapor/sla"
@@ -74,15 +74,14 @@ class SlaService:
                 session=session,
             )
             events = await self._check_standard(submitted, event, session=session)
-            started = await self._start_file_clocks(
+            clocks = self._file_clocks(
                 submitted.complaint_id,
                 self._limits.verification,
                 zone=zone,
                 at=submitted.submitted_at,
-                cause=event,
-                session=session,
+                region=submitted.region_code,
             )
-            return None, [*events, *started]
+            return None, [*events, *await self._start(clocks, event, session=session)]
 
         await self._run(event, effect, [SlaStage.VERIFICATION, SlaStage.CEILING])
 
@@ -196,14 +195,15 @@ class SlaService:
             if paused is None:
                 return []
             started += [SlaStage.VERIFICATION, SlaStage.CEILING]
-            return await self._start_file_clocks(
+            known = await store.complaint(cid, session=session) or {}
+            clocks = self._file_clocks(
                 cid,
                 paused["remaining_working_days"],
                 zone=paused["time_zone"],
                 at=at,
-                cause=cause,
-                session=session,
+                region=known.get("region_code"),
             )
+            return await self._start(clocks, cause, session=session)
         if action is A.FORWARD_TO_UNIT:
             await store.set_holder(cid, "unit", changed.unit_id, session=session)
             return []
@@ -212,21 +212,19 @@ class SlaService:
                 cid, state="met", at=at, stages=[SlaStage.FIRST_FOLLOW_UP.value], session=session
             )
             if action is A.ANSWER:
-                zone = await self._zone(cid, changed.agency_id, session=session)
+                known = await store.complaint(cid, session=session) or {}
                 started.append(SlaStage.REPLY_WINDOW)
-                return [
-                    await self._start(
-                        cid,
-                        SlaStage.REPLY_WINDOW,
-                        self._limits.auto_close,
-                        zone=zone,
-                        agency_id=changed.agency_id,
-                        holder="complainant",
-                        at=at,
-                        cause=cause,
-                        session=session,
-                    )
-                ]
+                window = self._clock(
+                    cid,
+                    SlaStage.REPLY_WINDOW,
+                    self._limits.auto_close,
+                    zone=_zone(known, changed.agency_id),
+                    agency_id=changed.agency_id,
+                    holder="complainant",
+                    at=at,
+                    region=known.get("region_code"),
+                )
+                return await self._start([window], cause, session=session)
             return []
         if action is A.REPLY:
             await store.end_clocks(
@@ -238,50 +236,46 @@ class SlaService:
         await store.end_clocks(
             cid, state="met", at=at, stages=[SlaStage.VERIFICATION.value], session=session
         )
-        zone = await self._zone(cid, changed.agency_id, session=session)
-        events = []
-        for stage, days in clocks_on_forward(
-            self._limits, changed.report_type, changed.needs_examination
-        ):
-            holder = "unit" if changed.unit_id else "agency"
-            events.append(
-                await self._start(
-                    cid,
-                    stage,
-                    days,
-                    zone=zone,
-                    agency_id=changed.agency_id,
-                    holder=holder,
-                    at=at,
-                    cause=cause,
-                    session=session,
-                )
+        # One read of what SLA knows of the complaint serves every clock the forward starts.
+        known = await store.complaint(cid, session=session) or {}
+        clocks = [
+            self._clock(
+                cid,
+                stage,
+                days,
+                zone=_zone(known, changed.agency_id),
+                agency_id=changed.agency_id,
+                holder="unit" if changed.unit_id else "agency",
+                at=at,
+                region=known.get("region_code"),
             )
-            started.append(stage)
-        return events
+            for stage, days in clocks_on_forward(
+                self._limits, changed.report_type, changed.needs_examination
+            )
+        ]
+        started += [clock.deadline.stage for clock in clocks]
+        return await self._start(clocks, cause, session=session)
 
-    async def _start_file_clocks(
+    def _file_clocks(
         self,
         complaint_id: str,
         verification_days: int,
         *,
         zone: str,
         at: datetime,
-        cause: Event,
-        session: Session,
-    ) -> list[Event]:
+        region: str | None,
+    ) -> list[NewClock]:
         """The clocks of a complete file at the national desk: verification and the ceiling."""
         common: dict[str, Any] = {
             "zone": zone,
             "agency_id": None,
             "holder": "verifier",
             "at": at,
-            "cause": cause,
-            "session": session,
+            "region": region,
         }
         return [
-            await self._start(complaint_id, SlaStage.VERIFICATION, verification_days, **common),
-            await self._start(
+            self._clock(complaint_id, SlaStage.VERIFICATION, verification_days, **common),
+            self._clock(
                 complaint_id,
                 SlaStage.CEILING,
                 self._limits.ceiling_days,
@@ -290,15 +284,7 @@ class SlaService:
             ),
         ]
 
-    async def _zone(self, complaint_id: str, agency_id: str | None, *, session: Session) -> str:
-        known = await self._store.complaint(complaint_id, session=session) or {}
-        zone = (known.get("agency_zones") or {}).get(agency_id) if agency_id else None
-        if zone is None and known.get("region_code"):
-            # An agency routing did not resolve (forwarded by hand): the complaint's province.
-            zone = time_zone_of(known["region_code"])
-        return zone or FALLBACK_ZONE
-
-    async def _start(
+    def _clock(
         self,
         complaint_id: str,
         stage: SlaStage,
@@ -308,13 +294,11 @@ class SlaService:
         agency_id: str | None,
         holder: str,
         at: datetime,
-        cause: Event,
-        session: Session,
+        region: str | None,
         calendar_days: bool = False,
-    ) -> Event:
+    ) -> NewClock:
+        """The deadline and first warning of a clock starting at ``at`` (no I/O)."""
         day_end = self._settings.sla_workday_end
-        known = await self._store.complaint(complaint_id, session=session) or {}
-        region = known.get("region_code")
         calendar = self._calendars.for_region(region)
         if calendar_days:
             due_at = calendar.calendar_deadline(at, days, time_zone=zone, day_end=day_end)
@@ -332,10 +316,17 @@ class SlaService:
             working_days=days,
             time_zone=zone,
         )
-        await self._store.start_clock(
-            deadline, holder=holder, warn_at=warn_at, region_code=region, session=session
-        )
-        return new_event(deadline, source=SOURCE, correlation_id=cause.correlation_id)
+        return NewClock(deadline, holder=holder, warn_at=warn_at, region_code=region)
+
+    async def _start(
+        self, clocks: Sequence[NewClock], cause: Event, *, session: Session
+    ) -> list[Event]:
+        """Store the clocks in one write; their "deadline set" events."""
+        await self._store.start_clocks(clocks, session=session)
+        return [
+            new_event(clock.deadline, source=SOURCE, correlation_id=cause.correlation_id)
+            for clock in clocks
+        ]
 
     async def fire_due(self, now: datetime, *, batch: int = 500) -> int:
         """Fire every clock whose moment has come by ``now``; returns how many fired.
@@ -445,3 +436,12 @@ def _payload(clock: dict[str, Any], outcome: Outcome, now: datetime) -> EventPay
                 escalate_to=outcome.escalate_to,
             )
     return SlaWindowExpired(complaint_id=cid, stage=stage, expired_at=now)
+
+
+def _zone(known: dict[str, Any], agency_id: str | None) -> str:
+    """The agency's time zone routing resolved, else the complaint's province's."""
+    zone = (known.get("agency_zones") or {}).get(agency_id) if agency_id else None
+    if zone is None and known.get("region_code"):
+        # An agency routing did not resolve (forwarded by hand): the complaint's province.
+        zone = time_zone_of(known["region_code"])
+    return zone or FALLBACK_ZONE

@@ -1,9 +1,11 @@
 """MongoDB adapter of the SLA service: one clock per complaint and stage."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session
@@ -14,6 +16,33 @@ CLOCKS = "clocks"
 CALENDAR_DAYS = "calendar_days"
 STANDARDS = "standards"
 COMPLAINTS = "complaints"
+
+
+@dataclass(frozen=True)
+class NewClock:
+    """A clock about to start: its deadline, who holds it, and its first warning."""
+
+    deadline: SlaDeadlineSet
+    holder: str
+    warn_at: datetime | None
+    region_code: str | None
+
+
+def _clock(clock: NewClock) -> dict[str, Any]:
+    deadline = clock.deadline
+    return {
+        "_id": f"{deadline.complaint_id}:{deadline.stage.value}",
+        **deadline.model_dump(mode="python"),
+        "stage": deadline.stage.value,
+        "holder": clock.holder,
+        "state": "running",
+        "phase": Phase.BEFORE_WARNING.value,
+        "level": 0,
+        "warn_at": clock.warn_at,
+        "next_fire_at": clock.warn_at or deadline.due_at,
+        "armed": True,
+        "region_code": clock.region_code,
+    }
 
 
 class ClockStore:
@@ -33,30 +62,14 @@ class ClockStore:
         await self._clocks.create_index([("complaint_id", ASCENDING)])
         await self._clocks.create_index([("agency_id", ASCENDING), ("stage", ASCENDING)])
 
-    async def start_clock(
-        self,
-        deadline: SlaDeadlineSet,
-        *,
-        holder: str,
-        warn_at: datetime | None,
-        region_code: str | None,
-        session: Session,
-    ) -> None:
-        """Start (or restart, after re-routing or resuming) the clock a deadline describes."""
-        doc: dict[str, Any] = {
-            "_id": f"{deadline.complaint_id}:{deadline.stage.value}",
-            **deadline.model_dump(mode="python"),
-            "stage": deadline.stage.value,
-            "holder": holder,
-            "state": "running",
-            "phase": Phase.BEFORE_WARNING.value,
-            "level": 0,
-            "warn_at": warn_at,
-            "next_fire_at": warn_at or deadline.due_at,
-            "armed": True,
-            "region_code": region_code,
-        }
-        await self._clocks.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+    async def start_clocks(self, clocks: Sequence[NewClock], *, session: Session) -> None:
+        """Start (or restart, after re-routing or resuming) clocks, in one write."""
+        if clocks:
+            await self._clocks.bulk_write(
+                [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in map(_clock, clocks)],
+                ordered=True,
+                session=session,
+            )
 
     async def remember_complaint(
         self, complaint_id: str, *, region_code: str, report_type: str, session: Session

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 from bson import Binary
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from kernel.consumer import EventConsumer
+from kernel.consumer import EventConsumer, RejectedEvent
 from kernel.group_commit import GroupCommit
 from kernel.kafka import Publisher, ensure_topics
 from kernel.mongo import Session, is_unavailable
@@ -29,7 +29,7 @@ from kernel.settings import ServiceSettings
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import Event
 from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintSubmitted
-from schemas.topics import COMPLAINT_EVENTS, PRODUCT_TOPICS, dead_letter_topic
+from schemas.topics import COMPLAINT_EVENTS, PRODUCT_TOPICS
 from services.intake.domain import ComplaintCreate, new_record, new_tracking_id
 from services.intake.store import ComplaintStore
 from tests import factories
@@ -50,20 +50,16 @@ def settings(bootstrap: str, mongo_url: str) -> ServiceSettings:
     )
 
 
-@pytest.fixture
-async def publisher(settings: ServiceSettings) -> AsyncIterator[Publisher]:
-    await ensure_topics(settings, PRODUCT_TOPICS)
-    p = Publisher(settings)
-    await p.start()
-    yield p
-    await p.stop()
+class Harness:
+    """One test's database and unit of work, and consumers of the complaint topic that apply
+    batches through it, counting the batches opened and how many events each held."""
 
-
-class Counting:
-    """The service's unit of work, counting the batches opened and how many events each held."""
-
-    def __init__(self, uow: UnitOfWork) -> None:
-        self.uow = uow
+    def __init__(
+        self, settings: ServiceSettings, publisher: Publisher, bootstrap: str, mongo: Any
+    ) -> None:
+        self.settings, self.publisher, self.bootstrap = settings, publisher, bootstrap
+        self.db = mongo[settings.database_name]
+        self.uow = UnitOfWork(client=mongo, db=self.db)
         self.sizes: list[int] = []
 
     @contextlib.asynccontextmanager
@@ -72,21 +68,77 @@ class Counting:
         async with self.uow.batch(event_ids):
             yield
 
+    async def publish(self, events: Sequence[Event]) -> set[str]:
+        """Publish before any consumer starts (one fetch gets them all); their complaints."""
+        await publish(self.bootstrap, COMPLAINT_EVENTS.name, events)
+        return {event.subject for event in events}
 
-async def started_consumer(
-    settings: ServiceSettings, publisher: Publisher, counting: Counting, handler: Any
-) -> EventConsumer:
-    consumer = EventConsumer(
-        settings=settings,
-        group_id=f"batch-{uuid.uuid4().hex[:6]}",
-        topics=[COMPLAINT_EVENTS.name],
-        handlers={ComplaintSubmitted.event_type(): handler},
-        payload_types=COMPLAINT_EVENT_TYPES,
-        producer=publisher,
-        batch=counting.batch,
-    )
-    await consumer.start()
-    return consumer
+    async def consume(
+        self,
+        handler: Any,
+        until_applied: set[str],
+        *,
+        run_handler: Any = None,
+        dead_letter: bytes | None = None,
+        seen: set[str] | None = None,
+    ) -> list[Any]:
+        """Consume in a new group until the complaints named each have an effect (and are in
+        ``seen``, and the key ``dead_letter`` reached the dead-letter topic); those dead letters."""
+        consumer = EventConsumer(
+            settings=self.settings,
+            group_id=f"batch-{uuid.uuid4().hex[:6]}",
+            topics=[COMPLAINT_EVENTS.name],
+            handlers={ComplaintSubmitted.event_type(): handler},
+            payload_types=COMPLAINT_EVENT_TYPES,
+            producer=self.publisher,
+            batch=self.batch,
+            run_handlers={ComplaintSubmitted.event_type(): run_handler} if run_handler else None,
+        )
+        await consumer.start()
+        dlq: list[Any] = []
+        try:
+            await eventually(lambda: self._applied(until_applied, seen), timeout=60)
+            if dead_letter is not None:
+                dlq = await read_topic(
+                    self.bootstrap,
+                    consumer.dead_letter_topic,
+                    until=lambda rs: any(r.key == dead_letter for r in rs),
+                    timeout=30,
+                )
+        finally:
+            await consumer.stop()
+        return dlq
+
+    async def effects(self, ids: set[str]) -> dict[str, int]:
+        docs = await self.db.effects.find({"_id": {"$in": list(ids)}}).to_list(None)
+        return {doc["_id"]: doc["n"] for doc in docs}
+
+    async def queued(self, ids: set[str]) -> int:
+        """Events in the outbox about these complaints (the topic holds other tests' too)."""
+        keys = [Binary(i.encode()) for i in ids]
+        return int(await self.db.outbox.count_documents({"key": {"$in": keys}}))
+
+    async def marked(self, events: Sequence[Event]) -> int:
+        ids = [event.id for event in events]
+        return int(await self.db.processed_events.count_documents({"_id": {"$in": ids}}))
+
+    async def _applied(self, ids: set[str], seen: set[str] | None) -> bool:
+        return (seen is None or ids <= seen) and len(await self.effects(ids)) == len(ids)
+
+
+@pytest.fixture
+async def harness(
+    settings: ServiceSettings, bootstrap: str, mongo: AsyncMongoClient[Any]
+) -> AsyncIterator[Harness]:
+    await ensure_topics(settings, PRODUCT_TOPICS)
+    publisher = Publisher(settings)
+    await publisher.start()
+    yield Harness(settings, publisher, bootstrap, mongo)
+    await publisher.stop()
+
+
+def submissions(count: int) -> list[Event]:
+    return [as_event(factories.submitted()) for _ in range(count)]
 
 
 def counter_handler(uow: UnitOfWork, db: Any, fail_once: set[str] | None = None) -> Any:
@@ -109,142 +161,140 @@ def counter_handler(uow: UnitOfWork, db: Any, fail_once: set[str] | None = None)
     return handler
 
 
-async def queued(db: Any, ids: set[str]) -> int:
-    """Events in the outbox about these complaints (the topic holds other tests' events too)."""
-    return int(await db.outbox.count_documents({"key": {"$in": [Binary(i.encode()) for i in ids]}}))
-
-
-async def effects(db: Any, ids: set[str]) -> dict[str, int]:
-    docs = await db.effects.find({"_id": {"$in": list(ids)}}).to_list(None)
-    return {doc["_id"]: doc["n"] for doc in docs}
-
-
 async def test_a_fetched_batch_is_applied_in_shared_transactions_each_effect_once(
-    settings: ServiceSettings,
-    publisher: Publisher,
-    bootstrap: str,
-    mongo: AsyncMongoClient[Any],
+    harness: Harness,
 ) -> None:
-    db = mongo[settings.database_name]
-    uow = UnitOfWork(client=mongo, db=db)
-    events = [as_event(factories.submitted()) for _ in range(60)]
+    events = submissions(60)
     events.append(events[7])  # the relay published one of them twice
-    await publish(bootstrap, COMPLAINT_EVENTS.name, events)  # before the consumer: one fetch
-    ids = {event.subject for event in events}
-    counting = Counting(uow)
-    consumer = await started_consumer(settings, publisher, counting, counter_handler(uow, db))
-    try:
-        await eventually(lambda: _all_applied(db, ids), timeout=60)
-    finally:
-        await consumer.stop()
+    ids = await harness.publish(events)
 
-    assert await effects(db, ids) == dict.fromkeys(ids, 1)
-    assert await queued(db, ids) == len(ids)  # one routed event each, not two
-    assert await db.processed_events.count_documents({"_id": {"$in": [e.id for e in events]}}) == (
-        len(ids)
-    )
-    assert max(counting.sizes) > 1  # events shared a transaction
-    assert max(counting.sizes) <= settings.consumer_transaction_events
-    assert len(counting.sizes) < len(ids)
+    await harness.consume(counter_handler(harness.uow, harness.db), ids)
 
-
-async def _all_applied(db: Any, ids: set[str]) -> bool:
-    return len(await effects(db, ids)) == len(ids)
+    assert await harness.effects(ids) == dict.fromkeys(ids, 1)
+    assert await harness.queued(ids) == len(ids)  # one routed event each, not two
+    assert await harness.marked(events) == len(ids)
+    assert max(harness.sizes) > 1  # events shared a transaction
+    assert max(harness.sizes) <= harness.settings.consumer_transaction_events
+    assert len(harness.sizes) < len(ids)
 
 
 async def test_a_batch_with_a_failing_event_is_applied_one_by_one_nothing_doubled(
-    settings: ServiceSettings,
-    publisher: Publisher,
-    bootstrap: str,
-    mongo: AsyncMongoClient[Any],
+    harness: Harness,
 ) -> None:
-    db = mongo[settings.database_name]
-    uow = UnitOfWork(client=mongo, db=db)
-    events = [as_event(factories.submitted()) for _ in range(20)]
-    ids = {event.subject for event in events}
+    events = submissions(20)
+    ids = await harness.publish(events)
     flaky = {events[5].subject}
-    await publish(bootstrap, COMPLAINT_EVENTS.name, events)
-    counting = Counting(uow)
-    handler = counter_handler(uow, db, fail_once=flaky)
-    consumer = await started_consumer(settings, publisher, counting, handler)
-    try:
-        await eventually(lambda: _all_applied(db, ids), timeout=60)
-    finally:
-        await consumer.stop()
+
+    await harness.consume(counter_handler(harness.uow, harness.db, fail_once=flaky), ids)
 
     # The batch's writes before the failure were rolled back: every count is 1, the flaky one
     # included (it succeeded on its retry, alone).
-    assert await effects(db, ids) == dict.fromkeys(ids, 1)
-    assert await queued(db, ids) == len(ids)
+    assert await harness.effects(ids) == dict.fromkeys(ids, 1)
+    assert await harness.queued(ids) == len(ids)
 
 
 async def test_a_poison_record_in_a_batch_is_dead_lettered_and_the_rest_applied_once(
-    settings: ServiceSettings,
-    publisher: Publisher,
-    bootstrap: str,
-    mongo: AsyncMongoClient[Any],
+    harness: Harness,
 ) -> None:
-    db = mongo[settings.database_name]
-    uow = UnitOfWork(client=mongo, db=db)
-    before = [as_event(factories.submitted()) for _ in range(5)]
-    after = [as_event(factories.submitted()) for _ in range(5)]
-    await publish(bootstrap, COMPLAINT_EVENTS.name, before)
+    before, after = submissions(5), submissions(5)
+    await harness.publish(before)
     poison_key = uuid.uuid4().hex.encode()
     await publish_raw(
-        bootstrap,
+        harness.bootstrap,
         COMPLAINT_EVENTS.name,
         key=poison_key,
         value=b"{not json",
         headers=[("ce_type", ComplaintSubmitted.event_type().encode())],
     )
-    await publish(bootstrap, COMPLAINT_EVENTS.name, after)
+    await harness.publish(after)
     ids = {event.subject for event in [*before, *after]}
-    counting = Counting(uow)
-    consumer = await started_consumer(settings, publisher, counting, counter_handler(uow, db))
-    try:
-        await eventually(lambda: _all_applied(db, ids), timeout=60)
-        dlq = await read_topic(
-            bootstrap, consumer.dead_letter_topic, until=lambda rs: len(rs) >= 1, timeout=30
-        )
-    finally:
-        await consumer.stop()
 
-    assert [record.key for record in dlq] == [poison_key]
-    assert await effects(db, ids) == dict.fromkeys(ids, 1)
-    assert consumer.dead_letter_topic == dead_letter_topic(consumer._group_id).name
+    dlq = await harness.consume(
+        counter_handler(harness.uow, harness.db), ids, dead_letter=poison_key
+    )
+
+    ours = {key.encode() for key in ids} | {poison_key}  # the topic holds other tests' too
+    assert [record.key for record in dlq if record.key in ours] == [poison_key]
+    assert await harness.effects(ids) == dict.fromkeys(ids, 1)
 
 
-async def test_replaying_applied_events_in_a_batch_changes_nothing(
-    settings: ServiceSettings,
-    publisher: Publisher,
-    bootstrap: str,
-    mongo: AsyncMongoClient[Any],
-) -> None:
-    db = mongo[settings.database_name]
-    uow = UnitOfWork(client=mongo, db=db)
-    events = [as_event(factories.submitted()) for _ in range(30)]
-    ids = {event.subject for event in events}
-    await publish(bootstrap, COMPLAINT_EVENTS.name, events)
-    counted = counter_handler(uow, db)
-    for _ in range(2):  # a second group reads the whole topic again: a replay after a reset
+async def test_replaying_applied_events_in_a_batch_changes_nothing(harness: Harness) -> None:
+    ids = await harness.publish(submissions(30))
+    counted = counter_handler(harness.uow, harness.db)
+
+    # A second group reads the whole topic again: a replay after a reset.
+    for _ in range(2):
         seen: set[str] = set()
 
         async def handler(event: Event, seen: set[str] = seen) -> None:
             await counted(event)
             seen.add(event.subject)
 
-        consumer = await started_consumer(settings, publisher, Counting(uow), handler)
-        try:
+        await harness.consume(handler, ids, seen=seen)
 
-            async def all_seen(seen: set[str] = seen) -> bool:
-                return ids <= seen
+    assert await harness.effects(ids) == dict.fromkeys(ids, 1)
+    assert await harness.queued(ids) == len(ids)
 
-            await eventually(all_seen, timeout=60)
-        finally:
-            await consumer.stop()
 
-    assert await effects(db, ids) == dict.fromkeys(ids, 1)
-    assert await queued(db, ids) == len(ids)
+class RunCounter:
+    """A run handler: one bulk write counting every fresh event of the run, one outgoing event
+    each; records the size of every run it was given. Rejects a run holding ``bad``."""
+
+    def __init__(self, uow: UnitOfWork, db: Any, bad: str | None = None) -> None:
+        self.uow, self.db, self.bad = uow, db, bad
+        self.sizes: list[int] = []
+
+    async def __call__(self, events: Sequence[Event]) -> None:
+        self.sizes.append(len(events))
+
+        async def effect(session: Session, fresh: Sequence[Event]) -> list[Event]:
+            if any(event.subject == self.bad for event in fresh):
+                raise RejectedEvent("a complaint this service does not know")
+            await self.db.effects.bulk_write(
+                [UpdateOne({"_id": e.subject}, {"$inc": {"n": 1}}, upsert=True) for e in fresh],
+                session=session,
+            )
+            return [as_event(factories.routed(event.subject)) for event in fresh]
+
+        await self.uow.run_once_each(events, effect)
+
+    async def one(self, event: Event) -> None:
+        """The single handler: the same effect for one event."""
+        await self([event])
+
+
+async def test_consecutive_events_with_a_run_handler_are_applied_together_each_once(
+    harness: Harness,
+) -> None:
+    events = submissions(40)
+    events.insert(10, events[3])  # a double publish inside one run
+    ids = await harness.publish(events)
+    runs = RunCounter(harness.uow, harness.db)
+
+    await harness.consume(runs.one, ids, run_handler=runs)
+
+    assert await harness.effects(ids) == dict.fromkeys(ids, 1)
+    assert await harness.queued(ids) == len(ids)
+    assert await harness.marked(events) == len(ids)
+    assert max(runs.sizes) > 1 and len(runs.sizes) < len(ids)  # one call applied many
+
+
+async def test_a_run_that_fails_is_applied_one_by_one_and_only_its_culprit_dead_lettered(
+    harness: Harness,
+) -> None:
+    events = submissions(12)
+    bad = events[6]
+    ids = await harness.publish(events) - {bad.subject}
+    runs = RunCounter(harness.uow, harness.db, bad=bad.subject)
+
+    dlq = await harness.consume(runs.one, ids, run_handler=runs, dead_letter=bad.subject.encode())
+
+    # The topic is shared with the other tests here: of this test's complaints, only the culprit.
+    ours = {event.subject.encode() for event in events}
+    assert [record.key for record in dlq if record.key in ours] == [bad.subject.encode()]
+    assert await harness.effects(ids) == dict.fromkeys(ids, 1)  # the failed run left nothing
+    assert await harness.effects({bad.subject}) == {}
+    assert await harness.queued(ids | {bad.subject}) == len(ids)
 
 
 # -- group commit ------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pymongo import AsyncMongoClient
 from devstack.infra import ServerProcess
 from kernel.outbox import OUTBOX_COLLECTION
 from schemas.complaint import Role
-from schemas.events import ComplaintRouted, ComplaintSubmitted
+from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaStage
 from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, dead_letter_topic
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
@@ -245,6 +245,48 @@ async def test_routing_and_sla_outcomes_show_in_the_status_once_each(
         "submitted",
         "forwarded_to_agency",
     ]
+
+
+async def test_findings_about_many_complaints_arriving_together_each_show_on_their_own(
+    client: httpx.AsyncClient,
+    bootstrap: str,
+    mongo: AsyncMongoClient[Any],
+    settings: IntakeSettings,
+) -> None:
+    """Deadlines and standard checks come in runs (SLA emits them together) and intake writes a
+    run at once; one about a complaint stored elsewhere must not cost the others theirs."""
+    ids = [(await client.post("/v1/complaints", json=VALID)).json()["tracking_id"] for _ in "ab"]
+    stray = as_event(factories.deadline_set("LPR-ZZZZZ-ZZZZY"))
+    findings = [
+        as_event(factories.standard_checked(ids[0])),
+        as_event(factories.deadline_set(ids[0], stage=SlaStage.VERIFICATION, agency_id=None)),
+        as_event(factories.deadline_set(ids[0], stage=SlaStage.CEILING, agency_id=None)),
+        stray,
+        as_event(factories.deadline_set(ids[1], stage=SlaStage.VERIFICATION, agency_id=None)),
+        as_event(factories.standard_checked(ids[1])),
+    ]
+    await publish(bootstrap, COMPLAINT_EVENTS.name, findings)
+    complaints = mongo[settings.database_name][COMPLAINTS]
+
+    async def annotated() -> bool:
+        docs = await complaints.find({"_id": {"$in": ids}}).to_list(None)
+        return (
+            all(doc.get("standard") for doc in docs)
+            and sum(len(doc.get("deadlines") or {}) for doc in docs) == 3
+        )
+
+    await eventually(annotated, timeout=30)
+    dlq = await read_topic(
+        bootstrap,
+        dead_letter_topic(INTAKE_GROUP).name,
+        until=lambda records: any(r.headers.get("ce_id") == stray.id for r in records),
+    )
+    stored = {doc["_id"]: doc for doc in await complaints.find({"_id": {"$in": ids}}).to_list(None)}
+    assert set(stored[ids[0]]["deadlines"]) == {"verification", "ceiling"}
+    assert set(stored[ids[1]]["deadlines"]) == {"verification"}
+    assert all(stored[i]["standard"]["standard_id"] for i in ids)
+    ours = {event.id for event in findings}
+    assert [r.headers.get("ce_id") for r in dlq if r.headers.get("ce_id") in ours] == [stray.id]
 
 
 async def test_outcome_for_an_unknown_complaint_is_dead_lettered_and_consumption_goes_on(

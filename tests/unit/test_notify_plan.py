@@ -23,6 +23,7 @@ from services.notify.domain import (
     PlannedMessage,
     Preferences,
     after,
+    calls_for_messages,
     file_from,
     plan,
 )
@@ -349,3 +350,18 @@ def test_an_officer_body_checks_the_email_like_the_officer() -> None:
 
     with pytest.raises(ValueError, match="email"):
         OfficerBody.model_validate({"agency_id": AGENCY, "name": "Budi", "email": ""})
+
+
+@pytest.mark.parametrize("stage", list(SlaStage))
+@pytest.mark.parametrize("agency", [AGENCY, None])
+def test_a_deadline_notify_skips_unread_is_one_no_file_could_turn_into_a_message(
+    stage: SlaStage, agency: str | None
+) -> None:
+    """Notify reads nothing for an event ``calls_for_messages`` rules out: that is only right if
+    no file and no audience would have given it a message."""
+    deadline = factories.deadline_set(CID, stage=stage, agency_id=agency)
+    file = held(file_from(submitted(reporter_account="citizen-7")))
+    messages = plan(deadline, file, OFFICERS)
+    assert calls_for_messages(deadline) == bool(messages)
+    if messages:
+        assert {m.recipient for m in messages} == {"budi"}
