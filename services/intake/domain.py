@@ -322,6 +322,30 @@ def annotation(payload: EventPayload) -> tuple[str, dict[str, Any]]:
     raise TypeError(f"not a finding about a complaint: {type(payload).__name__}")
 
 
+Update = tuple[str, dict[str, Any]]  # a complaint's tracking ID, and a MongoDB update of it
+
+
+def merged_updates(updates: Sequence[Update]) -> list[Update]:
+    """Consecutive ``$set``-only updates of one complaint folded into one, with the effect of
+    applying them in turn (a later value of a field wins): a complaint's deadlines come two at
+    a time, and every write of a complaint rewrites each of its index entries."""
+    merged: list[Update] = []
+    for complaint_id, update in updates:
+        if merged and merged[-1][0] == complaint_id and _foldable(merged[-1][1], update):
+            merged[-1] = (complaint_id, {"$set": {**merged[-1][1]["$set"], **update["$set"]}})
+        else:
+            merged.append((complaint_id, update))
+    return merged
+
+
+def _foldable(first: dict[str, Any], then: dict[str, Any]) -> bool:
+    if set(first) != {"$set"} or set(then) != {"$set"}:
+        return False
+    # One $set may not name a field and a field inside it ("a" and "a.b"): keep those apart.
+    paths = set(first["$set"]) | set(then["$set"])
+    return not any(other.startswith(path + ".") for path in paths for other in paths)
+
+
 def deadline_update(payload: SlaDeadlineSet) -> dict[str, Any]:
     """Record a stage's deadline from the SLA service (a re-route replaces it)."""
     return {

@@ -29,6 +29,7 @@ from services.intake.domain import (
     ComplaintCreate,
     annotation,
     duplicate_report,
+    merged_updates,
     new_record,
     new_tracking_id,
     route_proposal,
@@ -452,7 +453,7 @@ class IntakeService:
         each shown on its complaint; consecutive ones are written together, in one write."""
 
         async def effect(session: Session, fresh: Sequence[Event]) -> Sequence[Event]:
-            updates = [annotation(event.data) for event in fresh]
+            updates = merged_updates([annotation(event.data) for event in fresh])
             if not await self._store.update_each(updates, session=session):
                 missing = sorted({complaint_id for complaint_id, _ in updates})
                 raise RejectedEvent(f"not every complaint of {missing} is stored here")

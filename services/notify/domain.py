@@ -9,7 +9,7 @@ through the channel they gave.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -168,11 +168,9 @@ def file_from(submitted: ComplaintSubmitted) -> ComplaintFile:
     )
 
 
-def after(payload: EventPayload, file: ComplaintFile) -> ComplaintFile:
-    """The file once the event happened (who holds the complaint now)."""
-    if isinstance(payload, ComplaintStatusChanged):
-        return replace(file, agency_id=payload.agency_id, unit_id=payload.unit_id)
-    return file
+def holder_fields(changed: ComplaintStatusChanged) -> dict[str, str | None]:
+    """What a status change makes the complaint's file say of who holds it now."""
+    return {"agency_id": changed.agency_id, "unit_id": changed.unit_id}
 
 
 def complainant_addresses(reporter: ReporterContact) -> dict[Channel, str]:

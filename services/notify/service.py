@@ -5,7 +5,8 @@ channel with retries, quiet hours, rate limits and digests."""
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,10 +32,11 @@ from schemas.events import (
 from services.notify.channels import Channel, DeliveryFailure, Outgoing, PermanentFailure
 from services.notify.domain import (
     Audience,
+    ComplaintFile,
     PlannedMessage,
-    after,
     calls_for_messages,
     file_from,
+    holder_fields,
     plan,
 )
 from services.notify.policy import KINDS, backoff, first_send_at
@@ -55,7 +57,7 @@ class NotifyService:
         uow: UnitOfWork,
         renderer: TemplateRenderer,
         digest_window: timedelta,
-        on_recorded: Callable[[Iterable[str]], None] | None = None,
+        on_recorded: Callable[[Mapping[str, int]], None] | None = None,
     ) -> None:
         self._store = store
         self._uow = uow
@@ -73,8 +75,15 @@ class NotifyService:
             recorded.clear()
             payload = event.data
             store = self._store
+            file: ComplaintFile | None
             if isinstance(payload, ComplaintSubmitted):
-                await store.save_file(file_from(payload), session=session)
+                file = file_from(payload)  # as stored: no need to read it back
+                await store.save_file(file, session=session)
+            elif isinstance(payload, ComplaintStatusChanged):
+                # Who holds the complaint now, and the file as it is then, in one round trip.
+                file = await store.update_file(
+                    payload.complaint_id, holder_fields(payload), session=session
+                )
             elif isinstance(payload, ComplaintRouted):
                 await store.update_file(
                     payload.complaint_id, {"agency_name": payload.agency_name}, session=session
@@ -85,32 +94,28 @@ class NotifyService:
                     payload.complaint_id, payload.supporter_account, session=session
                 )
                 return None, ()
-            file = await store.file(event.subject, session=session)
+            else:
+                file = await store.file(event.subject, session=session)
             if file is None:
                 log.info("notification_for_unknown_complaint", event_type=event.type)
                 return None, ()
-            file = after(payload, file)
-            if isinstance(payload, ComplaintStatusChanged):
-                await store.update_file(
-                    file.complaint_id,
-                    {"agency_id": file.agency_id, "unit_id": file.unit_id},
-                    session=session,
-                )
             audience = await self._audience(file, session=session)
             now = stored_precision(datetime.now(UTC))
-            events: list[Event] = []
-            for message in plan(payload, file, audience):
-                doc = self._document(message, event, now)
-                await store.record(doc, session=session)
-                if message.channel == "inbox":  # delivered by being stored
-                    events.append(_sent_event(doc, event.correlation_id, now, attempts=1))
-                recorded.append(message)
+            recorded.extend(plan(payload, file, audience))
+            docs = [self._document(message, event, now) for message in recorded]
+            await store.record(docs, session=session)
+            # An inbox message is delivered by being stored.
+            events = [
+                _sent_event(doc, event.correlation_id, now, attempts=1)
+                for doc in docs
+                if doc["channel"] == "inbox"
+            ]
             return None, events
 
         if await self._uow.run_once(event, effect):
             for message in recorded:
                 NOTIFICATIONS_RECORDED.labels(message.recipient_role.value, message.channel).inc()
-            queued = {m.channel for m in recorded if m.channel != "inbox"}
+            queued = Counter[str](m.channel for m in recorded if m.channel != "inbox")
             if queued and self._on_recorded is not None:
                 wake = self._on_recorded
                 self._uow.after_commit(lambda: wake(queued))
@@ -187,7 +192,10 @@ class Dispatcher:
     ) -> None:
         self._store = store
         self._idle_poll = max(idle_poll or poll_seconds, poll_seconds)
-        self._due: dict[str, asyncio.Event] = {}
+        # Per channel: its idle workers, first to fall idle first, and the wake-ups that found
+        # none idle (a worker claims again instead of sleeping while some are owed).
+        self._idle: dict[str, deque[asyncio.Future[None]]] = {}
+        self._owed: Counter[str] = Counter()
         self._abandoned_checked: dict[str, datetime] = {}
         self._uow = uow
         self._channels = list(channels)
@@ -202,17 +210,27 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
-    def wake(self, channels: Iterable[str]) -> None:
-        """Messages were queued on these channels: their idle workers look now."""
-        for name in channels:
-            due = self._due.get(name)
-            if due is not None:
-                due.set()
+    def wake(self, queued: Mapping[str, int]) -> None:
+        """Messages were queued (so many per channel): as many idle workers look now. Waking
+        them all had each message claimed by one and looked for by every other: seven claims
+        a message, the most expensive query notify makes."""
+        for name, count in queued.items():
+            idle = self._idle.get(name)
+            if idle is None:
+                continue
+            for _ in range(count):
+                while idle and idle[0].done():
+                    idle.popleft()
+                if not idle:
+                    self._owed[name] += 1
+                    continue
+                idle.popleft().set_result(None)
 
     async def start(self) -> None:
         """One pool of workers per channel."""
         self._stopping.clear()
-        self._due = {channel.name: asyncio.Event() for channel in self._channels}
+        self._idle = {channel.name: deque() for channel in self._channels}
+        self._owed.clear()
         self._tasks = [
             asyncio.create_task(
                 self._worker(channel, digests=n == 0), name=f"notify-{channel.name}-{n}"
@@ -236,28 +254,32 @@ class Dispatcher:
         falling due and senders that died), less often the longer nothing comes, up to
         ``idle_poll``; the others sleep until the consumer queues messages (``wake``). Twelve
         workers polling twice a second were the database's busiest client under load."""
-        due = self._due[channel.name]
+        name = channel.name
         idle = self._poll
         while not self._stopping.is_set():
             try:
                 busy = await self.deliver_one(channel, digests=digests)
             except Exception:  # a database hiccup: log, back off, keep the worker alive
-                log.exception("notify_worker_error", channel=channel.name)
+                log.exception("notify_worker_error", channel=name)
                 busy = False
             if busy:
                 idle = self._poll
                 continue
-            due.clear()
-            waiting = asyncio.ensure_future(due.wait())
-            stopping = asyncio.ensure_future(self._stopping.wait())
+            if self._owed[name]:  # queued while this worker was looking: look again
+                self._owed[name] -= 1
+                continue
+            woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._idle[name].append(woken)
+            stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
             await asyncio.wait(
-                {waiting, stopping},
+                {woken, stopping},
                 timeout=idle if digests else None,
                 return_when=asyncio.FIRST_COMPLETED,
             )
-            for pending in (waiting, stopping):
-                pending.cancel()
-            idle = self._poll if due.is_set() else min(idle * 2, self._idle_poll)
+            stopping.cancel()
+            was_woken = woken.done()
+            woken.cancel()  # a timed-out worker leaves the idle line (wake skips it)
+            idle = self._poll if was_woken else min(idle * 2, self._idle_poll)
 
     async def deliver_one(self, channel: Channel, *, digests: bool = True) -> bool:
         """Claim and deliver one due message (and what folds into its digest); False when

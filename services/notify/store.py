@@ -71,9 +71,15 @@ class NotifyStore:
 
     async def update_file(
         self, complaint_id: str, fields: dict[str, Any], *, session: Session
-    ) -> None:
-        """Change what the file says (agency, unit)."""
-        await self._files.update_one({"_id": complaint_id}, {"$set": fields}, session=session)
+    ) -> ComplaintFile | None:
+        """Change what the file says (agency, unit); the file as it is then (None: no file)."""
+        doc = await self._files.find_one_and_update(
+            {"_id": complaint_id},
+            {"$set": fields},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        return self._opened(doc)
 
     async def add_supporter(self, complaint_id: str, account: str, *, session: Session) -> None:
         """A supporter hears about the report's progress."""
@@ -83,7 +89,9 @@ class NotifyStore:
 
     async def file(self, complaint_id: str, *, session: Session) -> ComplaintFile | None:
         """The stored file of a complaint."""
-        doc = await self._files.find_one({"_id": complaint_id}, session=session)
+        return self._opened(await self._files.find_one({"_id": complaint_id}, session=session))
+
+    def _opened(self, doc: dict[str, Any] | None) -> ComplaintFile | None:
         if doc is None:
             return None
         doc["complaint_id"] = doc.pop("_id")
@@ -152,12 +160,14 @@ class NotifyStore:
 
     # messages: log, queue, inbox
 
-    async def record(self, doc: dict[str, Any], *, session: Session) -> None:
-        """Log a planned message (its ``_id`` is the (event, recipient, channel) key) and, when
-        it still has to be delivered, queue it."""
-        await self._messages.insert_one(doc, session=session)
-        if doc["status"] != SENT:
-            await self._queue.insert_one(_queued(doc), session=session)
+    async def record(self, docs: Sequence[dict[str, Any]], *, session: Session) -> None:
+        """Log planned messages (each ``_id`` is the (event, recipient, channel) key) and queue
+        those still to be delivered: one write for each, however many messages."""
+        if docs:
+            await self._messages.insert_many(docs, session=session)
+        waiting = [_queued(doc) for doc in docs if doc["status"] != SENT]
+        if waiting:
+            await self._queue.insert_many(waiting, session=session)
 
     async def claim(
         self,

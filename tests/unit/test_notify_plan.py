@@ -22,9 +22,9 @@ from services.notify.domain import (
     Officer,
     PlannedMessage,
     Preferences,
-    after,
     calls_for_messages,
     file_from,
+    holder_fields,
     plan,
 )
 from services.notify.policy import KINDS, QuietHours, backoff, first_send_at
@@ -246,14 +246,12 @@ def test_keys_are_per_event_recipient_and_channel() -> None:
 
 
 def test_the_file_follows_the_holder() -> None:
-    file = held(file_from(submitted()))
-    moved = after(
-        changed(
-            LifecycleAction.FORWARD_TO_UNIT, ComplaintStatus.FORWARDED_TO_UNIT, unit_id="bina-marga"
-        ),
-        file,
+    to_unit = changed(
+        LifecycleAction.FORWARD_TO_UNIT, ComplaintStatus.FORWARDED_TO_UNIT, unit_id="bina-marga"
     )
-    assert moved.unit_id == "bina-marga"
+    assert holder_fields(to_unit) == {"agency_id": AGENCY, "unit_id": "bina-marga"}
+    back = changed(LifecycleAction.FORWARD, ComplaintStatus.FORWARDED_TO_AGENCY, unit_id=None)
+    assert holder_fields(back) == {"agency_id": AGENCY, "unit_id": None}
 
 
 def test_every_template_renders_in_both_locales() -> None:
