@@ -109,6 +109,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         backoff_cap=settings.notify_backoff_cap_seconds,
         send_timeout=settings.notify_send_timeout_seconds,
         rate_per_hour=settings.notify_rate_per_hour,
+        claim_batch=settings.notify_claim_batch,
     )
     service = NotifyService(
         store=store,

@@ -55,6 +55,13 @@ class NotifySettings(ServiceSettings):
         description="Sends in flight per channel; each channel has its own, so a slow one "
         "never holds the others up.",
     )
+    notify_claim_batch: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description="Most messages a sender claims at once (each is still recorded as soon "
+        "as it is sent); the channel's first sender, which makes the digests, claims one.",
+    )
     notify_dispatch_poll_seconds: float = Field(
         default=0.5,
         gt=0,

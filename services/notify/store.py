@@ -1,6 +1,7 @@
 """MongoDB adapter of notify: complaint files (contacts), the officer directory, webhooks,
 preferences, and the message log that is also the delivery queue and the in-app inbox."""
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -177,23 +178,25 @@ class NotifyStore:
         lease: timedelta,
         digests: bool,
         abandoned: bool = True,
+        digestible_only: bool = False,
     ) -> dict[str, Any] | None:
         """Take the most overdue message of a channel (or, when ``abandoned``, one whose sender
         died mid-send); digestible ones only when ``digests`` (one worker per channel takes
-        those, so that two workers never split one recipient's digest between them).
+        those, so that two workers never split one recipient's digest between them). With
+        ``digestible_only``, the waiting messages it takes are digestible ones (the others are
+        claimed in batches), the abandoned ones any.
 
         Claims run on the queue, which holds only undelivered messages: the delivery log
         grows without bound, the queue stays as small as the backlog."""
-        only = {} if digests else {"digestible": False}
+        kinds = {} if digests else {"digestible": False}
         claimed = {"$set": {"status": SENDING, "lease_until": now + lease}, "$inc": {"attempts": 1}}
-        queries: list[dict[str, Any]] = [
-            {"status": {"$in": WAITING}, "next_attempt_at": {"$lte": now}}
-        ]
+        waiting = {"status": {"$in": WAITING}, "next_attempt_at": {"$lte": now}}
+        queries = [{**kinds, **waiting, **({"digestible": True} if digestible_only else {})}]
         if abandoned:
-            queries.append({"status": SENDING, "lease_until": {"$lt": now}})
+            queries.append({**kinds, "status": SENDING, "lease_until": {"$lt": now}})
         for query in queries:
             entry = await self._queue.find_one_and_update(
-                {"channel": channel, **only, **query},
+                {"channel": channel, **query},
                 claimed,
                 sort=[("next_attempt_at", ASCENDING)],
                 return_document=ReturnDocument.AFTER,
@@ -201,6 +204,60 @@ class NotifyStore:
             if entry is not None:
                 return await self._with_message(entry)
         return None
+
+    async def claim_many(
+        self,
+        channel: str,
+        *,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Take up to ``limit`` of a channel's most overdue waiting messages that fold into no
+        digest, most overdue first.
+
+        Four round trips however many: find them, claim those still free (another sender may
+        take some in between: each is claimed once), read back which are this call's, and
+        read their messages. Never one whose sender died: the killed sender's transaction may
+        still hold it, and on the embedded database a write to it waits until that
+        transaction is reaped, which held a whole batch (a single claim waits alone)."""
+        claim = uuid.uuid4().hex
+        scope = {
+            "channel": channel,
+            "digestible": False,
+            "status": {"$in": WAITING},
+            "next_attempt_at": {"$lte": now},
+        }
+        found = await (
+            self._queue.find(scope, {"_id": 1})
+            .sort("next_attempt_at", ASCENDING)
+            .limit(limit)
+            .to_list(None)
+        )
+        if not found:
+            return []
+        ids = [doc["_id"] for doc in found]
+        await self._queue.update_many(
+            {"_id": {"$in": ids}, **scope},
+            {
+                "$set": {"status": SENDING, "lease_until": now + lease, "claim": claim},
+                "$inc": {"attempts": 1},
+            },
+        )
+        entries = await self._queue.find({"_id": {"$in": ids}, "claim": claim}).to_list(None)
+        messages = {
+            doc["_id"]: doc
+            async for doc in self._messages.find({"_id": {"$in": [e["_id"] for e in entries]}})
+        }
+        taken = [{**messages[e["_id"]], "attempts": e["attempts"]} for e in entries]
+        return sorted(taken, key=lambda m: m["next_attempt_at"] or now)
+
+    async def release(self, message_ids: Sequence[str]) -> None:
+        """Hand claimed messages back unsent, due at once (not counted as an attempt)."""
+        await self._queue.update_many(
+            {"_id": {"$in": list(message_ids)}, "status": SENDING},
+            {"$set": {"status": PENDING, "lease_until": None}, "$inc": {"attempts": -1}},
+        )
 
     async def _with_message(self, entry: dict[str, Any]) -> dict[str, Any]:
         message = await self._messages.find_one({"_id": entry["_id"]})
