@@ -214,8 +214,8 @@ class Dispatcher:
 
     def wake(self, queued: Mapping[str, int]) -> None:
         """Messages were queued (so many per channel): as many idle workers look now. Waking
-        them all had each message claimed by one and looked for by every other: seven claims
-        a message, the most expensive query notify makes."""
+        them all had each message claimed by one and looked for in vain by every other (five to
+        seven claims a message, the costliest query notify makes)."""
         for name, count in queued.items():
             idle = self._idle.get(name)
             if idle is None:
@@ -224,7 +224,8 @@ class Dispatcher:
                 while idle and idle[0].done():
                     idle.popleft()
                 if not idle:
-                    self._owed[name] += 1
+                    # A busy worker claims again anyway: more owed looks than workers is waste.
+                    self._owed[name] = min(self._owed[name] + 1, self._concurrency)
                     continue
                 idle.popleft().set_result(None)
 
