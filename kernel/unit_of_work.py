@@ -44,6 +44,10 @@ class _Batch:
     events: list[Event] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
+    def applied(self, event_id: str) -> bool:
+        """Whether an earlier commit or this batch already applied the event."""
+        return event_id in self.processed_before or event_id in self.marks
+
 
 # Per task: only the consumer that opened the batch joins it, never a concurrent HTTP request.
 _BATCH: ContextVar[_Batch | None] = ContextVar("lapor_unit_of_work_batch", default=None)
@@ -133,7 +137,7 @@ class UnitOfWork:
         """Apply ``effect`` for ``event`` unless it was applied before; False for a repeat."""
         batch = _BATCH.get()
         if batch is not None:
-            if event.id in batch.processed_before or event.id in batch.marks:
+            if batch.applied(event.id):
                 return False
             _, events = await effect(batch.session)
             batch.marks[event.id] = self._mark(event)
@@ -177,7 +181,7 @@ class UnitOfWork:
             return applied
         fresh: dict[str, Event] = {}
         for event in events:
-            if event.id not in batch.processed_before and event.id not in batch.marks:
+            if not batch.applied(event.id):
                 fresh.setdefault(event.id, event)  # a double publish comes twice in one run
         if fresh:
             batch.events.extend(await effect(batch.session, list(fresh.values())))

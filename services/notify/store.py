@@ -202,7 +202,7 @@ class NotifyStore:
                 return_document=ReturnDocument.AFTER,
             )
             if entry is not None:
-                return await self._with_message(entry)
+                return (await self._with_messages([entry]))[0]
         return None
 
     async def claim_many(
@@ -245,11 +245,7 @@ class NotifyStore:
             },
         )
         entries = await self._queue.find({"_id": {"$in": ids}, "claim": claim}).to_list(None)
-        messages = {
-            doc["_id"]: doc
-            async for doc in self._messages.find({"_id": {"$in": [e["_id"] for e in entries]}})
-        }
-        taken = [{**messages[e["_id"]], "attempts": e["attempts"]} for e in entries]
+        taken = await self._with_messages(entries)
         return sorted(taken, key=lambda m: m["next_attempt_at"] or now)
 
     async def release(self, message_ids: Sequence[str]) -> None:
@@ -259,10 +255,15 @@ class NotifyStore:
             {"$set": {"status": PENDING, "lease_until": None}, "$inc": {"attempts": -1}},
         )
 
-    async def _with_message(self, entry: dict[str, Any]) -> dict[str, Any]:
-        message = await self._messages.find_one({"_id": entry["_id"]})
-        assert message is not None, "a queued message is always logged"
-        return {**message, "attempts": entry["attempts"]}
+    async def _with_messages(self, entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The logged messages of claimed queue entries, with the attempts the claims counted:
+        one read however many."""
+        if not entries:
+            return []
+        ids = [entry["_id"] for entry in entries]
+        messages = {doc["_id"]: doc async for doc in self._messages.find({"_id": {"$in": ids}})}
+        assert len(messages) == len(ids), "a queued message is always logged"
+        return [{**messages[entry["_id"]], "attempts": entry["attempts"]} for entry in entries]
 
     async def claim_digest(
         self, lead: dict[str, Any], *, now: datetime, lease: timedelta
@@ -284,7 +285,7 @@ class NotifyStore:
             },
         )
         entries = [doc async for doc in self._queue.find({"digest_id": lead["_id"]})]
-        folded = [await self._with_message(entry) for entry in entries]
+        folded = await self._with_messages(entries)
         return sorted(folded, key=lambda m: m["recorded_at"])
 
     async def take_rate_slot(
