@@ -62,6 +62,17 @@ OUTBOX_OLDEST_AGE = Gauge(
     "Age of the oldest unpublished outbox event (0 when empty).",
     ["service"],
 )
+DATABASE_COMMANDS = Counter(
+    "lapor_database_commands_total",
+    "Commands sent to MongoDB, by command name (find, insert, commitTransaction, ...).",
+    ["service", "command", "outcome"],
+)
+DATABASE_COMMAND_SECONDS = Histogram(
+    "lapor_database_command_duration_seconds",
+    "Round trip of a MongoDB command as the driver saw it.",
+    ["service", "command"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
 COMPLAINTS_RECEIVED = Counter(
     "lapor_complaints_received_total",
     "Complaints accepted by intake, by channel, report type and province (2-digit code).",

@@ -6,11 +6,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, PyMongoError
 
+from kernel.metrics import DATABASE_COMMAND_SECONDS, DATABASE_COMMANDS
 from kernel.settings import ServiceSettings
 
 Document = dict[str, Any]
@@ -19,6 +20,51 @@ T = TypeVar("T")
 
 # Errors that mean "the database is unreachable right now", not "this request is wrong".
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure,)
+
+
+# The command names a label may take; anything else (admin commands, the driver's own) is
+# "other", so that the label set stays bounded whatever a future driver sends.
+COMMAND_NAMES = frozenset(
+    {
+        "find",
+        "getMore",
+        "insert",
+        "update",
+        "delete",
+        "findAndModify",
+        "aggregate",
+        "count",
+        "distinct",
+        "commitTransaction",
+        "abortTransaction",
+        "createIndexes",
+        "killCursors",
+        "endSessions",
+        "ping",
+    }
+)
+
+
+class CommandMetrics(monitoring.CommandListener):
+    """Counts and times every command a service sends: which service loads the database, and
+    with what, is what an SRE asks first when it is slow."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass  # the outcome carries the duration; nothing to keep until then
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._observe(event.command_name, event.duration_micros, "ok")
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._observe(event.command_name, event.duration_micros, "failed")
+
+    def _observe(self, name: str, micros: int, outcome: str) -> None:
+        command = name if name in COMMAND_NAMES else "other"
+        DATABASE_COMMANDS.labels(self._service, command, outcome).inc()
+        DATABASE_COMMAND_SECONDS.labels(self._service, command).observe(micros / 1e6)
 
 
 def connect(settings: ServiceSettings) -> AsyncMongoClient[Document]:
@@ -30,6 +76,7 @@ def connect(settings: ServiceSettings) -> AsyncMongoClient[Document]:
         connectTimeoutMS=settings.mongo_timeout_ms,
         socketTimeoutMS=settings.mongo_timeout_ms * 2,
         appname=f"lapor-{settings.service_name}",
+        event_listeners=[CommandMetrics(settings.service_name)],
     )
 
 

@@ -141,6 +141,21 @@ def dashboards() -> dict[str, dict[str, Any]]:
             "s",
         ),
         (
+            "Database commands per second",
+            "timeseries",
+            [f"sum by (service, command) (rate(lapor_database_commands_total{{{service}}}[5m]))"],
+            "ops",
+        ),
+        (
+            "Database command p95",
+            "timeseries",
+            [
+                f"histogram_quantile(0.95, sum by (service, command, le) "
+                f"(rate(lapor_database_command_duration_seconds_bucket{{{service}}}[5m])))"
+            ],
+            "s",
+        ),
+        (
             "Dead letters (1h)",
             "stat",
             [f"sum by (service, topic) (increase(lapor_dead_letters_total{{{service}}}[1h]))"],

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -470,3 +471,27 @@ async def test_contact_details_are_sealed_at_rest_and_shown_only_to_who_may_see_
     assert shown["reporter"]["email"] == "siti.sealed@example.id"
     mine = (await client.get(f"/v1/complaints/{cid}", headers=citizen)).json()
     assert mine["reporter"]["phone"] == "+6281200001111"
+
+
+def database_commands(metrics: str, command: str) -> float:
+    pattern = (
+        r'^lapor_database_commands_total\{command="'
+        + command
+        + r'",outcome="ok",service="intake"\} ([0-9.e+]+)$'
+    )
+    found = re.search(pattern, metrics, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_the_database_commands_a_submission_sends_show_on_the_metrics(
+    client: httpx.AsyncClient,
+) -> None:
+    before = (await client.get("/metrics")).text
+    assert (await client.post("/v1/complaints", json=VALID)).status_code == 201
+    after = (await client.get("/metrics")).text
+    # The complaint and its event are inserted in one transaction.
+    assert database_commands(after, "insert") >= database_commands(before, "insert") + 2
+    assert database_commands(after, "commitTransaction") > database_commands(
+        before, "commitTransaction"
+    )
+    assert 'lapor_database_command_duration_seconds_bucket{command="insert"' in after
