@@ -10,6 +10,9 @@ One run, on this machine, with the embedded broker and database:
    percentiles from the POST to each of those events, read from the events' own ``ce_time`` on
    the topic, at 25 %, 50 % and 90 % of the saturation rate.
 3. Ratios, and each service's memory (RSS) at the end.
+4. Where the time goes: intake's saturation alone (its broker and database only, fresh ones),
+   with the CPU per request of each process; CPU per complaint of every process over the
+   platform phases; database commands per complaint, by the service that sent them.
 
 Results go to ``bench/results/platform.json``, ``platform.md`` and ``latency.png``.
 
@@ -228,6 +231,45 @@ async def asgi_ceiling(tmp: Path) -> float:
 # -- the platform -----------------------------------------------------------------------------
 
 
+async def intake_alone() -> dict[str, Any]:
+    """Intake's saturation with nothing else on the machine but its broker and database (fresh
+    ones): the bare endpoint is measured alone, and this is the like-for-like figure. With the
+    whole platform running, intake shares the two cores with consumers draining a backlog."""
+    kafka, mongo = infra.start_kafka(), infra.start_mongo()
+    try:
+        platform = await asyncio.to_thread(
+            start_platform,
+            kafka_bootstrap=infra.kafka_bootstrap(kafka),
+            mongo_url=infra.mongo_url(mongo),
+            log_dir=RESULTS / "tmp" / "logs-intake-alone",
+            extra_env=QUICK_GROUPS | {"LOG_LEVEL": "WARNING", "OUTBOX_POLL_SECONDS": "0.2"},
+            services=("intake",),
+        )
+        try:
+            url = f"{platform.url('intake')}/v1/complaints"
+            await asyncio.to_thread(wrk, url, COMPLAINT, 3)  # warm up: indexes, caches
+            pids = {
+                "database": mongo.process.pid,
+                "broker": kafka.process.pid,
+                "intake": platform.services["intake"].process.pid,
+            }
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            per_second, total, failed = await asyncio.to_thread(wrk, url, COMPLAINT, SECONDS)
+            return {
+                "per_s": per_second,
+                "failed": failed,
+                "cpu_ms_per_request": {
+                    name: round((cpu_seconds(pid) - before[name]) / max(total, 1) * 1000, 2)
+                    for name, pid in pids.items()
+                },
+            }
+        finally:
+            platform.stop()
+    finally:
+        kafka.stop()
+        mongo.stop()
+
+
 @dataclass
 class Trace:
     """When each complaint was posted (client clock) and when its events happened."""
@@ -351,6 +393,25 @@ async def database_commands(mongo_url: str) -> int:
     return int(sum(status["opcounters"].values()))
 
 
+COMMANDS_SERIES = re.compile(
+    r'^lapor_database_commands_total\{command="(\w+)",outcome="\w+",service="[\w-]+"\} (\S+)$',
+    re.MULTILINE,
+)
+
+
+async def commands_by_service(platform: Platform) -> dict[str, dict[str, float]]:
+    """Database commands each service has sent so far, by command name (its own metrics)."""
+    counts: dict[str, dict[str, float]] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for name in platform.services:
+            text = (await client.get(f"{platform.url(name)}/metrics")).text
+            by_command: dict[str, float] = {}
+            for command, value in COMMANDS_SERIES.findall(text):
+                by_command[command] = by_command.get(command, 0.0) + float(value)
+            counts[name] = by_command
+    return counts
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -420,7 +481,10 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| platform | rate |",
         "|---|---|",
-        f"| intake POST at saturation | {p['intake_saturation_per_s']} req/s |",
+        f"| intake POST at saturation, alone (its broker and database only) | "
+        f"{result['intake_alone']['per_s']} req/s |",
+        f"| intake POST at saturation, whole platform running | "
+        f"{p['intake_saturation_per_s']} req/s |",
         f"| end to end (submitted → routed → deadline → notification) | "
         f"{p['end_to_end_per_s']} complaints/s |",
         "",
@@ -444,6 +508,7 @@ def markdown(result: dict[str, Any]) -> str:
         "| ratio | value | target |",
         "|---|---|---|",
         f"| intake ÷ bare ASGI | {r['intake_vs_asgi']} | ≥ 0.5 |",
+        f"| intake alone ÷ bare ASGI | {r['intake_alone_vs_asgi']} | |",
         f"| end to end ÷ MongoDB insert_one | {r['end_to_end_vs_insert_one']} | ≥ 0.167 |",
         f"| p99 POST→routed at 50 % of saturation (ms) | {r['p99_routed_at_half_ms']} | < 100 |",
         f"| p99 POST→routed at 50 % of end to end (ms) | "
@@ -459,6 +524,23 @@ def markdown(result: dict[str, Any]) -> str:
         "| process | CPU ms per complaint |",
         "|---|---|",
         *[f"| {name} | {ms} |" for name, ms in p["cpu_ms_per_complaint"].items()],
+        "",
+        "Intake alone, CPU per request: "
+        + ", ".join(
+            f"{name} {ms} ms" for name, ms in result["intake_alone"]["cpu_ms_per_request"].items()
+        )
+        + ".",
+        "",
+        "Database commands per complaint, by the service that sent them:",
+        "",
+        "| service | commands | the most frequent |",
+        "|---|---|---|",
+        *[
+            f"| {name} | {round(sum(commands.values()), 1)} | "
+            + ", ".join(f"{command} {n}" for command, n in list(commands.items())[:5])
+            + " |"
+            for name, commands in p["database_commands_per_complaint_by_service"].items()
+        ],
         "",
     ]
     return "\n".join(lines)
@@ -501,6 +583,9 @@ async def run() -> dict[str, Any]:
             "asgi_per_s": await asgi_ceiling(tmp),
         }
         print(json.dumps(ceilings), flush=True)
+        print("intake alone ...", flush=True)
+        alone = await intake_alone()
+        print(json.dumps(alone), flush=True)
         print("platform ...", flush=True)
         platform = await asyncio.to_thread(
             start_platform,
@@ -521,6 +606,7 @@ async def run() -> dict[str, Any]:
         }
         cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
         commands_before = await database_commands(mongo_url)
+        sent_before = await commands_by_service(platform)
         try:
             figures = await platform_figures(platform)
             complaints = figures["complaints_at_saturation"] + sum(
@@ -535,6 +621,15 @@ async def run() -> dict[str, Any]:
             figures["database_commands_per_complaint"] = round(
                 (await database_commands(mongo_url) - commands_before) / complaints, 1
             )
+            sent_after = await commands_by_service(platform)
+            figures["database_commands_per_complaint_by_service"] = {
+                name: {
+                    command: round((count - sent_before[name].get(command, 0.0)) / complaints, 2)
+                    for command, count in sorted(commands.items(), key=lambda item: -item[1])
+                    if count > sent_before[name].get(command, 0.0)
+                }
+                for name, commands in sent_after.items()
+            }
         finally:
             platform.stop()
     finally:
@@ -548,9 +643,11 @@ async def run() -> dict[str, Any]:
         "seconds_per_phase": SECONDS,
         "concurrency": CONCURRENCY,
         "ceilings": ceilings,
+        "intake_alone": alone,
         "platform": figures,
         "ratios": {
             "intake_vs_asgi": round(figures["intake_saturation_per_s"] / ceilings["asgi_per_s"], 3),
+            "intake_alone_vs_asgi": round(alone["per_s"] / ceilings["asgi_per_s"], 3),
             "end_to_end_vs_insert_one": round(
                 figures["end_to_end_per_s"] / ceilings["mongo"]["insert_one_per_s"], 3
             ),
