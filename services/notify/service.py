@@ -292,29 +292,41 @@ class Dispatcher:
         nothing was due."""
         now = stored_precision(datetime.now(UTC))
         if digests or self._claim_batch == 1:
-            # Messages whose sender died are looked for a few times a lease, not at every claim:
-            # an empty claim then costs one query, not two. Only here, one at a time (see
-            # ``claim_many``).
-            checked = self._abandoned_checked.get(channel.name)
-            abandoned = checked is None or now - checked >= self._lease / 4
-            if abandoned:
-                self._abandoned_checked[channel.name] = now
-            # The lead sender's digestible messages first; then, claiming in batches, the rest.
-            lead = await self._store.claim(
-                channel.name,
-                now=now,
-                lease=self._lease,
-                digests=digests,
-                abandoned=abandoned,
-                digestible_only=self._claim_batch > 1,
-            )
-            if lead is not None:
-                await self._deliver(channel, lead)
+            if await self._deliver_claimed_alone(channel, now, digests=digests):
                 return True
             if self._claim_batch == 1:
                 return False
-        # On the embedded database a claim reads every due entry of the channel: under a
-        # backlog of a few hundred that was 20-30 ms of its CPU for each message.
+        return await self._deliver_claimed_together(channel, now)
+
+    async def _deliver_claimed_alone(
+        self, channel: Channel, now: datetime, *, digests: bool
+    ) -> bool:
+        """One message claimed on its own: the lead sender's digestible ones (all of them when
+        not claiming in batches), or one whose sender died. False when none was due."""
+        # Messages whose sender died are looked for a few times a lease, not at every claim:
+        # an empty claim then costs one query, not two. Only here, one at a time (see
+        # ``claim_many``).
+        checked = self._abandoned_checked.get(channel.name)
+        abandoned = checked is None or now - checked >= self._lease / 4
+        if abandoned:
+            self._abandoned_checked[channel.name] = now
+        lead = await self._store.claim(
+            channel.name,
+            now=now,
+            lease=self._lease,
+            digests=digests,
+            abandoned=abandoned,
+            digestible_only=self._claim_batch > 1,
+        )
+        if lead is None:
+            return False
+        await self._deliver(channel, lead)
+        return True
+
+    async def _deliver_claimed_together(self, channel: Channel, now: datetime) -> bool:
+        """Up to ``claim_batch`` waiting messages claimed at once, delivered one by one. On the
+        embedded database a claim reads every due entry of the channel: under a backlog of a
+        few hundred that was 20-30 ms of its CPU for each message. False when none was due."""
         claimed = await self._store.claim_many(
             channel.name, now=now, lease=self._lease, limit=self._claim_batch
         )
@@ -322,7 +334,7 @@ class Dispatcher:
         for at, message in enumerate(claimed):
             if self._stopping.is_set():
                 # Hand back what was not sent, for another sender now rather than after a lease.
-                await self._store.release([m["_id"] for m in claimed[at:]])
+                await self._store.hand_back([m["_id"] for m in claimed[at:]])
                 break
             moment = stored_precision(datetime.now(UTC))
             if held_until - moment < self._lease / 2:
@@ -344,7 +356,7 @@ class Dispatcher:
                 rate_subject(lead), channel.name, now=now, limit=self._rate
             )
             if not allowed:
-                await self._store.postpone(lead["_id"], now + timedelta(minutes=5))
+                await self._store.hand_back([lead["_id"]], until=now + timedelta(minutes=5))
                 return
         batch = [lead]
         if lead.get("digestible"):

@@ -248,13 +248,6 @@ class NotifyStore:
         taken = await self._with_messages(entries)
         return sorted(taken, key=lambda m: m["next_attempt_at"] or now)
 
-    async def release(self, message_ids: Sequence[str]) -> None:
-        """Hand claimed messages back unsent, due at once (not counted as an attempt)."""
-        await self._queue.update_many(
-            {"_id": {"$in": list(message_ids)}, "status": SENDING},
-            {"$set": {"status": PENDING, "lease_until": None}, "$inc": {"attempts": -1}},
-        )
-
     async def _with_messages(self, entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """The logged messages of claimed queue entries, with the attempts the claims counted:
         one read however many."""
@@ -313,14 +306,13 @@ class NotifyStore:
             {"$set": {"lease_until": until}},
         )
 
-    async def postpone(self, message_id: str, until: datetime) -> None:
-        """Hand a claimed message back unsent (not counted as an attempt)."""
-        await self._queue.update_one(
-            {"_id": message_id, "status": SENDING},
-            {
-                "$set": {"status": PENDING, "next_attempt_at": until, "lease_until": None},
-                "$inc": {"attempts": -1},
-            },
+    async def hand_back(self, message_ids: Sequence[str], *, until: datetime | None = None) -> None:
+        """Hand claimed messages back unsent, not counted as an attempt: due as they were, or
+        from ``until`` on."""
+        due = {} if until is None else {"next_attempt_at": until}
+        await self._queue.update_many(
+            {"_id": {"$in": list(message_ids)}, "status": SENDING},
+            {"$set": {"status": PENDING, "lease_until": None, **due}, "$inc": {"attempts": -1}},
         )
 
     async def settle(
