@@ -57,6 +57,8 @@ QUICK_GROUPS = {
     "KAFKA_HEARTBEAT_INTERVAL_MS": "500",
     "HTTP_PUBLIC_RATE_PER_MINUTE": "0",  # one load generator, one address: not a flood to stop
 }
+# Every service the benchmark starts, in either phase.
+SERVICE_ENV = QUICK_GROUPS | {"LOG_LEVEL": "WARNING", "OUTBOX_POLL_SECONDS": "0.2"}
 COMPLAINT = {
     "title": "Jalan berlubang di depan pasar",
     "body": "Lubang besar di Jalan Pattimura membahayakan pengendara motor.",
@@ -242,7 +244,7 @@ async def intake_alone() -> dict[str, Any]:
             kafka_bootstrap=infra.kafka_bootstrap(kafka),
             mongo_url=infra.mongo_url(mongo),
             log_dir=RESULTS / "tmp" / "logs-intake-alone",
-            extra_env=QUICK_GROUPS | {"LOG_LEVEL": "WARNING", "OUTBOX_POLL_SECONDS": "0.2"},
+            extra_env=SERVICE_ENV,
             services=("intake",),
         )
         try:
@@ -253,15 +255,12 @@ async def intake_alone() -> dict[str, Any]:
                 "broker": kafka.process.pid,
                 "intake": platform.services["intake"].process.pid,
             }
-            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            before = cpu_now(pids)
             per_second, total, failed = await asyncio.to_thread(wrk, url, COMPLAINT, SECONDS)
             return {
                 "per_s": per_second,
                 "failed": failed,
-                "cpu_ms_per_request": {
-                    name: round((cpu_seconds(pid) - before[name]) / max(total, 1) * 1000, 2)
-                    for name, pid in pids.items()
-                },
+                "cpu_ms_per_request": cpu_ms_each(pids, before, max(total, 1), digits=2),
             }
         finally:
             platform.stop()
@@ -381,6 +380,21 @@ def cpu_seconds(pid: int) -> float:
     """User and system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_now(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds each named process has used so far."""
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+def cpu_ms_each(
+    pids: dict[str, int], before: dict[str, float], count: int, *, digits: int
+) -> dict[str, float]:
+    """CPU milliseconds each named process has used since ``before``, per one of ``count``."""
+    return {
+        name: round((cpu_seconds(pid) - before[name]) / count * 1000, digits)
+        for name, pid in pids.items()
+    }
 
 
 async def database_commands(mongo_url: str) -> int:
@@ -592,19 +606,17 @@ async def run() -> dict[str, Any]:
             kafka_bootstrap=bootstrap,
             mongo_url=mongo_url,
             log_dir=tmp / "logs",
-            extra_env=QUICK_GROUPS
+            extra_env=SERVICE_ENV
             | {
                 "NOTIFY_SMTP_HOST": "127.0.0.1",
                 "NOTIFY_SMTP_PORT": str(mail.port),
                 "NOTIFY_SMTP_STARTTLS": "false",
-                "LOG_LEVEL": "WARNING",
-                "OUTBOX_POLL_SECONDS": "0.2",
             },
         )
         processes = {"database": mongo.process.pid, "broker": kafka.process.pid} | {
             name: service.process.pid for name, service in platform.services.items()
         }
-        cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+        cpu_before = cpu_now(processes)
         commands_before = await database_commands(mongo_url)
         sent_before = await commands_by_service(platform)
         try:
@@ -614,10 +626,9 @@ async def run() -> dict[str, Any]:
             )
             # Where the time goes: CPU per complaint of each process over the whole phase
             # (two cores are shared by all of them), and the database commands it took.
-            figures["cpu_ms_per_complaint"] = {
-                name: round((cpu_seconds(pid) - cpu_before[name]) / complaints * 1000, 1)
-                for name, pid in processes.items()
-            }
+            figures["cpu_ms_per_complaint"] = cpu_ms_each(
+                processes, cpu_before, complaints, digits=1
+            )
             figures["database_commands_per_complaint"] = round(
                 (await database_commands(mongo_url) - commands_before) / complaints, 1
             )

@@ -338,8 +338,8 @@ def create_app(
         return problem(500, "internal_error", "an unexpected error occurred")
 
     # Plain ASGI middleware rather than @app.middleware("http"): each of those runs the rest of
-    # the app in a task of its own behind memory streams, which cost intake about a fifth of its
-    # CPU per request.
+    # the app in a task of its own behind memory streams, which cost intake about a sixth of
+    # its CPU per submission.
     if public_rate_limit is not None:
         app.add_middleware(LimitAnonymous, service=service, limiter=public_rate_limit)
     app.add_middleware(ObserveRequests, service=service, db_deadline_seconds=db_deadline_seconds)
