@@ -2,7 +2,12 @@
 
 On-time rate counts open overdue work in the denominator (Austin 311's lesson: "% closed on
 time" alone hides the backlog): on-time closed ÷ (closed + open overdue), from completion
-clocks. Median time to first follow-up comes from first follow-up clocks that were met.
+clocks. A completion clock is met by the agency's answer (not by closing, which waits on the
+complainant); a re-opened report runs it again, so it counts as open until answered anew.
+Median time to first follow-up comes from first follow-up clocks that were met.
+
+A report merged into another is not a resolution: its clocks end as "merged" and are left out
+of every figure; the report it merged into carries the work and is counted where it lands.
 """
 
 from collections import defaultdict
@@ -39,7 +44,7 @@ def compliance(
     follow_ups: dict[Key, list[float]] = defaultdict(list)
     agencies: set[Key] = set()
     for clock in clocks:
-        if clock.get("agency_id") is None:
+        if clock.get("agency_id") is None or clock["state"] == "merged":
             continue
         agency: Key = (clock["agency_id"], clock.get("unit_id") if by_unit else None)
         agencies.add(agency)

@@ -14,7 +14,22 @@ from schemas.events import SlaStage
 
 STARTS_CLOCKS = frozenset({LifecycleAction.FORWARD, LifecycleAction.REROUTE})
 MEETS_FIRST_FOLLOW_UP = frozenset({LifecycleAction.FOLLOW_UP, LifecycleAction.ANSWER})
+# The agency's answer completes its work: the completion clock is met there, not at closing
+# (closing waits on the complainant's reply window, which is not the agency's time).
+MEETS_COMPLETION = frozenset({LifecycleAction.ANSWER})
+# A reply from the complainant re-opens the report: the completion clock runs again.
+RESUMES_COMPLETION = frozenset({LifecycleAction.REPLY})
 ENDED = frozenset({ComplaintStatus.CLOSED, ComplaintStatus.REJECTED, ComplaintStatus.MERGED})
+
+
+def ended_state(status: ComplaintStatus) -> str:
+    """How a complaint's running clocks end when it leaves the lifecycle.
+
+    A merged report was not resolved by anyone: its clocks end as "merged" and stay out of the
+    agency's figures (the report it merged into carries the resolution). Closing and rejecting
+    stop them.
+    """
+    return "merged" if status is ComplaintStatus.MERGED else "stopped"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,15 @@ from schemas.events import (
 from schemas.regions import time_zone_of
 from services.sla.calendar_book import CalendarBook
 from services.sla.config import SlaSettings
-from services.sla.limits import ENDED, MEETS_FIRST_FOLLOW_UP, STARTS_CLOCKS, clocks_on_forward
+from services.sla.limits import (
+    ENDED,
+    MEETS_COMPLETION,
+    MEETS_FIRST_FOLLOW_UP,
+    RESUMES_COMPLETION,
+    STARTS_CLOCKS,
+    clocks_on_forward,
+    ended_state,
+)
 from services.sla.standard_check import violations
 from services.sla.store import ClockStore, NewClock
 from services.sla.timers import ClockState, Firing, Outcome, Phase, fire, warning_time
@@ -171,7 +179,9 @@ class SlaService:
         cid, at, action = changed.complaint_id, changed.changed_at, changed.action
         store = self._store
         if changed.to_status in ENDED:
-            await store.end_clocks(cid, state="stopped", at=at, session=session)
+            await store.end_clocks(
+                cid, state=ended_state(changed.to_status), at=at, session=session
+            )
             return []
         if action is A.DEFER:
             clock = await store.running_clock(cid, SlaStage.VERIFICATION.value, session=session)
@@ -211,7 +221,8 @@ class SlaService:
             await store.end_clocks(
                 cid, state="met", at=at, stages=[SlaStage.FIRST_FOLLOW_UP.value], session=session
             )
-            if action is A.ANSWER:
+            if action in MEETS_COMPLETION:
+                await self._meet_completion(cid, at, session=session)
                 known = await store.complaint(cid, session=session) or {}
                 started.append(SlaStage.REPLY_WINDOW)
                 window = self._clock(
@@ -226,11 +237,13 @@ class SlaService:
                 )
                 return await self._start([window], cause, session=session)
             return []
-        if action is A.REPLY:
+        if action in RESUMES_COMPLETION:
             await store.end_clocks(
                 cid, state="met", at=at, stages=[SlaStage.REPLY_WINDOW.value], session=session
             )
-            return []
+            resumed = await self._resume_completion(cid, at, session=session)
+            started += [clock.deadline.stage for clock in resumed]
+            return await self._start(resumed, cause, session=session)
         if action not in STARTS_CLOCKS or changed.agency_id is None:
             return []
         await store.end_clocks(
@@ -248,6 +261,7 @@ class SlaService:
                 holder="unit" if changed.unit_id else "agency",
                 at=at,
                 region=known.get("region_code"),
+                unit_id=changed.unit_id,
             )
             for stage, days in clocks_on_forward(
                 self._limits, changed.report_type, changed.needs_examination
@@ -255,6 +269,47 @@ class SlaService:
         ]
         started += [clock.deadline.stage for clock in clocks]
         return await self._start(clocks, cause, session=session)
+
+    async def _meet_completion(self, cid: str, at: datetime, *, session: Session) -> None:
+        """The answer meets the completion clock; it keeps the working days it had left, so a
+        re-opened report gives the agency back only what it had not used."""
+        stage = SlaStage.COMPLETION.value
+        clock = await self._store.running_clock(cid, stage, session=session)
+        if clock is None:
+            return
+        remaining = None
+        if at <= clock["due_at"]:
+            remaining = self._calendars.for_region(clock.get("region_code")).working_days_between(
+                _local_day(at, clock["time_zone"]), _local_day(clock["due_at"], clock["time_zone"])
+            )
+        await self._store.meet(cid, stage, remaining=remaining, at=at, session=session)
+
+    async def _resume_completion(
+        self, cid: str, at: datetime, *, session: Session
+    ) -> list[NewClock]:
+        """A re-opened report's completion clock runs again: with the working days left at the
+        answer, from now; an answer that came late resumes the clock as it was, still overdue
+        (its breach is not announced a second time)."""
+        stage = SlaStage.COMPLETION.value
+        clock = await self._store.met_clock(cid, stage, session=session)
+        if clock is None:
+            return []
+        if clock.get("remaining_working_days") is None:
+            await self._store.reopen(clock, session=session)
+            return []
+        return [
+            self._clock(
+                cid,
+                SlaStage.COMPLETION,
+                clock["remaining_working_days"],
+                zone=clock["time_zone"],
+                agency_id=clock["agency_id"],
+                holder=clock["holder"],
+                at=at,
+                region=clock.get("region_code"),
+                unit_id=clock.get("unit_id"),
+            )
+        ]
 
     def _file_clocks(
         self,
@@ -296,6 +351,7 @@ class SlaService:
         at: datetime,
         region: str | None,
         calendar_days: bool = False,
+        unit_id: str | None = None,
     ) -> NewClock:
         """The deadline and first warning of a clock starting at ``at`` (no I/O)."""
         day_end = self._settings.sla_workday_end
@@ -316,7 +372,9 @@ class SlaService:
             working_days=days,
             time_zone=zone,
         )
-        return NewClock(deadline, holder=holder, warn_at=warn_at, region_code=region)
+        return NewClock(
+            deadline, holder=holder, warn_at=warn_at, region_code=region, unit_id=unit_id
+        )
 
     async def _start(
         self, clocks: Sequence[NewClock], cause: Event, *, session: Session

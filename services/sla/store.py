@@ -26,6 +26,7 @@ class NewClock:
     holder: str
     warn_at: datetime | None
     region_code: str | None
+    unit_id: str | None = None
 
 
 def _clock(clock: NewClock) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def _clock(clock: NewClock) -> dict[str, Any]:
         "next_fire_at": clock.warn_at or deadline.due_at,
         "armed": True,
         "region_code": clock.region_code,
+        "unit_id": clock.unit_id,
     }
 
 
@@ -141,6 +143,48 @@ class ClockStore:
             session=session,
         )
         return result.modified_count == 1
+
+    async def meet(
+        self,
+        complaint_id: str,
+        stage: str,
+        *,
+        remaining: int | None,
+        at: datetime,
+        session: Session,
+    ) -> None:
+        """A running clock is met at ``at``, keeping the working days it had left (None: late)."""
+        await self._clocks.update_one(
+            {"_id": f"{complaint_id}:{stage}", "state": "running"},
+            {
+                "$set": {
+                    "state": "met",
+                    "ended_at": at,
+                    "armed": False,
+                    "remaining_working_days": remaining,
+                }
+            },
+            session=session,
+        )
+
+    async def met_clock(
+        self, complaint_id: str, stage: str, *, session: Session
+    ) -> dict[str, Any] | None:
+        """A met clock of one stage."""
+        return await self._clocks.find_one(
+            {"_id": f"{complaint_id}:{stage}", "state": "met"}, session=session
+        )
+
+    async def reopen(self, clock: dict[str, Any], *, session: Session) -> None:
+        """A met clock runs again where it stood (its phase and level kept)."""
+        await self._clocks.update_one(
+            {"_id": clock["_id"], "state": "met"},
+            {
+                "$set": {"state": "running", "armed": clock.get("next_fire_at") is not None},
+                "$unset": {"ended_at": "", "remaining_working_days": ""},
+            },
+            session=session,
+        )
 
     async def paused_clock(
         self, complaint_id: str, stage: str, *, session: Session

@@ -405,12 +405,19 @@ async def test_bad_tokens_and_bad_actions_get_precise_errors(
             "validation_failed",
         ),
     ]
-    before = (await client.get(f"/v1/complaints/{cid}", headers=people.admin)).json()
+
+    async def stored() -> dict[str, Any]:
+        # Duplicate suggestions come from intake's own consumer, whenever it gets to them:
+        # not something a refused action may change, so not compared.
+        found = (await client.get(f"/v1/complaints/{cid}", headers=people.admin)).json()
+        found.pop("possible_duplicates")
+        return dict(found)
+
+    before = await stored()
     for body, status, code in cases:
         response = await act(client, cid, people.admin, **body)
         assert (response.status_code, response.json()["code"]) == (status, code), body
-    after = (await client.get(f"/v1/complaints/{cid}", headers=people.admin)).json()
-    assert after == before
+    assert await stored() == before
 
     unknown = await act(client, "LPR-00000-00000", people.admin, action="defer", reason="x")
     assert (unknown.status_code, unknown.json()["code"]) == (404, "complaint_not_found")

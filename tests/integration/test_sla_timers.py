@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from kernel.lease import Lease
-from schemas.complaint import ComplaintStatus, LifecycleAction
+from schemas.complaint import ComplaintStatus, LifecycleAction, ReportType, Role
 from schemas.events import (
     SlaBreached,
     SlaDeadlineSet,
@@ -28,7 +29,17 @@ from services.sla.store import CLOCKS
 from services.sla.sweeper import Sweeper
 from tests import factories
 from tests.conftest import service_env
-from tests.support import P, Seen, as_event, eventually, payloads, publish, read_topic, running
+from tests.support import (
+    P,
+    Seen,
+    as_event,
+    bearer,
+    eventually,
+    payloads,
+    publish,
+    read_topic,
+    running,
+)
 
 FIRST_DUE = datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC)  # 5 working days after NOW, WIT
 FIRST_WARN = datetime(2026, 11, 30, 14, 59, 59, tzinfo=UTC)
@@ -211,3 +222,133 @@ async def test_an_unanswered_reply_window_expires(
     await asyncio.sleep(1)
     later = await read_topic(bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: False, timeout=2)
     assert not first_follow_up(later, cid, SlaBreached)
+
+
+def lifecycle(cid: str, action: LifecycleAction, agency: str, **fields: Any) -> Any:
+    """A status change of one complaint, made by whoever may make it."""
+    return as_event(factories.status_changed(cid, action=action, agency_id=agency, **fields))
+
+
+async def test_an_answer_meets_the_completion_clock_and_a_reply_resumes_it(
+    app: FastAPI, bootstrap: str, mongo: AsyncMongoClient[Any], settings: SlaSettings
+) -> None:
+    agency = f"dinas-{uuid.uuid4().hex[:8]}"  # figures of this test's reports alone
+    cid = await forwarded(
+        bootstrap, mongo, settings, agency_id=agency, report_type=ReportType.ASPIRASI
+    )
+    answered_at = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)  # the day it was forwarded
+    await publish(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        [
+            lifecycle(
+                cid,
+                LifecycleAction.ANSWER,
+                agency,
+                from_status=ComplaintStatus.FORWARDED_TO_AGENCY,
+                to_status=ComplaintStatus.ANSWERED,
+                actor_role="agency_admin",
+                text="Sudah kami tindak lanjuti",
+                changed_at=answered_at,
+            )
+        ],
+    )
+    clocks = mongo[settings.database_name][CLOCKS]
+
+    async def completion() -> dict[str, Any] | None:
+        found: dict[str, Any] | None = await clocks.find_one({"_id": f"{cid}:completion"})
+        return found
+
+    async def met() -> dict[str, Any] | None:
+        clock = await completion()
+        return clock if clock and clock["state"] == "met" else None
+
+    answered = await eventually(met, timeout=30)
+    # Answered on Tuesday 24 with all five working days (25, 26, 27, 30 Nov, 1 Dec) unused.
+    assert answered["remaining_working_days"] == 5
+    # Long past the aspirasi's due date nothing fires about its completion.
+    late = answered["due_at"] + timedelta(days=10)
+    await sweeper(app, mongo, settings, [late]).sweep_once()
+    [figures] = await agency_figures(app, agency)
+    assert (figures["closed"], figures["closed_on_time"], figures["on_time_rate"]) == (1, 1, 1.0)
+
+    # The complainant replies on Wednesday 2 December: the report is open again, and the
+    # agency gets back the five working days it had left, from then (3, 4, 7, 8, 9 Dec).
+    replied_at = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+    await publish(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        [
+            lifecycle(
+                cid,
+                LifecycleAction.REPLY,
+                agency,
+                from_status=ComplaintStatus.ANSWERED,
+                to_status=ComplaintStatus.REOPENED,
+                actor_role="citizen",
+                text="Belum beres",
+                changed_at=replied_at,
+            )
+        ],
+    )
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: len(completion_deadlines(rs, cid)) >= 2,
+    )
+    resumed = completion_deadlines(seen, cid)[-1]
+    assert (resumed.working_days, resumed.started_at) == (5, replied_at)
+    assert resumed.due_at == datetime(2026, 12, 9, 14, 59, 59, tzinfo=UTC)
+    running_again = await completion()
+    assert running_again is not None and running_again["state"] == "running"
+    await sweeper(app, mongo, settings, [resumed.due_at]).sweep_once()
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: any(b.stage.value == "completion" for b in payloads(rs, cid, SlaBreached)),
+    )
+    breaches = [b for b in payloads(seen, cid, SlaBreached) if b.stage.value == "completion"]
+    assert [b.due_at for b in breaches] == [resumed.due_at]
+
+
+async def test_a_merged_report_leaves_the_agency_figures_alone(
+    app: FastAPI, bootstrap: str, mongo: AsyncMongoClient[Any], settings: SlaSettings
+) -> None:
+    agency = f"dinas-{uuid.uuid4().hex[:8]}"
+    cid = await forwarded(bootstrap, mongo, settings, agency_id=agency)
+    await publish(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        [
+            lifecycle(
+                cid,
+                LifecycleAction.MERGE,
+                agency,
+                from_status=ComplaintStatus.FORWARDED_TO_AGENCY,
+                to_status=ComplaintStatus.MERGED,
+                actor_role="national_admin",
+                reason="merged into LPR-00000-00000",
+            )
+        ],
+    )
+    clocks = mongo[settings.database_name][CLOCKS]
+
+    async def merged() -> bool:
+        return await clocks.count_documents({"complaint_id": cid, "state": "merged"}) == 3
+
+    await eventually(merged, timeout=30)
+    assert await agency_figures(app, agency) == []
+
+
+def completion_deadlines(records: list[Seen], cid: str) -> list[SlaDeadlineSet]:
+    return [d for d in payloads(records, cid, SlaDeadlineSet) if d.stage.value == "completion"]
+
+
+async def agency_figures(app: FastAPI, agency: str) -> list[dict[str, Any]]:
+    """The compliance figures an agency's own admin reads."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://sla"
+    ) as client:
+        own = bearer(Role.AGENCY_ADMIN, "kepala", agency=agency)
+        figures: list[dict[str, Any]] = (await client.get("/v1/compliance", headers=own)).json()
+        return figures

@@ -67,3 +67,21 @@ def test_figures_per_unit_when_asked() -> None:
     assert figures[("a", "u2")].on_time_rate == 0.0
     [agency] = compliance(clocks, now=NOW)
     assert (agency.unit_id, agency.on_time_rate) == (None, 0.5)
+
+
+def test_merged_reports_are_left_out_of_the_figures() -> None:
+    clocks = [
+        completion("a", "stopped", DUE + timedelta(days=1)),  # late
+        completion("a", "merged", DUE - timedelta(days=5)),  # not a resolution
+        completion("a", "merged", NOW),
+    ]
+    [figures] = compliance(clocks, now=NOW)
+    assert (figures.closed, figures.closed_on_time, figures.on_time_rate) == (1, 0, 0.0)
+    only_merged = [completion("b", "merged", DUE - timedelta(days=1))]
+    assert compliance(only_merged, now=NOW) == []
+
+
+def test_an_answer_that_met_the_completion_clock_counts_on_time() -> None:
+    clocks = [completion("a", "met", START + timedelta(hours=1))]
+    [figures] = compliance(clocks, now=NOW)
+    assert (figures.closed, figures.closed_on_time, figures.on_time_rate) == (1, 1, 1.0)
