@@ -4,12 +4,14 @@ from typing import Any
 
 from schemas.envelope import CORRELATION_HEADER, SPEC_VERSION, EventPayload
 from schemas.events import (
+    AGENCY_EVENT_TYPES,
     COMPLAINT_EVENT_TYPES,
     PUBLIC_EVENT_TYPES,
     STANDARD_EVENT_TYPES,
     NotificationUndeliverable,
 )
 from schemas.topics import (
+    AGENCY_DIRECTORY,
     COMPLAINT_EVENTS,
     PUBLIC_COMPLAINTS,
     STANDARD_EVENTS,
@@ -59,6 +61,7 @@ def asyncapi_document(version: str = "0.1.0") -> dict[str, Any]:
         ("complaintEvents", COMPLAINT_EVENTS, COMPLAINT_EVENT_TYPES),
         ("standardEvents", STANDARD_EVENTS, STANDARD_EVENT_TYPES),
         ("publicComplaints", PUBLIC_COMPLAINTS, PUBLIC_EVENT_TYPES),
+        ("agencyDirectory", AGENCY_DIRECTORY, AGENCY_EVENT_TYPES),
         (
             "undeliverableNotifications",
             UNDELIVERABLE_NOTIFICATIONS,

@@ -21,6 +21,7 @@ from schemas.complaint import (
 from schemas.envelope import EventPayload
 from schemas.regions import REGION_CODE_PATTERN
 from schemas.topics import (
+    AGENCY_DIRECTORY,
     COMPLAINT_EVENTS,
     PUBLIC_COMPLAINTS,
     STANDARD_EVENTS,
@@ -133,6 +134,11 @@ class ComplaintStatusChanged(ComplaintEvent):
     reason: str | None = Field(max_length=2_000)
     text: str | None = Field(max_length=20_000, description="Follow-up, answer or reply text.")
     changed_at: AwareDatetime
+    agency_name: str | None = Field(
+        default=None,
+        description="The name of the agency that holds the complaint after the change, as the "
+        "directory gives it.",
+    )
 
 
 class ComplaintMerged(ComplaintEvent):
@@ -388,6 +394,53 @@ class StandardSuperseded(EventPayload):
         return self.standard_id
 
 
+class AgencyUnit(BaseModel):
+    """A unit of an agency, as the directory lists it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unit_id: str
+    name: str
+
+
+class AgencyPublished(EventPayload):
+    """An agency as routing's directory now describes it (latest state per agency, for a
+    compacted topic)."""
+
+    NAME = "agency.published"
+    VERSION = 1
+
+    agency_id: str
+    name: str
+    region_code: str = Field(description="Kemendagri code of the agency's seat.")
+    time_zone: str = Field(description="Where its working days end (IANA name).")
+    units: list[AgencyUnit] = Field(default_factory=list)
+    national_desk: bool = Field(
+        default=False,
+        description="The national admin's own queue: where complaints nobody else has "
+        "authority over wait.",
+    )
+    directory_version: int = Field(ge=1)
+    published_at: AwareDatetime
+
+    def subject(self) -> str:
+        return self.agency_id
+
+
+class AgencyWithdrawn(EventPayload):
+    """An agency left the directory; complaints it holds keep its name in their history."""
+
+    NAME = "agency.withdrawn"
+    VERSION = 1
+
+    agency_id: str
+    directory_version: int = Field(ge=1)
+    withdrawn_at: AwareDatetime
+
+    def subject(self) -> str:
+        return self.agency_id
+
+
 COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
     model.event_type(): model
     for model in (
@@ -413,6 +466,10 @@ STANDARD_EVENT_TYPES: dict[str, type[EventPayload]] = {
     StandardPublished.event_type(): StandardPublished,
     StandardSuperseded.event_type(): StandardSuperseded,
 }
+AGENCY_EVENT_TYPES: dict[str, type[EventPayload]] = {
+    AgencyPublished.event_type(): AgencyPublished,
+    AgencyWithdrawn.event_type(): AgencyWithdrawn,
+}
 
 
 def topic_for(payload: EventPayload) -> TopicSpec:
@@ -423,6 +480,8 @@ def topic_for(payload: EventPayload) -> TopicSpec:
         return COMPLAINT_EVENTS
     if isinstance(payload, StandardPublished | StandardSuperseded):
         return STANDARD_EVENTS
+    if isinstance(payload, AgencyPublished | AgencyWithdrawn):
+        return AGENCY_DIRECTORY
     if isinstance(payload, NotificationUndeliverable):
         return UNDELIVERABLE_NOTIFICATIONS
     raise TypeError(f"no topic for {type(payload).__name__}")

@@ -50,6 +50,16 @@ PUBLIC_COMPLAINTS = TopicSpec(
     ),
 )
 
+AGENCY_DIRECTORY = TopicSpec(
+    name="lapor.agencies.v1",
+    partitions=3,
+    compacted=True,
+    description=(
+        "Latest state of each agency in routing's directory (name, seat, time zone, units), "
+        "keyed by agency ID: how the other services name an agency without asking the caller."
+    ),
+)
+
 DEAD_LETTER_PREFIX = "lapor.dlq."
 
 
@@ -63,7 +73,12 @@ def dead_letter_topic(consumer_group: str) -> TopicSpec:
     )
 
 
-PRODUCT_TOPICS: tuple[TopicSpec, ...] = (COMPLAINT_EVENTS, STANDARD_EVENTS, PUBLIC_COMPLAINTS)
+PRODUCT_TOPICS: tuple[TopicSpec, ...] = (
+    COMPLAINT_EVENTS,
+    STANDARD_EVENTS,
+    PUBLIC_COMPLAINTS,
+    AGENCY_DIRECTORY,
+)
 
 # Consumer groups, one per consuming service; each has its dead-letter topic.
 INTAKE_GROUP = "intake"

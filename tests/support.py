@@ -5,18 +5,24 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient
 
 from kernel.auth import issue_token
 from kernel.settings import ServiceSettings
 from schemas.complaint import Role
 from schemas.envelope import Event, EventPayload, encode, new_event
+from schemas.topics import AGENCY_DIRECTORY
+from services.intake.directory import AGENCIES
 from services.intake.domain import new_tracking_id
+from services.routing.domain import agency_changes
+from services.routing.service import load_directory
 
 
 @dataclass(frozen=True)
@@ -208,3 +214,23 @@ def payloads(records: Sequence[Seen], subject: str, kind: type[P]) -> list[P]:
 def subjects(records: Sequence[Seen], kind: type[EventPayload]) -> set[str]:
     """The aggregates (record keys) that have an event of this type among the records."""
     return {r.key.decode() for r in records if r.key is not None and r.type == kind.event_type()}
+
+
+async def announce_agencies(bootstrap: str, mongo_url: str, database: str) -> int:
+    """Publish the shipped directory's agencies as routing does at start, and wait until the
+    intake whose database is ``database`` knows them all; returns how many."""
+    directory = load_directory("")
+    payloads = agency_changes(None, directory, datetime.now(UTC))
+    await publish(bootstrap, AGENCY_DIRECTORY.name, [as_event(p) for p in payloads])
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    ids = [p.agency_id for p in payloads]
+
+    async def known() -> bool:
+        return await client[database][AGENCIES].count_documents({"_id": {"$in": ids}}) == len(ids)
+
+    try:
+        await eventually(known, timeout=30)
+    finally:
+        await client.close()
+    return len(payloads)

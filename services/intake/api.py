@@ -20,7 +20,12 @@ from schemas.complaint import (
 )
 from services.intake.domain import ComplaintCreate
 from services.intake.lifecycle import Command, IllegalTransition
-from services.intake.service import ComplaintNotFound, IdempotencyConflict, IntakeService
+from services.intake.service import (
+    ComplaintNotFound,
+    DirectoryUnavailable,
+    IdempotencyConflict,
+    IntakeService,
+)
 from services.intake.store import ConcurrentUpdate
 from services.intake.views import (
     ComplaintDetail,
@@ -69,7 +74,13 @@ class ActionRequest(BaseModel):
     reason: str | None = Field(default=None, min_length=1, max_length=2_000)
     text: str | None = Field(default=None, min_length=1, max_length=20_000)
     agency_id: str | None = Field(default=None, pattern=AGENCY_ID)
-    agency_name: str | None = Field(default=None, min_length=2, max_length=200)
+    agency_name: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=200,
+        deprecated=True,
+        description="Ignored: the agency's name comes from the routing directory.",
+    )
     unit_id: str | None = Field(default=None, pattern=AGENCY_ID)
     rejection: RejectionReason | None = None
     report_type: ReportType | None = None
@@ -107,6 +118,10 @@ def _problem_for(exc: Exception) -> ProblemError:
         return ProblemError(404, "complaint_not_found", f"no complaint {exc}")
     if isinstance(exc, ConcurrentUpdate):
         return ProblemError(409, "concurrent_update", "the complaint changed meanwhile; retry")
+    if isinstance(exc, DirectoryUnavailable):
+        return ProblemError(
+            503, "directory_unavailable", "the agency directory has not reached intake yet; retry"
+        )
     raise exc
 
 
@@ -232,9 +247,13 @@ def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRo
                 body.command(),
                 viewer,
                 correlation_id=correlation_id(request),
-                agency_name=body.agency_name,
             )
-        except (IllegalTransition, ComplaintNotFound, ConcurrentUpdate) as exc:
+        except (
+            IllegalTransition,
+            ComplaintNotFound,
+            ConcurrentUpdate,
+            DirectoryUnavailable,
+        ) as exc:
             raise _problem_for(exc) from exc
         return detail_view(record, viewer)
 

@@ -10,8 +10,11 @@ from kernel.group_commit import GroupCommit
 from kernel.metrics import COMPLAINTS_OPEN
 from kernel.runtime import Periodic, Runtime, Startable
 from schemas.events import (
+    AGENCY_EVENT_TYPES,
     COMPLAINT_EVENT_TYPES,
     STANDARD_EVENT_TYPES,
+    AgencyPublished,
+    AgencyWithdrawn,
     ComplaintRouted,
     ComplaintSubmitted,
     SlaBreached,
@@ -21,11 +24,12 @@ from schemas.events import (
     StandardChecked,
     StandardPublished,
 )
-from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, STANDARD_EVENTS
+from schemas.topics import AGENCY_DIRECTORY, COMPLAINT_EVENTS, INTAKE_GROUP, STANDARD_EVENTS
 from services.intake.api import router
 from services.intake.catalog import ServiceCatalog
 from services.intake.channels import sms_router
 from services.intake.config import IntakeSettings
+from services.intake.directory import AgencyDirectory
 from services.intake.lifecycle import OPEN_STATUSES
 from services.intake.open311_api import open311_router
 from services.intake.service import IntakeService
@@ -41,6 +45,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     """Intake's HTTP app, with its outbox relay and its consumer of routing and SLA outcomes."""
     runtime = Runtime(settings)
     store = ComplaintStore(runtime.db, sealer=settings.sealer())
+    directory = AgencyDirectory(runtime.db)
     service = IntakeService(
         store=store,
         uow=runtime.uow,
@@ -51,11 +56,12 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             deadline_seconds=settings.request_db_deadline_seconds,
         ),
         reply_window=timedelta(days=settings.intake_reply_window_days),
+        directory=directory,
     )
     catalog = ServiceCatalog(runtime.db)
     consumer = runtime.consumer(
         group_id=INTAKE_GROUP,
-        topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name],
+        topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name, AGENCY_DIRECTORY.name],
         handlers={
             ComplaintSubmitted.event_type(): service.on_submitted,
             ComplaintRouted.event_type(): service.on_routed,
@@ -65,8 +71,10 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             SlaWindowExpired.event_type(): service.on_sla_outcome,
             StandardChecked.event_type(): service.on_standard_checked,
             StandardPublished.event_type(): catalog.on_standard_published,
+            AgencyPublished.event_type(): directory.on_agency_event,
+            AgencyWithdrawn.event_type(): directory.on_agency_event,
         },
-        payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES},
+        payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES, **AGENCY_EVENT_TYPES},
         run_handlers={
             SlaDeadlineSet.event_type(): service.on_annotations,
             StandardChecked.event_type(): service.on_annotations,

@@ -227,6 +227,7 @@ def state_of(record: dict[str, Any]) -> ComplaintState:
         reporter_id=record.get("reporter_id"),
         report_type=ReportType(record["report_type"]),
         agency_id=agency.get("id"),
+        agency_name=agency.get("name"),
         unit_id=record.get("unit_id"),
         agency_units=tuple(record.get("agency_units", ())),
         bounced_agencies=tuple(record.get("bounced_agencies", ())),
@@ -239,19 +240,13 @@ def state_of(record: dict[str, Any]) -> ComplaintState:
 def transition_update(
     record: dict[str, Any],
     transitions: Transition | Sequence[Transition],
-    *,
-    agency_name: str | None = None,
 ) -> dict[str, Any]:
     """The MongoDB update that records one transition, or several made one after the other
     (guarded by the record's version)."""
     steps = [transitions] if isinstance(transitions, Transition) else list(transitions)
     last = steps[-1]
     state = last.state
-    agency: dict[str, Any] | None = record.get("agency")
-    if state.agency_id is None:
-        agency = None
-    elif agency is None or agency.get("id") != state.agency_id:
-        agency = {"id": state.agency_id, "name": agency_name}
+    agency = None if state.agency_id is None else {"id": state.agency_id, "name": state.agency_name}
     fields: dict[str, Any] = {
         "status": state.status.value,
         "agency": agency,
@@ -303,6 +298,7 @@ def status_changed_event(complaint_id: str, transition: Transition) -> Complaint
         to_status=transition.to_status,
         actor_role=transition.actor.role,
         agency_id=state.agency_id,
+        agency_name=state.agency_name,
         unit_id=state.unit_id,
         report_type=state.report_type,
         needs_examination=state.needs_examination,

@@ -49,7 +49,16 @@ RULES: dict[A, tuple[Rule, ...]] = {
     A.BOUNCE: (
         _rule({Role.AGENCY_ADMIN}, {S.FORWARDED_TO_AGENCY, S.FORWARDED_TO_UNIT}, S.BOUNCED),
     ),
-    A.REROUTE: (_rule({Role.NATIONAL_ADMIN, Role.SYSTEM}, {S.BOUNCED}, S.FORWARDED_TO_AGENCY),),
+    A.REROUTE: (
+        _rule({Role.SYSTEM}, {S.BOUNCED}, S.FORWARDED_TO_AGENCY),
+        # The national admin disposes of a bounced report, and of one that waits with an agency
+        # (its own fallback queue included) before anyone there has followed it up.
+        _rule(
+            {Role.NATIONAL_ADMIN},
+            {S.BOUNCED, S.FORWARDED_TO_AGENCY, S.FORWARDED_TO_UNIT, S.ESCALATED},
+            S.FORWARDED_TO_AGENCY,
+        ),
+    ),
     A.FOLLOW_UP: (_rule(set(AGENCY_SIDE), HANDLING | {S.ESCALATED}, S.IN_FOLLOW_UP),),
     A.ANSWER: (_rule(set(AGENCY_SIDE), HANDLING | {S.ESCALATED}, S.ANSWERED),),
     A.REPLY: (_rule({Role.CITIZEN}, {S.ANSWERED, S.CLOSED}, S.REOPENED),),
@@ -77,6 +86,7 @@ class ComplaintState:
     unit_id: str | None = None
     agency_units: tuple[str, ...] = ()
     bounced_agencies: tuple[str, ...] = ()
+    agency_name: str | None = None
     answered_at: datetime | None = None
     closed_by: Role | None = None
     needs_examination: bool | None = None
@@ -95,6 +105,9 @@ class Command:
     report_type: ReportType | None = None
     needs_examination: bool | None = None
     merge_into: str | None = None
+    # Forward and re-route: what the directory says of the agency named by ``agency_id``.
+    agency_name: str | None = None
+    agency_units: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,6 +224,11 @@ def _check_fields(state: ComplaintState, command: Command, actor: Actor) -> None
                 "needs_examination",
                 "verifying a pengaduan decides whether it needs examination",
             )
+    moved_nowhere = command.agency_id == state.agency_id and state.status is not S.BOUNCED
+    if action is A.REROUTE and moved_nowhere:
+        raise IllegalTransition(
+            "same_agency", f"the complaint is already with {command.agency_id}", status=422
+        )
     if action is A.REROUTE and command.agency_id in (*state.bounced_agencies, state.agency_id):
         raise IllegalTransition(
             "agency_already_bounced",
@@ -260,14 +278,20 @@ def _next_state(
                 state,
                 status=target,
                 agency_id=command.agency_id,
+                agency_name=command.agency_name,
                 unit_id=None,
-                agency_units=(),
+                agency_units=command.agency_units,
                 report_type=command.report_type or state.report_type,
                 needs_examination=command.needs_examination,
             )
         case A.REROUTE:
             return replace(
-                state, status=target, agency_id=command.agency_id, unit_id=None, agency_units=()
+                state,
+                status=target,
+                agency_id=command.agency_id,
+                agency_name=command.agency_name,
+                unit_id=None,
+                agency_units=command.agency_units,
             )
         case A.BOUNCE:
             bounced = state.bounced_agencies

@@ -141,9 +141,11 @@ def open311_router(
                     unknown = [c for c in wanted if c not in services_by_code]
                     if unknown:
                         raise open311.Open311Error(400, f"unknown service_code {unknown[0]!r}")
+                    # A request's code is its standard when it names one, else its category
+                    # (request_view): the filter matches exactly the code a client is shown.
                     query["$or"] = [
-                        {"category": {"$in": wanted}},
                         {"service_standard_id": {"$in": wanted}},
+                        {"service_standard_id": None, "category": {"$in": wanted}},
                     ]
                 states = open311.statuses(params.get("status"))
                 if states == {"open"}:

@@ -25,6 +25,7 @@ from schemas.events import (
     SlaEscalated,
     SlaWindowExpired,
 )
+from services.intake.directory import AgencyDirectory
 from services.intake.domain import (
     ComplaintCreate,
     annotation,
@@ -80,6 +81,10 @@ class ComplaintNotFound(LookupError):
     """No complaint has this tracking ID."""
 
 
+class DirectoryUnavailable(Exception):
+    """Routing has not announced its directory to this intake yet (a first start)."""
+
+
 class IntakeService:
     """Every write is one transaction with the events it causes."""
 
@@ -90,8 +95,10 @@ class IntakeService:
         uow: UnitOfWork,
         submissions: GroupCommit[dict[str, Any]],
         reply_window: timedelta,
+        directory: AgencyDirectory,
     ) -> None:
         self._store = store
+        self._directory = directory
         self._uow = uow
         # New complaints arriving together share a transaction (each answered once stored).
         self._submissions = submissions
@@ -196,7 +203,6 @@ class IntakeService:
         actor: Actor,
         *,
         correlation_id: str,
-        agency_name: str | None = None,
         now: datetime | None = None,
     ) -> dict[str, Any]:
         """Apply a lifecycle action; the change, its history entry and its event land together."""
@@ -206,11 +212,11 @@ class IntakeService:
             record = await self._store.get(tracking_id, session=session)
             if record is None:
                 raise ComplaintNotFound(tracking_id)
-            confirmed, name = _confirming_proposal(record, command, agency_name)
+            confirmed = await self._named(_confirming_proposal(record, command))
             transition = apply(
                 state_of(record), confirmed, actor, now=moment, reply_window=self._reply_window
             )
-            update = transition_update(record, transition, agency_name=name)
+            update = transition_update(record, transition)
             if confirmed.action in (A.FORWARD, A.REROUTE):
                 update["$set"]["route_proposal"] = None
             events = [
@@ -235,6 +241,20 @@ class IntakeService:
             return updated, events
 
         return await self._uow.run(effect)
+
+    async def _named(self, command: Command) -> Command:
+        """A forward or re-route by hand with the agency as the directory describes it; an
+        agency the directory does not list is refused."""
+        if command.action not in (A.FORWARD, A.REROUTE) or not command.agency_id:
+            return command
+        agency = await self._directory.find(command.agency_id)
+        if agency is None:
+            if not await self._directory.known():
+                raise DirectoryUnavailable()
+            raise IllegalTransition(
+                "unknown_agency", f"the directory lists no agency {command.agency_id}", 422
+            )
+        return replace(command, agency_name=agency.name, agency_units=agency.unit_ids)
 
     async def _merge(
         self, duplicate: dict[str, Any], into: str, moment: datetime, *, session: Session
@@ -354,28 +374,33 @@ class IntakeService:
                     routed.complaint_id, record["version"], update, session=session
                 )
                 return None, ()
+            routed_to = Command(
+                action,
+                agency_id=routed.agency_id,
+                agency_name=routed.agency_name,
+                agency_units=tuple(routed.agency_units),
+                reason=routed.reason,
+            )
             transitions = [
                 apply(
                     state_of(record),
-                    Command(action, agency_id=routed.agency_id, reason=routed.reason),
+                    routed_to,
                     ROUTING_ACTOR,
                     now=routed.routed_at,
                     reply_window=self._reply_window,
                 )
             ]
-            with_units = replace(transitions[0].state, agency_units=tuple(routed.agency_units))
-            transitions[0] = replace(transitions[0], state=with_units)
             if routed.unit_id is not None and routed.unit_id in routed.agency_units:
                 transitions.append(
                     apply(
-                        with_units,
+                        transitions[0].state,
                         Command(A.FORWARD_TO_UNIT, unit_id=routed.unit_id, reason=routed.reason),
                         ROUTING_ACTOR,
                         now=routed.routed_at,
                         reply_window=self._reply_window,
                     )
                 )
-            update = transition_update(record, transitions, agency_name=routed.agency_name)
+            update = transition_update(record, transitions)
             update["$set"]["route_proposal"] = None
             if routed.reporter_choice is not None:
                 update["$set"]["reporter_choice"] = routed.reporter_choice
@@ -462,17 +487,12 @@ class IntakeService:
         await self._uow.run_once_each(events, effect)
 
 
-def _confirming_proposal(
-    record: dict[str, Any], command: Command, agency_name: str | None
-) -> tuple[Command, str | None]:
+def _confirming_proposal(record: dict[str, Any], command: Command) -> Command:
     """A forward or re-route that names no agency confirms routing's proposal, if there is one
     (manual mode); otherwise the lifecycle asks for the agency."""
     proposal = record.get("route_proposal")
     if command.action not in (A.FORWARD, A.REROUTE) or command.agency_id or not proposal:
-        return command, agency_name
-    return (
-        replace(
-            command, agency_id=proposal["agency_id"], reason=command.reason or proposal["reason"]
-        ),
-        proposal["agency_name"],
+        return command
+    return replace(
+        command, agency_id=proposal["agency_id"], reason=command.reason or proposal["reason"]
     )

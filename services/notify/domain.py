@@ -169,8 +169,12 @@ def file_from(submitted: ComplaintSubmitted) -> ComplaintFile:
 
 
 def holder_fields(changed: ComplaintStatusChanged) -> dict[str, str | None]:
-    """What a status change makes the complaint's file say of who holds it now."""
-    return {"agency_id": changed.agency_id, "unit_id": changed.unit_id}
+    """What a status change makes the complaint's file say of who holds it now (the agency's
+    name too, when the change carries it: a forward by hand names an agency routing did not)."""
+    fields = {"agency_id": changed.agency_id, "unit_id": changed.unit_id}
+    if changed.agency_name is not None or changed.agency_id is None:
+        fields["agency_name"] = changed.agency_name
+    return fields
 
 
 def complainant_addresses(reporter: ReporterContact) -> dict[Channel, str]:

@@ -29,6 +29,7 @@ def create_app(settings: RoutingSettings) -> FastAPI:
     store = RoutingStore(runtime.db, cache_seconds=settings.routing_directory_cache_seconds)
     service = RoutingService(store=store, uow=runtime.uow)
     seed = load_directory(settings.routing_directory_file)
+    editor = DirectoryEditor(store=store, uow=runtime.uow)
     consumer = runtime.consumer(
         group_id=ROUTING_GROUP,
         topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name],
@@ -43,7 +44,12 @@ def create_app(settings: RoutingSettings) -> FastAPI:
         service=settings.service_name,
         title="LAPOR routing",
         description="Assigns each complaint to the agency with authority over it.",
-        components=[runtime, Startable(lambda: store.seed(seed, at=datetime.now(UTC))), consumer],
+        components=[
+            runtime,
+            Startable(lambda: store.seed(seed, at=datetime.now(UTC))),
+            Startable(editor.announce),
+            consumer,
+        ],
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),
         db_deadline_seconds=settings.request_db_deadline_seconds,
@@ -51,7 +57,7 @@ def create_app(settings: RoutingSettings) -> FastAPI:
     app.include_router(
         routing_router(
             store=store,
-            editor=DirectoryEditor(store=store, uow=runtime.uow),
+            editor=editor,
             caller=http.authentication(TokenVerifier(settings)),
         )
     )

@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.complaint import STANDARD_ID_PATTERN, ReportType
+from schemas.events import AgencyPublished, AgencyUnit, AgencyWithdrawn
 from schemas.regions import REGION_CODE_PATTERN, is_known, time_zone_of
 
 ANY = "*"
@@ -274,6 +275,42 @@ def honour_choice(directory: Directory, chosen_agency_id: str, subject: Subject)
         confidence="high",
         directory_version=directory.version,
     )
+
+
+def agency_published(directory: Directory, agency: Agency, at: datetime) -> AgencyPublished:
+    """How the other services learn an agency: its name, seat, zone and units."""
+    return AgencyPublished(
+        agency_id=agency.agency_id,
+        name=agency.name,
+        region_code=agency.region_code,
+        time_zone=agency.time_zone,
+        units=[AgencyUnit(unit_id=unit.unit_id, name=unit.name) for unit in agency.units],
+        national_desk=agency.agency_id == directory.fallback_agency_id,
+        directory_version=directory.version,
+        published_at=at,
+    )
+
+
+def agency_changes(
+    before: Directory | None, after: Directory, at: datetime
+) -> list[AgencyPublished | AgencyWithdrawn]:
+    """What an edit (or, with no ``before``, the directory as a whole) tells other services:
+    each agency added or changed, each one removed."""
+    earlier = {a.agency_id: a for a in before.agencies} if before is not None else {}
+    old_desk = before.fallback_agency_id if before is not None else None
+    changes: list[AgencyPublished | AgencyWithdrawn] = []
+    for agency in after.agencies:
+        desk_moved = agency.agency_id in (old_desk, after.fallback_agency_id) and (
+            old_desk != after.fallback_agency_id
+        )
+        if earlier.get(agency.agency_id) != agency or desk_moved:
+            changes.append(agency_published(after, agency, at))
+    kept = {a.agency_id for a in after.agencies}
+    changes += [
+        AgencyWithdrawn(agency_id=agency_id, directory_version=after.version, withdrawn_at=at)
+        for agency_id in sorted(earlier.keys() - kept)
+    ]
+    return changes
 
 
 class NoAgencyLeft(LookupError):

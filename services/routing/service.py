@@ -26,6 +26,7 @@ from services.routing.domain import (
     NoAgencyLeft,
     Rule,
     Subject,
+    agency_changes,
     decide,
     honour_choice,
     owner_rule,
@@ -84,12 +85,32 @@ class DirectoryEditor:
                 change=change,
                 session=session,
             )
-            return following, ()
+            return following, [
+                new_event(payload, source=SOURCE, correlation_id=f"directory-{following.version}")
+                for payload in agency_changes(current, following, at)
+            ]
 
         following = await self._uow.run(effect)
         ROUTING_DIRECTORY_CHANGES.labels(change["kind"]).inc()
         log.info("routing_directory_changed", version=following.version, **change)
         return following
+
+    async def announce(self, *, now: datetime | None = None) -> None:
+        """Publish every agency of the directory in force (at start: the topic is compacted and
+        consumers keep the newest version, so a repeat costs nothing and a lost or new topic is
+        filled again)."""
+        at = stored_precision(now or datetime.now(UTC))
+        directory = await self._store.directory(fresh=True)
+
+        async def effect(session: Session) -> tuple[int, Sequence[Event]]:
+            events = [
+                new_event(payload, source=SOURCE, correlation_id=f"directory-{directory.version}")
+                for payload in agency_changes(None, directory, at)
+            ]
+            return len(events), events
+
+        count = await self._uow.run(effect)
+        log.info("agencies_announced", agencies=count, version=directory.version)
 
 
 class RoutingService:

@@ -20,7 +20,7 @@ from services.intake.config import IntakeSettings
 from services.intake.store import COMPLAINTS
 from tests import factories
 from tests.conftest import service_env
-from tests.support import as_event, eventually, publish, read_topic, running
+from tests.support import announce_agencies, as_event, eventually, publish, read_topic, running
 from tests.support import bearer as support_bearer
 
 MAX_BODY = 4096
@@ -46,8 +46,11 @@ def settings(bootstrap: str, mongo_url: str, db_suffix: str) -> IntakeSettings:
 
 
 @pytest.fixture(scope="module")
-async def client(settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    settings: IntakeSettings, bootstrap: str, mongo_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
     async with running(create_app(settings)) as client:
+        await announce_agencies(bootstrap, mongo_url, settings.database_name)
         yield client
 
 

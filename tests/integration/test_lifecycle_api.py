@@ -25,7 +25,15 @@ from services.intake.config import IntakeSettings
 from services.intake.store import COMPLAINTS
 from tests import factories
 from tests.conftest import service_env
-from tests.support import as_event, eventually, payloads, publish, read_topic, running
+from tests.support import (
+    announce_agencies,
+    as_event,
+    eventually,
+    payloads,
+    publish,
+    read_topic,
+    running,
+)
 from tests.support import bearer as support_bearer
 
 SECRETS = ("Siti Rahma", "siti@example.id", "6281234567890")
@@ -39,6 +47,7 @@ COMPLAINT: dict[str, Any] = {
     "reporter": {"name": SECRETS[0], "email": SECRETS[1], "phone": "+" + SECRETS[2]},
 }
 AMBON, PADANG = "pemkot-ambon", "pemkot-padang"
+NATIONAL_DESK = "kemenpanrb-admin-nasional"
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +59,11 @@ def settings(bootstrap: str, mongo_url: str, db_suffix: str) -> IntakeSettings:
 
 
 @pytest.fixture(scope="module")
-async def client(settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    settings: IntakeSettings, bootstrap: str, mongo_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
     async with running(create_app(settings)) as client:
+        await announce_agencies(bootstrap, mongo_url, settings.database_name)
         yield client
 
 
@@ -73,6 +85,7 @@ class People:
         self.unit = bearer(Role.UNIT_OFFICER, "ambon-pu", agency_id=AMBON, unit_id="disdukcapil")
         self.other_unit = bearer(Role.UNIT_OFFICER, "ambon-x", agency_id=AMBON, unit_id="dinkes")
         self.auditor = bearer(Role.AUDITOR, "auditor-1")
+        self.pupr = bearer(Role.AGENCY_ADMIN, "pupr-admin", agency_id="dinas-pupr-kota-ambon")
 
 
 @pytest.fixture(scope="module")
@@ -710,9 +723,83 @@ async def test_a_proposed_route_waits_for_the_admin_who_confirms_it_without_rety
 
     confirmed = await ok(client, cid, people.admin, action="forward", needs_examination=False)
     assert confirmed["status"] == "forwarded_to_agency"
-    assert confirmed["agency"] == {"id": AMBON, "name": "Pemkot Ambon"}
+    assert confirmed["agency"] == {"id": AMBON, "name": "Pemerintah Kota Ambon"}
     assert confirmed["route_proposal"] is None
     # Without a proposal, a forward still needs the agency.
     other = await submit(client, people)
     missing = await act(client, other, people.admin, action="forward", needs_examination=False)
     assert (missing.status_code, missing.json()["code"]) == (422, "agency_id_required")
+
+
+async def test_a_forward_by_hand_takes_the_agency_name_from_the_directory(
+    client: httpx.AsyncClient, people: People, bootstrap: str
+) -> None:
+    cid = await submit(client, people)
+    unknown = await act(
+        client,
+        cid,
+        people.admin,
+        action="forward",
+        agency_id="dinas-fiktif",
+        needs_examination=False,
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_agency")
+    forwarded = await ok(
+        client, cid, people.admin, action="forward", agency_id=PADANG, needs_examination=False
+    )
+    assert forwarded["agency"] == {"id": PADANG, "name": "Pemerintah Kota Padang"}
+    await ok(client, cid, people.other_agency, action="bounce", reason="Bukan wewenang")
+    # Re-routed by hand to an agency routing never named: the name still comes with it, on the
+    # complaint and in the event notify writes the citizen's message from.
+    rerouted = await ok(
+        client, cid, people.admin, action="reroute", agency_id="dinas-pupr-kota-ambon"
+    )
+    assert rerouted["agency"] == {"id": "dinas-pupr-kota-ambon", "name": "Dinas PUPR Kota Ambon"}
+    # The directory's units come with it: a disposition to a unit it lacks is refused.
+    wrong = await act(client, cid, people.pupr, action="forward_to_unit", unit_id="disdukcapil")
+    assert (wrong.status_code, wrong.json()["code"]) == (422, "unknown_unit")
+    events = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: len(payloads(rs, cid, ComplaintStatusChanged)) >= 3,
+    )
+    names = [(e.action.value, e.agency_name) for e in payloads(events, cid, ComplaintStatusChanged)]
+    assert names == [
+        ("forward", "Pemerintah Kota Padang"),
+        ("bounce", "Pemerintah Kota Padang"),
+        ("reroute", "Dinas PUPR Kota Ambon"),
+    ]
+
+
+async def test_the_national_admin_disposes_of_what_waits_in_the_national_queue(
+    client: httpx.AsyncClient, people: People, bootstrap: str
+) -> None:
+    cid = await submit(client, people)
+    await ok(client, cid, people.admin, action="forward", agency_id=PADANG, needs_examination=False)
+    await ok(client, cid, people.other_agency, action="bounce", reason="Bukan wewenang")
+    # Routing gave up after the bounces: the complaint sits in the national fallback queue.
+    fallback = factories.routed(
+        cid, agency_id=NATIONAL_DESK, agency_name="Admin Nasional", reason="no agency left"
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(fallback)])
+
+    async def queued() -> dict[str, Any] | None:
+        body = await detail(client, cid, people.admin)
+        return body if body["status"] == "forwarded_to_agency" else None
+
+    assert (await eventually(queued, timeout=30))["agency"]["id"] == NATIONAL_DESK
+    # Loop protection holds: not back to an agency that bounced it, nor to where it sits.
+    again = await act(client, cid, people.admin, action="reroute", agency_id=PADANG)
+    assert (again.status_code, again.json()["code"]) == (422, "agency_already_bounced")
+    stay = await act(client, cid, people.admin, action="reroute", agency_id=NATIONAL_DESK)
+    assert (stay.status_code, stay.json()["code"]) == (422, "same_agency")
+    moved = await ok(client, cid, people.admin, action="reroute", agency_id=AMBON, reason="KTP")
+    assert (moved["status"], moved["agency"]["id"]) == ("forwarded_to_agency", AMBON)
+    assert (moved["history"][-1]["action"], moved["history"][-1]["actor_role"]) == (
+        "reroute",
+        "national_admin",
+    )
+    # Once the agency is working on it, it is the agency's to answer or bounce.
+    await ok(client, cid, people.agency, action="follow_up", text="Kami periksa")
+    late = await act(client, cid, people.admin, action="reroute", agency_id=PADANG)
+    assert (late.status_code, late.json()["code"]) == (409, "illegal_transition")

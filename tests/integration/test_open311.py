@@ -16,7 +16,7 @@ from schemas.topics import STANDARD_EVENTS
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
 from tests.conftest import service_env
-from tests.support import as_event, eventually, publish, serving
+from tests.support import announce_agencies, as_event, eventually, publish, serving
 
 API_KEY = "open311-client-key"
 STANDARD_ID = "disdukcapil-kota-ambon.penerbitan-ktp-el"
@@ -32,8 +32,9 @@ def settings(bootstrap: str, mongo_url: str, db_suffix: str) -> IntakeSettings:
 
 
 @pytest.fixture(scope="module")
-async def base_url(settings: IntakeSettings) -> AsyncIterator[str]:
+async def base_url(settings: IntakeSettings, bootstrap: str, mongo_url: str) -> AsyncIterator[str]:
     async with serving(create_app(settings)) as url:
+        await announce_agencies(bootstrap, mongo_url, settings.database_name)
         yield f"{url}/open311/v2"
 
 
@@ -73,7 +74,6 @@ async def forward(base_url: str, request_id: str, admin: dict[str, str]) -> None
             json={
                 "action": "forward",
                 "agency_id": "pemkot-ambon",
-                "agency_name": "Pemkot Ambon",
                 "needs_examination": False,
             },
             headers=admin,
@@ -125,7 +125,7 @@ async def test_post_then_read_back_in_json_and_xml(base_url: str, admin: dict[st
     assert (one["status"], one["service_code"], one["agency_responsible"]) == (
         "open",
         "infrastruktur.jalan",
-        "Pemkot Ambon",
+        "Pemerintah Kota Ambon",
     )
     assert (one["lat"], one["long"]) == (-3.6954, 128.1814)
     assert "Siti" not in str(one)
@@ -161,8 +161,11 @@ async def test_post_then_read_back_in_json_and_xml(base_url: str, admin: dict[st
 
 
 async def test_a_request_for_a_published_standard_is_linked_to_it(
-    base_url: str, admin: dict[str, str]
+    base_url: str, admin: dict[str, str], settings: IntakeSettings
 ) -> None:
+    citizen = {
+        "Authorization": "Bearer " + issue_token(settings, role=Role.CITIZEN, subject="warga")
+    }
     created = await post(
         base_url,
         form(
@@ -174,6 +177,38 @@ async def test_a_request_for_a_published_standard_is_linked_to_it(
     await forward(base_url, request_id, admin)
     one = await asyncio.to_thread(GeoReport(base_url).get_service_request, request_id)
     assert (one["service_code"], one["service_name"]) == (STANDARD_ID, "Penerbitan KTP-el")
+
+    # A complaint filed through the API about a road that names the standard too: its code is
+    # the standard's. A filter returns exactly the requests whose service_code it names.
+    async with httpx.AsyncClient() as http:
+        filed = await http.post(
+            base_url.removesuffix("/open311/v2") + "/v1/complaints",
+            json={
+                "title": "Jalan rusak dan KTP lambat",
+                "body": "Jalan ke kantor Disdukcapil rusak, KTP-el tiga bulan belum jadi",
+                "category": "infrastruktur.jalan",
+                "region_code": "81.71",
+                "service_standard_id": STANDARD_ID,
+                "reporter": {"email": "siti@example.id"},
+            },
+            headers=citizen,
+        )
+    assert filed.status_code == 201, filed.text
+    both = filed.json()["tracking_id"]
+    await forward(base_url, both, admin)
+    plain = (await post(base_url, form())).json()[0]["service_request_id"]
+    await forward(base_url, plain, admin)
+    for fmt in ("json", "xml"):
+        client = GeoReport(base_url, output_format=fmt)
+        for code in (STANDARD_ID, "infrastruktur.jalan", f"{STANDARD_ID},infrastruktur.jalan"):
+            found = await asyncio.to_thread(client.get_service_requests, service_code=code)
+            assert {r["service_code"] for r in found} <= set(code.split(",")), (fmt, code)
+            ids = {r["service_request_id"] for r in found}
+            assert (request_id in ids, both in ids, plain in ids) == (
+                STANDARD_ID in code,
+                STANDARD_ID in code,
+                "infrastruktur.jalan" in code,
+            ), (fmt, code)
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from pymongo import AsyncMongoClient
 
 from schemas.complaint import ComplaintStatus, LifecycleAction, Role
 from schemas.envelope import encode
-from schemas.events import ComplaintRouted, ComplaintSubmitted
-from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP, dead_letter_topic
+from schemas.events import AgencyPublished, ComplaintRouted, ComplaintSubmitted
+from schemas.topics import AGENCY_DIRECTORY, COMPLAINT_EVENTS, ROUTING_GROUP, dead_letter_topic
 from services.routing.app import create_app
 from services.routing.config import RoutingSettings
 from services.routing.store import DECISIONS
@@ -395,3 +395,40 @@ async def test_the_reporters_chosen_agency_is_honoured_or_flagged(
     [no] = routed_for(declined.subject, seen)
     assert (yes.agency_id, yes.reporter_choice) == ("pemkot-ambon", "honoured")
     assert (no.agency_id, no.reporter_choice) == ("dinas-pupr-kota-ambon", "declined")
+
+
+async def test_the_directory_is_announced_at_start_and_after_every_edit(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    def from_routing(records: list[Seen], agency_id: str) -> list[AgencyPublished]:
+        return [
+            AgencyPublished.model_validate_json(r.value or b"")
+            for r in records
+            if r.key == agency_id.encode()
+            and r.headers.get("ce_source") == "/lapor/routing"
+            and r.type == AgencyPublished.event_type()
+        ]
+
+    desk = "kemenpanrb-admin-nasional"
+    seen = await read_topic(
+        bootstrap, AGENCY_DIRECTORY.name, until=lambda rs: bool(from_routing(rs, desk))
+    )
+    assert from_routing(seen, desk)[0].national_desk
+    [ambon] = from_routing(seen, "dinkes-kota-ambon")[:1]
+    assert (ambon.name, ambon.time_zone) == ("Dinas Kesehatan Kota Ambon", "Asia/Jayapura")
+    assert [u.unit_id for u in ambon.units][:1] == ["puskesmas-rijali"]
+
+    agency_id = f"dinas-uji-{factories.new_tracking_id()[4:9].lower()}"
+    body = {"name": "Dinas Uji Kota Padang", "region_code": "13.71"}
+    made = await client.put(f"/v1/agencies/{agency_id}", json=body, headers=ADMIN)
+    assert made.status_code == 200, made.text
+    seen = await read_topic(
+        bootstrap, AGENCY_DIRECTORY.name, until=lambda rs: bool(from_routing(rs, agency_id))
+    )
+    [published] = from_routing(seen, agency_id)
+    assert (published.name, published.time_zone, published.national_desk) == (
+        "Dinas Uji Kota Padang",
+        "Asia/Jakarta",
+        False,
+    )
+    assert published.directory_version == made.json()["version"]

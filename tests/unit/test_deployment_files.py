@@ -138,6 +138,8 @@ def test_asyncapi_describes_every_event_with_resolvable_payloads() -> None:
         "id.go.lapor.standard.superseded.v1",
         "id.go.lapor.standard.published.v1",
         "id.go.lapor.public.complaint_snapshot.v1",
+        "id.go.lapor.agency.published.v1",
+        "id.go.lapor.agency.withdrawn.v1",
     }
     refs = json.dumps(document).split('"$ref": "#/components/schemas/')[1:]
     for ref in refs:

@@ -266,3 +266,32 @@ def test_forwarding_to_another_agency_forgets_the_old_agency_units() -> None:
     bounced = step(routed, Command(A.BOUNCE, reason="bukan wewenang"), AGENCY)
     rerouted = step(bounced, Command(A.REROUTE, agency_id="pemkot-padang"), ADMIN)
     assert rerouted.agency_units == ()
+
+
+def test_a_forward_carries_the_directory_name_and_units_of_its_agency() -> None:
+    named = Command(
+        A.FORWARD,
+        agency_id="pemkot-ambon",
+        agency_name="Pemerintah Kota Ambon",
+        agency_units=("dinas-pu",),
+        needs_examination=False,
+    )
+    state = step(FRESH, named, ADMIN)
+    assert (state.agency_name, state.agency_units) == ("Pemerintah Kota Ambon", ("dinas-pu",))
+    assert refused(state, Command(A.FORWARD_TO_UNIT, unit_id="dishub"), AGENCY) == "unknown_unit"
+
+
+def test_the_national_admin_moves_a_report_still_waiting_with_an_agency() -> None:
+    waiting = step(FRESH, FORWARD, SYSTEM)
+    moved = step(waiting, Command(A.REROUTE, agency_id="pemkot-padang", reason="x"), ADMIN)
+    assert (moved.status, moved.agency_id) == (S.FORWARDED_TO_AGENCY, "pemkot-padang")
+    nowhere = Command(A.REROUTE, agency_id="pemkot-padang")
+    assert refused(moved, nowhere, ADMIN) == "same_agency"
+    # Routing re-routes only what was bounced; an agency at work keeps the complaint.
+    assert refused(waiting, Command(A.REROUTE, agency_id="pemkot-padang"), SYSTEM) == (
+        "illegal_transition"
+    )
+    working = step(moved, Command(A.FOLLOW_UP, text="Kami periksa"), OTHER_AGENCY)
+    assert refused(working, Command(A.REROUTE, agency_id="pemkot-ambon"), ADMIN) == (
+        "illegal_transition"
+    )

@@ -62,7 +62,9 @@ def held(file: ComplaintFile, unit: str | None = None) -> ComplaintFile:
 
 
 def changed(action: LifecycleAction, to: ComplaintStatus, **more: Any) -> Any:
-    return factories.status_changed(CID, action=action, to_status=to, agency_id=AGENCY, **more)
+    return factories.status_changed(
+        CID, action=action, to_status=to, **{"agency_id": AGENCY, **more}
+    )
 
 
 def text_of(message: PlannedMessage) -> str:
@@ -252,6 +254,18 @@ def test_the_file_follows_the_holder() -> None:
     assert holder_fields(to_unit) == {"agency_id": AGENCY, "unit_id": "bina-marga"}
     back = changed(LifecycleAction.FORWARD, ComplaintStatus.FORWARDED_TO_AGENCY, unit_id=None)
     assert holder_fields(back) == {"agency_id": AGENCY, "unit_id": None}
+    # A re-route by hand names an agency routing never did: its name replaces the old one.
+    by_hand = changed(
+        LifecycleAction.REROUTE,
+        ComplaintStatus.FORWARDED_TO_AGENCY,
+        agency_id="dinas-pupr-kota-padang",
+        agency_name="Dinas PUPR Kota Padang",
+    )
+    assert holder_fields(by_hand) == {
+        "agency_id": "dinas-pupr-kota-padang",
+        "unit_id": None,
+        "agency_name": "Dinas PUPR Kota Padang",
+    }
 
 
 def test_every_template_renders_in_both_locales() -> None:

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.complaint import ReportType
+from schemas.events import AgencyPublished
 from services.routing.domain import (
     FALLBACK_RULE_ID,
     Agency,
@@ -14,6 +15,7 @@ from services.routing.domain import (
     Rule,
     Subject,
     Unit,
+    agency_changes,
     decide,
     honour_choice,
     owner_rule,
@@ -298,3 +300,21 @@ def test_a_complaint_about_a_published_standard_goes_to_its_publisher() -> None:
     assert (
         decide(override, subject("umum", "81.71", service=service), extra=[owner]).rule_id == "ktp"
     )
+
+
+def test_an_edit_announces_the_agencies_it_adds_changes_or_removes() -> None:
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    before = load_directory("")
+    every = agency_changes(None, before, at)
+    assert len(every) == len(before.agencies)
+    desks = [c.agency_id for c in every if isinstance(c, AgencyPublished) and c.national_desk]
+    assert desks == [before.fallback_agency_id]
+    renamed = before.agency("pemkot-padang").model_copy(update={"name": "Pemkot Padang"})
+    kept = [a for a in before.agencies if a.agency_id not in ("pemkot-padang", "bpjs-kesehatan")]
+    rules = tuple(r for r in before.rules if r.agency_id not in ("pemkot-padang", "bpjs-kesehatan"))
+    after = before.model_copy(update={"version": 2, "agencies": (*kept, renamed), "rules": rules})
+    changes = agency_changes(before, after, at)
+    assert [(type(c).__name__, c.agency_id, c.directory_version) for c in changes] == [
+        ("AgencyPublished", "pemkot-padang", 2),
+        ("AgencyWithdrawn", "bpjs-kesehatan", 2),
+    ]

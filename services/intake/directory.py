@@ -1,0 +1,71 @@
+"""The agencies intake can name: routing's directory as it publishes it (compacted topic), kept
+so that an admin forwarding by hand names the agency by ID alone and its name, units and zone
+come from the directory, never from the caller."""
+
+from contextlib import suppress
+from dataclasses import dataclass
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from kernel.mongo import Document
+from schemas.envelope import Event
+from schemas.events import AgencyPublished, AgencyWithdrawn
+
+AGENCIES = "agencies"
+
+
+@dataclass(frozen=True)
+class KnownAgency:
+    """What intake knows of an agency."""
+
+    agency_id: str
+    name: str
+    time_zone: str
+    unit_ids: tuple[str, ...]
+    national_desk: bool
+
+
+class AgencyDirectory:
+    """The newest published state of each agency."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._agencies = db[AGENCIES]
+
+    async def on_agency_event(self, event: Event) -> None:
+        """Keep the newest version of each agency; older and repeated ones change nothing."""
+        payload = event.data
+        if isinstance(payload, AgencyWithdrawn):
+            await self._agencies.delete_one(
+                {
+                    "_id": payload.agency_id,
+                    "directory_version": {"$lte": payload.directory_version},
+                }
+            )
+            return
+        assert isinstance(payload, AgencyPublished)
+        doc = payload.model_dump(mode="json", exclude={"agency_id"})
+        # A newer version kept already makes the upsert collide on _id: nothing to do.
+        with suppress(DuplicateKeyError):
+            await self._agencies.replace_one(
+                {"_id": payload.agency_id, "directory_version": {"$lte": doc["directory_version"]}},
+                doc,
+                upsert=True,
+            )
+
+    async def find(self, agency_id: str) -> KnownAgency | None:
+        """An agency by ID, or None when the directory does not list it."""
+        doc = await self._agencies.find_one({"_id": agency_id})
+        if doc is None:
+            return None
+        return KnownAgency(
+            agency_id=doc["_id"],
+            name=doc["name"],
+            time_zone=doc["time_zone"],
+            unit_ids=tuple(unit["unit_id"] for unit in doc.get("units", ())),
+            national_desk=bool(doc.get("national_desk")),
+        )
+
+    async def known(self) -> bool:
+        """Whether any agency has been heard of (before routing first announces, none is)."""
+        return await self._agencies.find_one({}, {"_id": 1}) is not None
