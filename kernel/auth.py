@@ -68,7 +68,7 @@ def _principal(claims: dict[str, Any]) -> Actor:
     agency_id = claims.get("agency_id")
     unit_id = claims.get("unit_id")
     if role in (Role.AGENCY_ADMIN, Role.UNIT_OFFICER) and not isinstance(agency_id, str):
-        raise AuthenticationError("invalid_token", f"a {role} token needs agency_id")
+        raise AuthenticationError("invalid_token", f"{role.described} token needs agency_id")
     if role is Role.UNIT_OFFICER and not isinstance(unit_id, str):
         raise AuthenticationError("invalid_token", "a unit_officer token needs unit_id")
     subject = claims["sub"]

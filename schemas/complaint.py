@@ -66,6 +66,12 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     SYSTEM = "system"
 
+    @property
+    def described(self) -> str:
+        """The role in a sentence, with its article: "an agency admin", "a citizen"."""
+        words = self.value.replace("_", " ")
+        return f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from schemas.complaint import (
     Channel,
@@ -182,8 +182,21 @@ class SlaDeadlineSet(ComplaintEvent):
     agency_id: str | None = Field(description="None for the verification clock (national desk).")
     started_at: AwareDatetime
     due_at: AwareDatetime = Field(description="End of the last working day, as a UTC instant.")
-    working_days: int = Field(ge=0)
+    working_days: int | None = Field(
+        ge=0, description="The limit in working days; None for a limit counted in calendar days."
+    )
+    calendar_days: int | None = Field(
+        default=None,
+        ge=0,
+        description="The limit in calendar days (the 60-day ceiling); None for working days.",
+    )
     time_zone: str
+
+    @model_validator(mode="after")
+    def _one_kind_of_day(self) -> "SlaDeadlineSet":
+        if (self.working_days is None) == (self.calendar_days is None):
+            raise ValueError("a deadline counts either working_days or calendar_days")
+        return self
 
 
 class StandardChecked(ComplaintEvent):

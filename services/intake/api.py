@@ -19,7 +19,7 @@ from schemas.complaint import (
     Role,
 )
 from services.intake.domain import ComplaintCreate
-from services.intake.lifecycle import Command, IllegalTransition
+from services.intake.lifecycle import Command, IllegalTransition, may_take, role_refusal
 from services.intake.service import (
     ComplaintNotFound,
     DirectoryUnavailable,
@@ -130,6 +130,21 @@ def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRo
     api = APIRouter(prefix="/v1")
     Caller = Annotated[Actor | None, Depends(caller)]
 
+    async def permitted(request: Request, actor: Caller) -> Actor:
+        """The caller, refused before the body is validated when their role may never take the
+        action it names: a forbidden call answers 403, whatever else is wrong with it."""
+        viewer = signed_in(actor)
+        try:
+            raw = await request.json()
+        except ValueError:
+            return viewer  # not JSON: validation says so
+        named = raw.get("action") if isinstance(raw, dict) else None
+        if named in set(LifecycleAction) and not may_take(viewer.role, LifecycleAction(named)):
+            raise _problem_for(role_refusal(viewer.role, LifecycleAction(named)))
+        return viewer
+
+    Permitted = Annotated[Actor, Depends(permitted)]
+
     @api.post(
         "/complaints",
         status_code=201,
@@ -238,9 +253,8 @@ def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRo
         },
     )
     async def act(
-        tracking_id: TrackingId, body: ActionRequest, request: Request, actor: Caller
+        tracking_id: TrackingId, body: ActionRequest, request: Request, viewer: Permitted
     ) -> ComplaintDetail:
-        viewer = signed_in(actor)
         try:
             record = await service.act(
                 tracking_id,

@@ -350,6 +350,7 @@ def deadline_update(payload: SlaDeadlineSet) -> dict[str, Any]:
                 "stage": payload.stage.value,
                 "due_at": payload.due_at,
                 "working_days": payload.working_days,
+                "calendar_days": payload.calendar_days,
                 "time_zone": payload.time_zone,
             }
         }

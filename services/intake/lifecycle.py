@@ -134,6 +134,20 @@ class IllegalTransition(Exception):
         self.status = status
 
 
+def may_take(role: Role, action: A) -> bool:
+    """Whether the role may take the action at all, whatever the complaint."""
+    return any(role in rule.roles for rule in RULES[action])
+
+
+def role_refusal(role: Role, action: A) -> IllegalTransition:
+    """The 403 for a role that may never take the action."""
+    return IllegalTransition(
+        "role_not_allowed",
+        f"{role.described} may not {action.value.replace('_', ' ')}",
+        status=403,
+    )
+
+
 def is_authorised(actor: Actor, state: ComplaintState) -> bool:
     """Whether the actor has authority over this complaint at all (before any action rule)."""
     match actor.role:
@@ -162,10 +176,8 @@ def apply(
 ) -> Transition:
     """Check and perform one action."""
     rules = RULES[command.action]
-    if not any(actor.role in rule.roles for rule in rules):
-        raise IllegalTransition(
-            "role_not_allowed", f"a {actor.role} may not {command.action}", status=403
-        )
+    if not may_take(actor.role, command.action):
+        raise role_refusal(actor.role, command.action)
     if not is_authorised(actor, state):
         raise IllegalTransition(
             "not_your_complaint", "this complaint is not assigned to you", status=403

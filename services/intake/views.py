@@ -52,7 +52,10 @@ class DeadlineView(BaseModel):
 
     stage: str
     due_at: AwareDatetime
-    working_days: int
+    working_days: int | None = Field(description="None when the limit counts calendar days.")
+    calendar_days: int | None = Field(
+        default=None, description="The limit in calendar days (the 60-day ceiling)."
+    )
     time_zone: str
 
 

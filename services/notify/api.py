@@ -141,8 +141,10 @@ def notify_router(*, store: NotifyStore, caller: Callable[..., Any]) -> APIRoute
         responses={409: {"description": "Not a failed message (or no such message)"}},
     )
     async def retry(message_id: MessageId, actor: Caller) -> dict[str, Any]:
-        http.require_role(actor, Role.NATIONAL_ADMIN)
-        requeued = await store.requeue(message_id, now=datetime.now(UTC))
+        admin = http.require_role(actor, Role.NATIONAL_ADMIN)
+        requeued = await store.requeue(
+            message_id, now=datetime.now(UTC), by=f"{admin.role.value}:{admin.subject}"
+        )
         if requeued is None:
             raise http.ProblemError(
                 409, "not_failed", f"{message_id} is not a failed message (or does not exist)"

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from schemas.complaint import ComplaintStatus, ReporterContact
+from schemas.complaint import ComplaintStatus, ReporterContact, Role
 from schemas.complaint import LifecycleAction as A
 from schemas.envelope import EventPayload
 from schemas.events import (
@@ -30,9 +30,16 @@ from schemas.events import (
     SlaStage,
     SlaWarningIssued,
 )
+from schemas.regions import time_zone_of
 from services.notify.policy import KINDS, QuietHours
 
 ANONYMOUS_DISPLAY = "Anonim"
+# How an officer's message names a reporter it may not name, in the officer's language.
+REPORTER_LABELS = {
+    "id": {"anonymous": ANONYMOUS_DISPLAY, "unnamed": "(tanpa nama)"},
+    "en": {"anonymous": "Anonymous", "unnamed": "(no name given)"},
+}
+FALLBACK_ZONE = "Asia/Jakarta"
 Channel = Literal["email", "sms", "webhook", "inbox"]
 CHANNELS: tuple[Channel, ...] = ("email", "sms", "webhook", "inbox")
 Locale = Literal["id", "en"]
@@ -225,6 +232,8 @@ class _Planner:
     def __init__(self, file: ComplaintFile, audience: Audience) -> None:
         self.file = file
         self.audience = audience
+        # Times a person reads are in the zone of the report's place (WIB, WITA or WIT).
+        self.zone = time_zone_of(file.region_code) or FALLBACK_ZONE
         self.base: dict[str, Any] = {
             "tracking_id": file.complaint_id,
             "title": file.title,
@@ -236,7 +245,7 @@ class _Planner:
 
     def plan(self, payload: EventPayload) -> list[PlannedMessage]:
         if isinstance(payload, ComplaintSubmitted):
-            at = _local(payload.submitted_at, "Asia/Jakarta")
+            at = _local(payload.submitted_at, self.zone)
             return self.complainant("complaint_submitted", submitted_at=at)
         if isinstance(payload, ComplaintMerged):
             return self.complainant("complaint_merged", into=payload.complaint_id)
@@ -282,6 +291,9 @@ class _Planner:
                 ]
             case A.FORWARD_TO_UNIT:
                 assert changed.agency_id is not None
+                # A routing rule's explanation is written for admins, in English: the unit is
+                # told in its own language that a rule sent the report.
+                by_rule = changed.actor_role is Role.SYSTEM
                 return self.officers(
                     "unit_new_assignment",
                     RecipientRole.UNIT,
@@ -289,7 +301,8 @@ class _Planner:
                     unit_id=changed.unit_id,
                     roles={"liaison", "admin"},
                     webhook=True,
-                    **text,
+                    **{**text, "reason": "" if by_rule else text["reason"]},
+                    by_rule=by_rule,
                 )
             case A.FOLLOW_UP:
                 return [
@@ -327,7 +340,7 @@ class _Planner:
         return []
 
     def warning(self, warning: SlaWarningIssued) -> list[PlannedMessage]:
-        due = _local(warning.due_at, "Asia/Jakarta")
+        due = _local(warning.due_at, self.zone)
         if warning.holder == "complainant":
             return self.complainant("complaint_reply_window_closing", due_local=due)
         if warning.agency_id is None or warning.holder not in ("agency", "unit"):
@@ -435,12 +448,9 @@ class _Planner:
         webhook: bool = False,
         **context: Any,
     ) -> list[PlannedMessage]:
-        reporter = (
-            ANONYMOUS_DISPLAY
-            if self.file.anonymous
-            else (self.file.reporter.name or "(tanpa nama)")
-        )
-        shared = {**self.base, **context, "reporter_display": reporter, "unit_id": unit_id}
+        reporter = None if self.file.anonymous else self.file.reporter.name
+        shared = {**self.base, **context, "reporter_name": reporter, "unit_id": unit_id}
+        shared["reporter_kind"] = "anonymous" if self.file.anonymous else "unnamed"
         planned: list[PlannedMessage] = []
         for officer in self.audience.officers:
             if officer.agency_id != agency_id or not roles & set(officer.roles):
@@ -476,10 +486,17 @@ class _Planner:
 
 
 def _labelled(context: dict[str, Any], locale: Locale) -> dict[str, Any]:
-    stage = context.get("stage")
+    """The context with what depends on the reader's language filled in."""
+    labelled = dict(context)
+    stage = labelled.get("stage")
     if isinstance(stage, SlaStage):
-        return {**context, "stage": stage.value, "stage_label": STAGE_LABELS[locale][stage]}
-    return context
+        labelled |= {"stage": stage.value, "stage_label": STAGE_LABELS[locale][stage]}
+    if "reporter_kind" in labelled:
+        kind = labelled.pop("reporter_kind")
+        labelled["reporter_display"] = (
+            labelled.pop("reporter_name") or REPORTER_LABELS[locale][kind]
+        )
+    return labelled
 
 
 def _local(moment: datetime, time_zone: str) -> str:

@@ -331,7 +331,10 @@ class NotifyStore:
             await self._messages.update_one(
                 {"_id": message["_id"]},
                 {
-                    "$set": {"status": status, "attempts": message["attempts"], **fields},
+                    # The message counts every attempt it ever had; the queue entry counts those
+                    # of its current round (an admin's re-queue starts a new round).
+                    "$set": {"status": status, **fields},
+                    "$inc": {"attempts": 1},
                     "$push": {"attempt_log": attempt},
                 },
                 session=session,
@@ -352,15 +355,20 @@ class NotifyStore:
                 session=session,
             )
 
-    async def requeue(self, message_id: str, *, now: datetime) -> dict[str, Any] | None:
-        """Give a failed message a fresh set of attempts (after its cause was fixed)."""
+    async def requeue(self, message_id: str, *, now: datetime, by: str) -> dict[str, Any] | None:
+        """Give a failed message a fresh round of attempts (after its cause was fixed); its
+        attempt log keeps the earlier ones and says who re-queued it."""
         message = await self._messages.find_one_and_update(
             {"_id": message_id, "status": FAILED},
-            {"$set": {"status": PENDING, "next_attempt_at": now, "attempts": 0}},
+            {
+                "$set": {"status": PENDING, "next_attempt_at": now},
+                "$push": {"attempt_log": {"at": now, "outcome": "requeued", "by": by}},
+            },
             return_document=ReturnDocument.AFTER,
         )
         if message is not None:
-            await self._queue.replace_one({"_id": message_id}, _queued(message), upsert=True)
+            fresh_round = _queued({**message, "attempts": 0})
+            await self._queue.replace_one({"_id": message_id}, fresh_round, upsert=True)
         return message
 
     async def message(self, message_id: str) -> dict[str, Any] | None:

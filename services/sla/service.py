@@ -369,7 +369,8 @@ class SlaService:
             agency_id=agency_id,
             started_at=at,
             due_at=due_at,
-            working_days=days,
+            working_days=None if calendar_days else days,
+            calendar_days=days if calendar_days else None,
             time_zone=zone,
         )
         return NewClock(

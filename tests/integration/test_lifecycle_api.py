@@ -803,3 +803,19 @@ async def test_the_national_admin_disposes_of_what_waits_in_the_national_queue(
     await ok(client, cid, people.agency, action="follow_up", text="Kami periksa")
     late = await act(client, cid, people.admin, action="reroute", agency_id=PADANG)
     assert (late.status_code, late.json()["code"]) == (409, "illegal_transition")
+
+
+async def test_a_forbidden_action_is_refused_before_its_body_is_judged(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    cid = await submit(client, people)
+    forged = await act(client, cid, people.reporter, action="forward", agency_id={"$gt": ""})
+    assert (forged.status_code, forged.json()["code"]) == (403, "role_not_allowed")
+    assert forged.json()["detail"] == "a citizen may not forward"
+    merge = await act(client, cid, people.agency, action="merge", merge_into="not-an-id")
+    assert (merge.status_code, merge.json()["detail"]) == (403, "an agency admin may not merge")
+    # A role that may take the action still hears what is wrong with the body.
+    bad = await act(client, cid, people.admin, action="forward", agency_id={"$gt": ""})
+    assert (bad.status_code, bad.json()["code"]) == (422, "validation_failed")
+    anonymous = await act(client, cid, people.nobody, action="forward", agency_id=7)
+    assert anonymous.status_code == 401

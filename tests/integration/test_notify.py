@@ -226,6 +226,16 @@ async def test_a_failing_sms_gateway_is_retried_with_backoff_then_dead_lettered(
     [redelivered] = await settled(client, cid, 1)
     assert redelivered["status"] == "sent"
     assert [p["to"] for p in gateway.accepted].count(phone) == 1
+    # The log keeps every attempt, who re-queued it, and the count goes on from there.
+    assert [a["outcome"] for a in redelivered["attempt_log"]] == [
+        "retry",
+        "retry",
+        "failed",
+        "requeued",
+        "sent",
+    ]
+    assert redelivered["attempt_log"][3]["by"] == "national_admin:admin"
+    assert redelivered["attempts"] == MAX_ATTEMPTS + 1
 
 
 async def test_a_refusal_is_not_retried(

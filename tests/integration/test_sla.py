@@ -347,5 +347,7 @@ async def test_deferral_pauses_verification_and_completion_resumes_it(
         datetime(2026, 12, 3, *WIT_END_OF_DAY, tzinfo=UTC),
     )
     ceilings = stage_deadlines(seen, "ceiling")
-    # 60 calendar days from the complete file.
+    # 60 calendar days from the complete file, and said so.
     assert ceilings[-1].due_at == datetime(2027, 1, 30, *WIT_END_OF_DAY, tzinfo=UTC)
+    assert (ceilings[-1].calendar_days, ceilings[-1].working_days) == (60, None)
+    assert (resumed.calendar_days, first.calendar_days) == (None, None)

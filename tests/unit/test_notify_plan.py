@@ -79,7 +79,7 @@ def test_submission_gives_the_complainant_the_tracking_id_on_their_channel_and_i
         ("complainant", "email"),
         ("citizen-7", "inbox"),
     }
-    assert CID in text_of(messages[0]) and "24-11-2026 10:00 WIB" in text_of(messages[0])
+    assert CID in text_of(messages[0]) and "24-11-2026 12:00 WIT" in text_of(messages[0])
 
 
 def test_sms_when_the_reporter_gave_only_a_phone() -> None:
@@ -283,6 +283,7 @@ def test_every_template_renders_in_both_locales() -> None:
         "into": "LPR-X",
         "status": "answered",
         "reporter_display": "Anonim",
+        "by_rule": False,
         "unit_id": "u",
         "stage_label": "s",
         "level": 1,
@@ -377,3 +378,59 @@ def test_a_deadline_notify_skips_unread_is_one_no_file_could_turn_into_a_message
     assert calls_for_messages(deadline) == bool(messages)
     if messages:
         assert {m.recipient for m in messages} == {"budi"}
+
+
+def test_times_are_in_the_zone_of_the_reports_place() -> None:
+    event = submitted()  # Ambon: WIT, 03:00 UTC is noon
+    [receipt, *_] = plan(event, file_from(event), Audience())
+    assert receipt.context["submitted_at"] == "24-11-2026 12:00 WIT"
+    padang = submitted(region_code="13.71")
+    [receipt, *_] = plan(padang, file_from(padang), Audience())
+    assert receipt.context["submitted_at"] == "24-11-2026 10:00 WIB"
+
+
+def test_an_english_reader_reads_english_labels_for_who_reported() -> None:
+    english = Officer(
+        officer_id="john",
+        agency_id=AGENCY,
+        name="John",
+        email="john@pupr.ambon.go.id",
+        preferences=Preferences(locale="en"),
+    )
+    audience = Audience(officers=(english,))
+    forward = changed(LifecycleAction.FORWARD, ComplaintStatus.FORWARDED_TO_AGENCY)
+    unnamed = held(file_from(submitted(reporter=ReporterContact(email=SECRETS[1]))))
+    anonymous = held(file_from(submitted(anonymous=True)))
+    for file, shown in ((unnamed, "Reporter: (no name given)"), (anonymous, "Reporter: Anonymous")):
+        [message] = [
+            m
+            for m in plan(forward, file, audience)
+            if m.channel == "email" and m.recipient == "john"
+        ]
+        body = text_of(message)
+        assert shown in body
+        assert "tanpa nama" not in body and "Anonim" not in body
+
+
+def test_a_disposition_by_a_rule_is_told_in_the_units_language() -> None:
+    file = held(file_from(submitted()), unit="bina-marga")
+    by_rule = changed(
+        LifecycleAction.FORWARD_TO_UNIT,
+        ComplaintStatus.FORWARDED_TO_UNIT,
+        unit_id="bina-marga",
+        actor_role="system",
+        reason="rule pupr-ambon-jalan (category 'infrastruktur.jalan', region 81.71) matched",
+    )
+    [message, *_] = [m for m in plan(by_rule, file, OFFICERS) if m.recipient == "rina"]
+    body = text_of(message)
+    assert "menurut aturan penerusan" in body
+    assert "rule" not in body and "matched" not in body
+    by_hand = changed(
+        LifecycleAction.FORWARD_TO_UNIT,
+        ComplaintStatus.FORWARDED_TO_UNIT,
+        unit_id="bina-marga",
+        actor_role="agency_admin",
+        reason="Jalan kota, wilayah Bina Marga",
+    )
+    [message, *_] = [m for m in plan(by_hand, file, OFFICERS) if m.recipient == "rina"]
+    assert "Catatan: Jalan kota, wilayah Bina Marga" in text_of(message)
