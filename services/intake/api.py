@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -18,6 +19,8 @@ from schemas.complaint import (
     ReportType,
     Role,
 )
+from schemas.regions import region_name, time_zone_of
+from services.intake.catalog import shipped_categories
 from services.intake.domain import ComplaintCreate
 from services.intake.lifecycle import Command, IllegalTransition, may_take, role_refusal
 from services.intake.service import (
@@ -60,6 +63,7 @@ STATUS_LABELS = {
     ComplaintStatus.MERGED: "Digabungkan",
 }
 AGENCY_ID = r"^[a-z0-9-]{2,80}$"
+_CATEGORY_NAMES = {row["code"]: row["name"] for row in shipped_categories()}
 TrackingId = Annotated[str, Path(pattern=TRACKING_ID_PATTERN, examples=["LPR-7KQ2M-9XA4B"])]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
@@ -354,7 +358,14 @@ def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRo
     )
     async def public_page(tracking_id: TrackingId) -> HTMLResponse:
         record = await public_one(tracking_id)
-        html = _PAGES.get_template("public_complaint.html").render(c=record, statuses=STATUS_LABELS)
+        zone = ZoneInfo(time_zone_of(record.region_code) or "Asia/Jakarta")
+        html = _PAGES.get_template("public_complaint.html").render(
+            c=record,
+            statuses=STATUS_LABELS,
+            category=_CATEGORY_NAMES.get(record.category, record.category),
+            region=region_name(record.region_code) or record.region_code,
+            local=lambda moment: moment.astimezone(zone).strftime("%d-%m-%Y %H:%M %Z"),
+        )
         return HTMLResponse(html)
 
     return api

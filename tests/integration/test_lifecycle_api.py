@@ -387,6 +387,10 @@ async def test_anonim_and_rahasia_hold_in_every_view(
     assert COMPLAINT["title"] in page.text
     assert "Didisposisikan ke unit" in page.text
     assert leaks(page.text) == []
+    # Read by people of Ambon: the category and the city by name, times in WIT.
+    assert "KTP" in page.text and "Kota Ambon" in page.text
+    assert "kependudukan.ktp" not in page.text and "81.71" not in page.text
+    assert " WIT</time>" in page.text and "UTC" not in page.text
     assert (await client.get(f"/v1/public/complaints/{rahasia}/page")).status_code == 404
 
     for who in ("reporter", "admin"):
