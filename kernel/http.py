@@ -32,6 +32,8 @@ from schemas.complaint import Actor, Role
 
 CORRELATION_HEADER = "X-Correlation-ID"
 PROBLEM_JSON = "application/problem+json"
+# How an OpenAPI "responses" entry says its body is a problem document.
+PROBLEM_RESPONSE: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = 5
 
@@ -128,17 +130,8 @@ class BodySizeLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replaying(whole, receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.larger.get(scope.get("path", ""), self.max_bytes)
@@ -158,7 +151,13 @@ class LimitAnonymous:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("path", "") not in OPERATIONS_PATHS:
-            anonymous = all(name != b"authorization" for name, _ in scope.get("headers", []))
+            anonymous = not _names_a_credential(scope)
+            if anonymous and _is_form(scope):
+                # Open311 clients send their api_key in the form: look, then hand the body on.
+                # BodySizeLimit, outside this, has read the whole (bounded) body already.
+                first = await receive()
+                anonymous = b"api_key=" not in first.get("body", b"")
+                receive = _replaying(first, receive)
             if anonymous:
                 client = scope.get("client")
                 wait = self.limiter.take(client[0] if client else "unknown")
@@ -173,6 +172,36 @@ class LimitAnonymous:
                     await refused(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+def _names_a_credential(scope: Scope) -> bool:
+    """A bearer token, an API key header, or an Open311 api_key in the query: the endpoint
+    checks it, and applies the caller's own limit (an invalid one is refused there)."""
+    names = {name for name, _ in scope.get("headers", [])}
+    if b"authorization" in names or b"x-api-key" in names:
+        return True
+    query: bytes = scope.get("query_string", b"")
+    return b"api_key=" in query
+
+
+def _is_form(scope: Scope) -> bool:
+    headers = dict(scope.get("headers", []))
+    content_type: bytes = headers.get(b"content-type", b"")
+    return content_type.startswith(b"application/x-www-form-urlencoded")
+
+
+def _replaying(first: Message, receive: Receive) -> Receive:
+    """A receive that gives ``first`` again, then carries on."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return first
+
+    return replay
 
 
 class ObserveRequests:

@@ -78,6 +78,11 @@ COMPLAINTS_RECEIVED = Counter(
     "Complaints accepted by intake, by channel, report type and province (2-digit code).",
     ["channel", "report_type", "province"],
 )
+INTEGRATION_SUBMISSIONS = Counter(
+    "lapor_integration_submissions_total",
+    "Complaints filed by registered integration clients (agencies' apps), by client.",
+    ["client"],
+)
 COMPLAINTS_OPEN = Gauge(
     "lapor_complaints_open",
     "Complaints by current status (open statuses only).",

@@ -70,6 +70,10 @@ class ComplaintSubmitted(ComplaintEvent):
         description="The citizen account that submitted it (an opaque ID, for the in-app "
         "inbox and the reporter's notification preferences); none for SMS and integrations.",
     )
+    integration_client: str | None = Field(
+        default=None,
+        description="The registered integration client (an agency's app) that filed it, if any.",
+    )
     submitted_at: AwareDatetime
 
 

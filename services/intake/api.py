@@ -1,7 +1,8 @@
 """HTTP adapter of intake: submit, track, list, act on, support and rate complaints."""
 
+import hashlib
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -9,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
-from kernel.http import ProblemError, correlation_id, signed_in
+from kernel.http import PROBLEM_RESPONSE, ProblemError, correlation_id, signed_in
 from schemas.complaint import (
     TRACKING_ID_PATTERN,
     Actor,
@@ -21,6 +22,8 @@ from schemas.complaint import (
 )
 from schemas.regions import region_name, time_zone_of
 from services.intake.catalog import shipped_categories
+from services.intake.clients import ClientRegistry
+from services.intake.clients_api import client_of
 from services.intake.domain import ComplaintCreate
 from services.intake.lifecycle import Command, IllegalTransition, may_take, role_refusal
 from services.intake.service import (
@@ -43,7 +46,7 @@ from services.intake.views import (
     status_view,
 )
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+PROBLEM = PROBLEM_RESPONSE
 # Autoescaped: report texts are written by the public.
 _PAGES = Environment(
     loader=PackageLoader("services.intake", "templates"), autoescape=True, undefined=StrictUndefined
@@ -91,6 +94,10 @@ class ActionRequest(BaseModel):
     needs_examination: bool | None = None
     merge_into: str | None = Field(default=None, pattern=TRACKING_ID_PATTERN)
 
+    def fingerprint(self) -> str:
+        """Hash of the request, to tell a retried action from another under the same key."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
     def command(self) -> Command:
         """The domain command."""
         return Command(
@@ -104,6 +111,22 @@ class ActionRequest(BaseModel):
             needs_examination=self.needs_examination,
             merge_into=self.merge_into,
         )
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Send the same key when retrying, to have the request applied once.",
+    ),
+]
+
+
+def _reused_key() -> ProblemError:
+    return ProblemError(
+        409, "idempotency_key_reused", "this Idempotency-Key was used for another request"
+    )
 
 
 class RatingRequest(BaseModel):
@@ -129,8 +152,11 @@ def _problem_for(exc: Exception) -> ProblemError:
     raise exc
 
 
-def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRouter:
-    """Routes bound to one IntakeService and one way of authenticating callers."""
+def router(
+    service: IntakeService, caller: Callable[..., Actor | None], clients: ClientRegistry
+) -> APIRouter:
+    """Routes bound to one IntakeService and the ways of authenticating callers (bearer tokens
+    of people, API keys of integration clients)."""
     api = APIRouter(prefix="/v1")
     Caller = Annotated[Actor | None, Depends(caller)]
 
@@ -158,10 +184,12 @@ def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRo
         responses={
             200: {"description": "A retry with the same Idempotency-Key: the earlier complaint"},
             400: {"description": "Malformed JSON", **PROBLEM},
-            401: {"description": "A bearer token was sent and is not valid", **PROBLEM},
+            401: {"description": "A bearer token or API key was sent and is not valid", **PROBLEM},
+            403: {"description": "Signed in with a role that does not file reports", **PROBLEM},
             409: {"description": "Idempotency-Key reused for a different request", **PROBLEM},
             413: {"description": "Body too large", **PROBLEM},
             422: {"description": "Validation failed, per field", **PROBLEM},
+            429: {"description": "The integration client is over its rate limit", **PROBLEM},
             503: {"description": "Database unreachable; nothing was stored", **PROBLEM},
         },
     )
@@ -170,28 +198,39 @@ def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRo
         request: Request,
         response: Response,
         actor: Caller,
-        idempotency_key: Annotated[
+        idempotency_key: IdempotencyKey = None,
+        x_api_key: Annotated[
             str | None,
             Header(
-                max_length=128,
-                pattern=r"^[A-Za-z0-9_.:-]+$",
-                description="Send the same key when retrying, to get one complaint, not two.",
+                max_length=200,
+                description="An integration client's key (an agency's app filing for the "
+                "people who use it); instead of a bearer token.",
             ),
         ] = None,
     ) -> ComplaintStatusView:
-        if actor is not None and actor.role is not Role.CITIZEN:
-            raise ProblemError(403, "role_not_allowed", "complaints are submitted by citizens")
+        client = None
+        if x_api_key is not None:
+            if actor is not None:
+                raise ProblemError(
+                    400, "two_credentials", "send a bearer token or an API key, not both"
+                )
+            client = await client_of(clients, x_api_key, request)
+        elif actor is not None and actor.role is not Role.CITIZEN:
+            raise ProblemError(
+                403,
+                "role_not_allowed",
+                "complaints are submitted by citizens, or by integration clients (X-API-Key)",
+            )
         try:
             record, created = await service.submit(
                 create,
                 correlation_id=correlation_id(request),
                 reporter_id=actor.subject if actor else None,
                 idempotency_key=idempotency_key,
+                integration_client=client.client_id if client else None,
             )
         except IdempotencyConflict as exc:
-            raise ProblemError(
-                409, "idempotency_key_reused", "this Idempotency-Key was used for another request"
-            ) from exc
+            raise _reused_key() from exc
         response.status_code = 201 if created else 200
         response.headers["Location"] = f"/v1/complaints/{record['_id']}"
         return status_view(record)
@@ -250,14 +289,19 @@ def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRo
             403: {"description": "Role or agency/unit may not take this action", **PROBLEM},
             404: {"description": "No such tracking ID", **PROBLEM},
             409: {
-                "description": "Not allowed from the current status, or changed meanwhile",
+                "description": "Not allowed from the current status, changed meanwhile, or "
+                "its Idempotency-Key was used for another action",
                 **PROBLEM,
             },
             422: {"description": "A field the action needs is missing or wrong", **PROBLEM},
         },
     )
     async def act(
-        tracking_id: TrackingId, body: ActionRequest, request: Request, viewer: Permitted
+        tracking_id: TrackingId,
+        body: ActionRequest,
+        request: Request,
+        viewer: Permitted,
+        idempotency_key: IdempotencyKey = None,
     ) -> ComplaintDetail:
         try:
             record = await service.act(
@@ -265,7 +309,11 @@ def router(service: IntakeService, caller: Callable[..., Actor | None]) -> APIRo
                 body.command(),
                 viewer,
                 correlation_id=correlation_id(request),
+                idempotency_key=idempotency_key,
+                fingerprint=body.fingerprint(),
             )
+        except IdempotencyConflict as exc:
+            raise _reused_key() from exc
         except (
             IllegalTransition,
             ComplaintNotFound,

@@ -28,6 +28,8 @@ from schemas.topics import AGENCY_DIRECTORY, COMPLAINT_EVENTS, INTAKE_GROUP, STA
 from services.intake.api import router
 from services.intake.catalog import ServiceCatalog
 from services.intake.channels import sms_router
+from services.intake.clients import ClientRegistry
+from services.intake.clients_api import clients_router
 from services.intake.config import IntakeSettings
 from services.intake.directory import AgencyDirectory
 from services.intake.lifecycle import OPEN_STATUSES
@@ -102,12 +104,16 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         db_deadline_seconds=settings.request_db_deadline_seconds,
         max_body_bytes=settings.intake_max_body_bytes,
     )
-    app.include_router(router(service, http.authentication(TokenVerifier(settings))))
+    caller = http.authentication(TokenVerifier(settings))
+    clients = ClientRegistry(runtime.db)
+    app.include_router(router(service, caller, clients))
+    app.include_router(clients_router(clients, directory, service, caller))
     app.include_router(
         open311_router(
             service,
             catalog,
             api_keys=[key.get_secret_value() for key in settings.intake_open311_api_keys],
+            clients=clients,
         )
     )
     app.include_router(

@@ -1,18 +1,18 @@
 """Channels other than the web form: the SMS gateway webhook (short code 1708)."""
 
 import hmac
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kernel.http import ProblemError, correlation_id
+from kernel.http import PROBLEM_RESPONSE, ProblemError, correlation_id
 from schemas.complaint import Channel, ReporterContact, ReportType
 from services.intake.domain import ComplaintCreate
 from services.intake.service import IntakeService
 from services.intake.sms import UnreadableSms, accepted_reply, parse
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+PROBLEM = PROBLEM_RESPONSE
 
 
 class SmsInbound(BaseModel):

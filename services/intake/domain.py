@@ -147,6 +147,7 @@ def submitted_event(
     submitted_at: datetime,
     *,
     reporter_account: str | None = None,
+    integration_client: str | None = None,
 ) -> ComplaintSubmitted:
     """The fact intake publishes once the complaint is stored."""
     return ComplaintSubmitted(
@@ -164,6 +165,7 @@ def submitted_event(
         experience=create.experience,
         chosen_agency_id=create.chosen_agency_id,
         reporter_account=reporter_account,
+        integration_client=integration_client,
         submitted_at=submitted_at,
     )
 
@@ -175,8 +177,10 @@ def new_record(
     *,
     idempotency_key: str | None,
     reporter_id: str | None,
+    integration_client: str | None = None,
 ) -> dict[str, Any]:
-    """The stored complaint. ``reporter_id`` is the citizen account that submitted it, if any."""
+    """The stored complaint. ``reporter_id`` is the citizen account that submitted it, if any;
+    ``integration_client`` the registered app that filed it for someone."""
     record: dict[str, Any] = {
         "_id": complaint_id,
         **create.model_dump(mode="json"),
@@ -216,6 +220,8 @@ def new_record(
     }
     if idempotency_key is not None:
         record["idempotency"] = {"key": idempotency_key, "fingerprint": create.fingerprint()}
+    if integration_client is not None:
+        record["integration_client"] = integration_client
     return record
 
 

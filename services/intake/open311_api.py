@@ -14,6 +14,7 @@ from kernel.http import correlation_id
 from schemas.complaint import TRACKING_ID_PATTERN, ComplaintStatus
 from services.intake import open311
 from services.intake.catalog import ServiceCatalog
+from services.intake.clients import ClientRegistry
 from services.intake.domain import ComplaintCreate
 from services.intake.service import ComplaintNotFound, IntakeService
 from services.intake.views import is_public, public_filter
@@ -45,9 +46,14 @@ async def _guarded(fmt: str, run: Callable[[str], Awaitable[Response]]) -> Respo
 
 
 def open311_router(
-    service: IntakeService, catalog: ServiceCatalog, *, api_keys: list[str]
+    service: IntakeService,
+    catalog: ServiceCatalog,
+    *,
+    api_keys: list[str],
+    clients: ClientRegistry,
 ) -> APIRouter:
-    """Routes bound to intake's service and catalog; POST needs one of ``api_keys``."""
+    """Routes bound to intake's service and catalog; POST needs one of ``api_keys`` or an
+    integration client's key (which brings the client's own rate limit and audit)."""
     api = APIRouter(prefix=PREFIX, tags=["open311"])
 
     @api.get("/discovery.{fmt}", summary="Open311 discovery")
@@ -96,8 +102,16 @@ def open311_router(
         async def run(fmt: str) -> Response:
             form = parse_qs((await request.body()).decode("utf-8", "replace"))
             key = (form.get("api_key") or [""])[-1]
-            if not key or not any(hmac.compare_digest(key, known) for known in api_keys):
+            client = await clients.authenticate(key) if key else None
+            if client is None and not (
+                key and any(hmac.compare_digest(key, known) for known in api_keys)
+            ):
+                address = request.client.host if request.client else "unknown"
+                if key and clients.refused(address) > 0:
+                    raise open311.Open311Error(429, "too many bad api_keys; retry later")
                 raise open311.Open311Error(403, "a valid api_key is required")
+            if client is not None and clients.wait(client) > 0:
+                raise open311.Open311Error(429, f"{client.client_id} is over its rate limit")
             new = open311.parse_new_request(form, await catalog.services())
             try:
                 create = ComplaintCreate.model_validate(new.body)
@@ -105,7 +119,11 @@ def open311_router(
                 first = exc.errors()[0]
                 where = ".".join(str(part) for part in first["loc"])
                 raise open311.Open311Error(400, f"{where}: {first['msg']}") from exc
-            record, _ = await service.submit(create, correlation_id=correlation_id(request))
+            record, _ = await service.submit(
+                create,
+                correlation_id=correlation_id(request),
+                integration_client=client.client_id if client else None,
+            )
             created = [
                 {
                     "service_request_id": record["_id"],

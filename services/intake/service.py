@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 from kernel.consumer import RejectedEvent
 from kernel.group_commit import GroupCommit
 from kernel.logging import get_logger
-from kernel.metrics import COMPLAINTS_RECEIVED
+from kernel.metrics import COMPLAINTS_RECEIVED, INTEGRATION_SUBMISSIONS
 from kernel.mongo import Session, stored_precision
 from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import Actor, ComplaintStatus, LifecycleAction, Role
@@ -112,12 +112,16 @@ class IntakeService:
         correlation_id: str,
         reporter_id: str | None = None,
         idempotency_key: str | None = None,
+        integration_client: str | None = None,
         now: datetime | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Store the complaint and its "submitted" event together; returns (record, created).
 
-        A retry carrying the same Idempotency-Key gets the complaint the first request created.
+        A retry carrying the same Idempotency-Key gets the complaint the first request created;
+        an integration client's keys are its own (two apps may pick the same one).
         """
+        if idempotency_key is not None and integration_client is not None:
+            idempotency_key = f"client:{integration_client}:{idempotency_key}"
         if idempotency_key is not None:
             earlier = await self._earlier(idempotency_key, create)
             if earlier is not None:
@@ -131,9 +135,16 @@ class IntakeService:
                 submitted_at,
                 idempotency_key=idempotency_key,
                 reporter_id=reporter_id,
+                integration_client=integration_client,
             )
             event = new_event(
-                submitted_event(complaint_id, create, submitted_at, reporter_account=reporter_id),
+                submitted_event(
+                    complaint_id,
+                    create,
+                    submitted_at,
+                    reporter_account=reporter_id,
+                    integration_client=integration_client,
+                ),
                 source=SOURCE,
                 correlation_id=correlation_id,
                 now=submitted_at,
@@ -149,7 +160,14 @@ class IntakeService:
             COMPLAINTS_RECEIVED.labels(
                 create.channel.value, create.report_type.value, create.region_code[:2]
             ).inc()
-            log.info("complaint_submitted", complaint_id=complaint_id, event_id=event.id)
+            if integration_client is not None:
+                INTEGRATION_SUBMISSIONS.labels(integration_client).inc()
+            log.info(
+                "complaint_submitted",
+                complaint_id=complaint_id,
+                event_id=event.id,
+                integration_client=integration_client,
+            )
             return record, True
         raise RuntimeError("could not draw a free tracking ID")
 
@@ -192,6 +210,12 @@ class IntakeService:
             raise ComplaintNotFound(tracking_id)
         return record
 
+    async def submitted_by_client(
+        self, client_id: str, *, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """What one integration client filed, newest first (its audit)."""
+        return await self._store.find({"integration_client": client_id}, limit=limit, offset=offset)
+
     async def list(self, query: dict[str, Any], *, limit: int, offset: int) -> list[dict[str, Any]]:
         """Complaints matching a scope filter, newest first."""
         return await self._store.find(query, limit=limit, offset=offset)
@@ -203,15 +227,33 @@ class IntakeService:
         actor: Actor,
         *,
         correlation_id: str,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
         now: datetime | None = None,
     ) -> dict[str, Any]:
-        """Apply a lifecycle action; the change, its history entry and its event land together."""
+        """Apply a lifecycle action; the change, its history entry and its event land together.
+
+        The same action retried under the same Idempotency-Key (by the same person, on the same
+        complaint) is applied once: the retry gets the complaint as it is, and nothing new.
+        """
         moment = stored_precision((now or datetime.now(UTC)).astimezone(UTC))
+        scoped = (
+            f"{tracking_id}|{actor.role.value}:{actor.subject}|{idempotency_key}"
+            if idempotency_key is not None
+            else None
+        )
 
         async def effect(session: Session) -> tuple[dict[str, Any], Sequence[Event]]:
             record = await self._store.get(tracking_id, session=session)
             if record is None:
                 raise ComplaintNotFound(tracking_id)
+            if scoped is not None:
+                earlier = await self._store.action_key(scoped, session=session)
+                if earlier is not None:
+                    if earlier["fingerprint"] != fingerprint:
+                        raise IdempotencyConflict(idempotency_key)
+                    return record, ()
+                await self._store.remember_action_key(scoped, fingerprint, moment, session=session)
             confirmed = await self._named(_confirming_proposal(record, command))
             transition = apply(
                 state_of(record), confirmed, actor, now=moment, reply_window=self._reply_window
@@ -240,7 +282,13 @@ class IntakeService:
             events += public_snapshots(updated, correlation_id)
             return updated, events
 
-        return await self._uow.run(effect)
+        try:
+            return await self._uow.run(effect)
+        except DuplicateKeyError:
+            if scoped is None:
+                raise
+            # The same key came twice at once and the other one won: this one is its retry.
+            return await self._uow.run(effect)
 
     async def _named(self, command: Command) -> Command:
         """A forward or re-route by hand with the agency as the directory describes it; an

@@ -15,6 +15,9 @@ from services.intake.recent import REPORT_FIELDS
 
 COMPLAINTS = "complaints"
 SUPPORTS = "supports"
+ACTION_KEYS = "action_keys"
+# A client retries within minutes; a week covers an app that queued its calls offline.
+ACTION_KEY_TTL_SECONDS = 7 * 24 * 3600
 
 
 class ConcurrentUpdate(Exception):
@@ -27,6 +30,7 @@ class ComplaintStore:
 
     def __init__(self, db: AsyncDatabase[Document], *, sealer: Sealer | None = None) -> None:
         self._complaints = db[COMPLAINTS]
+        self._action_keys = db[ACTION_KEYS]
         self._supports = db[SUPPORTS]
         self._sealer = sealer
 
@@ -47,6 +51,7 @@ class ComplaintStore:
 
     async def create_indexes(self) -> None:
         """Unique Idempotency-Key, and the lookups the API serves."""
+        await self._action_keys.create_index("at", expireAfterSeconds=ACTION_KEY_TTL_SECONDS)
         await self._complaints.create_index(
             "idempotency.key",
             unique=True,
@@ -65,6 +70,11 @@ class ComplaintStore:
         )
         await self._complaints.create_index(
             [("confidential", 1), ("status", 1), ("submitted_at", -1)]
+        )
+        # An integration client's audit; partial, so a citizen's complaint has no entry in it.
+        await self._complaints.create_index(
+            [("integration_client", 1), ("submitted_at", -1)],
+            partialFilterExpression={"integration_client": {"$exists": True}},
         )
 
     async def insert_many(self, records: Sequence[dict[str, Any]], session: Session) -> None:
@@ -137,6 +147,18 @@ class ComplaintStore:
         opened = self._opened(updated)
         assert opened is not None
         return opened
+
+    async def action_key(self, key: str, *, session: Session) -> dict[str, Any] | None:
+        """An action taken earlier under this (scoped) Idempotency-Key."""
+        return await self._action_keys.find_one({"_id": key}, session=session)
+
+    async def remember_action_key(
+        self, key: str, fingerprint: str, at: datetime, *, session: Session
+    ) -> None:
+        """Keep an action's Idempotency-Key with the transition it made (same transaction)."""
+        await self._action_keys.insert_one(
+            {"_id": key, "fingerprint": fingerprint, "at": at}, session=session
+        )
 
     async def update(self, complaint_id: str, update: dict[str, Any], *, session: Session) -> bool:
         """Apply an update that needs no version guard; False when no such complaint."""

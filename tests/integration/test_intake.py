@@ -423,16 +423,16 @@ async def test_an_unreachable_database_gets_503_with_retry_after_and_no_acknowle
         assert (await client.post("/v1/complaints", json=VALID)).status_code == 201
 
 
+def limited(env: dict[str, object], per_minute: int) -> IntakeSettings:
+    """Intake with the anonymous limit on: ``per_minute`` in bursts of three."""
+    limits = {"http_public_rate_per_minute": per_minute, "http_public_burst": 3}
+    return IntakeSettings(**{**env, **limits})  # type: ignore[arg-type]
+
+
 async def test_anonymous_floods_get_429_and_signed_in_callers_do_not(
     bootstrap: str, mongo_url: str, db_suffix: str
 ) -> None:
-    settings = IntakeSettings(
-        **{
-            **service_env(bootstrap, mongo_url, f"it_intake_rate_{db_suffix}"),
-            "http_public_rate_per_minute": 60,
-            "http_public_burst": 3,
-        }  # type: ignore[arg-type]
-    )
+    settings = limited(service_env(bootstrap, mongo_url, f"it_intake_rate_{db_suffix}"), 60)
     async with running(create_app(settings)) as client:
         answers = [(await client.get("/v1/public/complaints")).status_code for _ in range(4)]
         assert answers == [200, 200, 200, 429]

@@ -823,3 +823,40 @@ async def test_a_forbidden_action_is_refused_before_its_body_is_judged(
     assert (bad.status_code, bad.json()["code"]) == (422, "validation_failed")
     anonymous = await act(client, cid, people.nobody, action="forward", agency_id=7)
     assert anonymous.status_code == 401
+
+
+async def test_an_action_retried_under_its_idempotency_key_is_recorded_once(
+    client: httpx.AsyncClient, people: People, bootstrap: str
+) -> None:
+    cid = await submit(client, people)
+    await ok(client, cid, people.admin, action="forward", agency_id=AMBON, needs_examination=False)
+
+    async def follow_up(text: str, key: str) -> httpx.Response:
+        return await client.post(
+            f"/v1/complaints/{cid}/actions",
+            json={"action": "follow_up", "text": text},
+            headers={**people.agency, "Idempotency-Key": key},
+        )
+
+    first, again = (
+        await follow_up("Tim ke lokasi", "fu-1"),
+        await follow_up("Tim ke lokasi", "fu-1"),
+    )
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json()["history"] == first.json()["history"]
+    other = await follow_up("Sudah diukur", "fu-1")
+    assert (other.status_code, other.json()["code"]) == (409, "idempotency_key_reused")
+    assert (await follow_up("Sudah diukur", "fu-2")).status_code == 200
+    history = (await detail(client, cid, people.admin))["history"]
+    assert [h["text"] for h in history if h["action"] == "follow_up"] == [
+        "Tim ke lokasi",
+        "Sudah diukur",
+    ]
+    events = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: len(payloads(rs, cid, ComplaintStatusChanged)) >= 3,
+        timeout=10,
+    )
+    follow_ups = [e for e in payloads(events, cid, ComplaintStatusChanged) if e.text]
+    assert [e.text for e in follow_ups] == ["Tim ke lokasi", "Sudah diukur"]
