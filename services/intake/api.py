@@ -21,7 +21,7 @@ from schemas.complaint import (
     Role,
 )
 from schemas.regions import region_name, time_zone_of
-from services.intake.catalog import shipped_categories
+from services.intake.categories import category_names
 from services.intake.clients import ClientRegistry
 from services.intake.clients_api import client_of
 from services.intake.domain import ComplaintCreate
@@ -31,6 +31,7 @@ from services.intake.service import (
     DirectoryUnavailable,
     IdempotencyConflict,
     IntakeService,
+    UnknownReference,
 )
 from services.intake.store import ConcurrentUpdate
 from services.intake.views import (
@@ -66,7 +67,6 @@ STATUS_LABELS = {
     ComplaintStatus.MERGED: "Digabungkan",
 }
 AGENCY_ID = r"^[a-z0-9-]{2,80}$"
-_CATEGORY_NAMES = {row["code"]: row["name"] for row in shipped_categories()}
 TrackingId = Annotated[str, Path(pattern=TRACKING_ID_PATTERN, examples=["LPR-7KQ2M-9XA4B"])]
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")]
 Offset = Annotated[int, Query(ge=0, le=100_000)]
@@ -231,6 +231,13 @@ def router(
             )
         except IdempotencyConflict as exc:
             raise _reused_key() from exc
+        except UnknownReference as exc:
+            raise ProblemError(
+                422,
+                f"unknown_{exc.field.removesuffix('_id')}",
+                exc.message,
+                errors=[{"field": f"body.{exc.field}", "code": "unknown", "message": exc.message}],
+            ) from exc
         response.status_code = 201 if created else 200
         response.headers["Location"] = f"/v1/complaints/{record['_id']}"
         return status_view(record)
@@ -410,7 +417,7 @@ def router(
         html = _PAGES.get_template("public_complaint.html").render(
             c=record,
             statuses=STATUS_LABELS,
-            category=_CATEGORY_NAMES.get(record.category, record.category),
+            category=category_names().get(record.category, record.category),
             region=region_name(record.region_code) or record.region_code,
             local=lambda moment: moment.astimezone(zone).strftime("%d-%m-%Y %H:%M %Z"),
         )

@@ -48,6 +48,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     runtime = Runtime(settings)
     store = ComplaintStore(runtime.db, sealer=settings.sealer())
     directory = AgencyDirectory(runtime.db)
+    catalog = ServiceCatalog(runtime.db)
     service = IntakeService(
         store=store,
         uow=runtime.uow,
@@ -59,8 +60,8 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         ),
         reply_window=timedelta(days=settings.intake_reply_window_days),
         directory=directory,
+        catalog=catalog,
     )
-    catalog = ServiceCatalog(runtime.db)
     consumer = runtime.consumer(
         group_id=INTAKE_GROUP,
         topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name, AGENCY_DIRECTORY.name],

@@ -1,25 +1,15 @@
 """The services intake offers (Open311): shipped categories plus published service standards,
 kept current from the standards registry's compacted topic."""
 
-import json
-from importlib import resources
-from typing import Any
-
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document
 from schemas.envelope import Event
 from schemas.events import StandardPublished
+from services.intake.categories import shipped_categories
 from services.intake.open311 import Service, catalog
 
 SERVICE_CATALOG = "service_catalog"
-
-
-def shipped_categories() -> list[dict[str, Any]]:
-    """The complaint categories that ship with the platform."""
-    text = resources.files("services.intake.data").joinpath("categories.json").read_text("utf-8")
-    rows: list[dict[str, Any]] = json.loads(text)
-    return rows
 
 
 class ServiceCatalog:
@@ -43,6 +33,10 @@ class ServiceCatalog:
             {"$setOnInsert": published.model_dump(mode="json", exclude={"standard_id"})},
             upsert=True,
         )
+
+    async def is_published(self, standard_id: str) -> bool:
+        """Whether the registry has published this standard (as far as intake has heard)."""
+        return await self._standards.find_one({"_id": standard_id}, {"_id": 1}) is not None
 
     async def services(self) -> dict[str, Service]:
         """Every service by code."""

@@ -37,7 +37,15 @@ from schemas.events import (
     SlaDeadlineSet,
     StandardChecked,
 )
-from schemas.regions import REGION_CODE_PATTERN, is_known, locate, province_of, region_name
+from schemas.regions import (
+    OUTSIDE_KM,
+    REGION_CODE_PATTERN,
+    is_known,
+    locate,
+    province_of,
+    region_name,
+)
+from services.intake.categories import is_known_category
 from services.intake.duplicates import Report, category_group, regency_of
 from services.intake.lifecycle import ComplaintState, Transition
 
@@ -59,7 +67,8 @@ class ComplaintCreate(BaseModel):
         min_length=2,
         max_length=100,
         pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$",
-        description="Dotted category code, most general first.",
+        description="Dotted category code, most general first: one of the platform's "
+        "categories (GET /open311/v2/services.json lists them) or their group.",
         examples=["kesehatan.puskesmas"],
     )
     region_code: str = Field(
@@ -108,7 +117,26 @@ class ComplaintCreate(BaseModel):
             point = GeoPoint.model_validate(data.get("location"))
         except ValidationError:
             return data  # the location's own errors, and region_code's, are reported below
-        return {**data, "region_code": locate(point.lat, point.long).region_code}
+        located = locate(point.lat, point.long)
+        if not located.inside:
+            return data  # the location's check names the problem
+        return {**data, "region_code": located.region_code}
+
+    @field_validator("location")
+    @classmethod
+    def _in_indonesia(cls, value: GeoPoint | None) -> GeoPoint | None:
+        if value is not None and not locate(value.lat, value.long).inside:
+            raise ValueError(
+                f"the point lies outside Indonesia (no district within {OUTSIDE_KM:.0f} km)"
+            )
+        return value
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if not is_known_category(value):
+            raise ValueError("unknown category; GET /open311/v2/services.json lists them")
+        return value
 
     @field_validator("region_code", mode="before")
     @classmethod
@@ -139,6 +167,26 @@ class ComplaintCreate(BaseModel):
         """Hash of the request, to tell a retried submission from a different one with the same
         Idempotency-Key."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+def location_flags(create: ComplaintCreate) -> list[dict[str, str]]:
+    """What a verifier should look at in where a report says it happened: a location that lies
+    in another region than the code given (the code stands; the verifier decides)."""
+    if create.location is None:
+        return []
+    located = locate(create.location.lat, create.location.long)
+    given = create.region_code
+    depth = min(len(given), 5)  # regency level at most: the points decide no deeper
+    if not located.inside or located.region_code[:depth] == given[:depth]:
+        return []
+    return [
+        {
+            "code": "location_mismatch",
+            "detail": f"the location lies in {located.name} ({located.region_code}), "
+            f"{located.distance_km} km from the nearest district point; region_code "
+            f"{given} is {region_name(given)}",
+        }
+    ]
 
 
 def submitted_event(
@@ -222,6 +270,9 @@ def new_record(
         record["idempotency"] = {"key": idempotency_key, "fingerprint": create.fingerprint()}
     if integration_client is not None:
         record["integration_client"] = integration_client
+    flags = location_flags(create)
+    if flags:
+        record["flags"] = flags
     return record
 
 

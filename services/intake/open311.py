@@ -169,8 +169,11 @@ def parse_new_request(form: Mapping[str, list[str]], services: Mapping[str, Serv
     if location is None and address is None:
         raise Open311Error(400, "a location is required: lat and long, or address_string")
     region = _one(form, "attribute[region_code]")
-    if region is None and location is not None:
-        region = locate(location["lat"], location["long"]).region_code
+    if location is not None:
+        located = locate(location["lat"], location["long"])
+        if not located.inside:
+            raise Open311Error(400, "lat/long: the location lies outside Indonesia")
+        region = region or located.region_code
     if region is None or not is_known(region):
         raise Open311Error(
             400, "attribute[region_code] must be a Kemendagri region code (or give lat and long)"

@@ -25,6 +25,7 @@ from schemas.events import (
     SlaEscalated,
     SlaWindowExpired,
 )
+from services.intake.catalog import ServiceCatalog
 from services.intake.directory import AgencyDirectory
 from services.intake.domain import (
     ComplaintCreate,
@@ -81,6 +82,15 @@ class ComplaintNotFound(LookupError):
     """No complaint has this tracking ID."""
 
 
+class UnknownReference(Exception):
+    """A field names something the platform does not know (the sender's to fix)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
 class DirectoryUnavailable(Exception):
     """Routing has not announced its directory to this intake yet (a first start)."""
 
@@ -96,9 +106,11 @@ class IntakeService:
         submissions: GroupCommit[dict[str, Any]],
         reply_window: timedelta,
         directory: AgencyDirectory,
+        catalog: ServiceCatalog,
     ) -> None:
         self._store = store
         self._directory = directory
+        self._catalog = catalog
         self._uow = uow
         # New complaints arriving together share a transaction (each answered once stored).
         self._submissions = submissions
@@ -122,6 +134,13 @@ class IntakeService:
         """
         if idempotency_key is not None and integration_client is not None:
             idempotency_key = f"client:{integration_client}:{idempotency_key}"
+        standard = create.service_standard_id
+        if standard is not None and not await self._catalog.is_published(standard):
+            raise UnknownReference(
+                "service_standard_id",
+                f"no published service standard {standard} (GET /v1/public/standards on the "
+                "standards service lists them)",
+            )
         if idempotency_key is not None:
             earlier = await self._earlier(idempotency_key, create)
             if earlier is not None:

@@ -137,6 +137,13 @@ class RouteProposalView(BaseModel):
     proposed_at: AwareDatetime
 
 
+class FlagView(BaseModel):
+    """Something in a report a verifier should look at; the report is filed all the same."""
+
+    code: str = Field(examples=["location_mismatch"])
+    detail: str
+
+
 class ComplaintDetail(ComplaintStatusView):
     """The whole complaint for those with authority over it."""
 
@@ -163,6 +170,10 @@ class ComplaintDetail(ComplaintStatusView):
         default=None,
         description="Routing's proposal awaiting the national admin (agencies in manual mode); "
         "forward without an agency_id to confirm it. Shown to the national admin and auditors.",
+    )
+    flags: list[FlagView] = Field(
+        default_factory=list,
+        description="What the verifier should check (a location that contradicts region_code).",
     )
     history: list[HistoryEntryView]
 
@@ -345,6 +356,7 @@ def detail_view(record: dict[str, Any], viewer: Actor) -> ComplaintDetail:
         route_proposal=record.get("route_proposal")
         if viewer.role in (Role.NATIONAL_ADMIN, Role.AUDITOR)
         else None,
+        flags=record.get("flags", []),
         history=_history(record, public=False),
     )
 

@@ -129,6 +129,24 @@ async def test_submitted_complaint_is_stored_tracked_and_announced(
             "validation_failed",
             "body.region_code",
         ),
+        (
+            json.dumps({**VALID, "category": "foo.bar_baz"}).encode(),
+            422,
+            "validation_failed",
+            "body.category",
+        ),
+        (
+            json.dumps({**VALID, "service_standard_id": "dinas-fiktif.layanan-fiktif"}).encode(),
+            422,
+            "unknown_service_standard",
+            "body.service_standard_id",
+        ),
+        (
+            json.dumps({**VALID, "location": {"lat": 3.139, "long": 101.6869}}).encode(),
+            422,
+            "validation_failed",
+            "body.location",
+        ),
         (json.dumps({**VALID, "body": "x" * MAX_BODY}).encode(), 413, "payload_too_large", None),
         (
             json.dumps(
@@ -157,6 +175,9 @@ async def test_submitted_complaint_is_stored_tracked_and_announced(
         "nested-operator",
         "operator-key",
         "region",
+        "category",
+        "standard",
+        "outside-indonesia",
         "oversized",
         "attachment",
     ],

@@ -188,6 +188,7 @@ async def test_a_request_for_a_published_standard_is_linked_to_it(
                 "body": "Jalan ke kantor Disdukcapil rusak, KTP-el tiga bulan belum jadi",
                 "category": "infrastruktur.jalan",
                 "region_code": "81.71",
+                "report_type": "pengaduan",
                 "service_standard_id": STANDARD_ID,
                 "reporter": {"email": "siti@example.id"},
             },

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.complaint import TRACKING_ID_PATTERN
-from services.intake.domain import ComplaintCreate, new_tracking_id
+from services.intake.domain import ComplaintCreate, location_flags, new_tracking_id
 
 pytestmark = pytest.mark.reliability
 
@@ -137,3 +137,30 @@ def test_a_regency_code_must_exist_where_the_regencies_are_known() -> None:
     [error] = caught.value.errors()
     assert (error["loc"], error["type"]) == (("region_code",), "missing")
     assert "location" in error["msg"]
+
+
+def test_an_unknown_category_is_refused_by_name_and_a_group_is_accepted() -> None:
+    assert errors_for(category="foo.bar_baz") == [("category", "value_error")]
+    assert ComplaintCreate.model_validate({**VALID, "category": "pelayanan"}).category == (
+        "pelayanan"
+    )
+
+
+def test_a_point_outside_indonesia_is_refused_on_the_location() -> None:
+    kuala_lumpur = {"lat": 3.139, "long": 101.6869}
+    assert errors_for(location=kuala_lumpur) == [("location", "value_error")]
+    assert ("location", "value_error") in errors_for(location=kuala_lumpur, region_code="")
+
+
+def test_a_location_in_another_region_than_the_code_is_flagged_for_the_verifier() -> None:
+    bandung = {"lat": -6.9175, "long": 107.6191}
+    placed = ComplaintCreate.model_validate({**VALID, "region_code": "", "location": bandung})
+    assert placed.region_code == "32.73"
+    assert location_flags(placed) == []
+    contradicted = ComplaintCreate.model_validate({**VALID, "location": bandung})
+    assert contradicted.region_code == "81.71"  # the code given stands
+    [flag] = location_flags(contradicted)
+    assert flag["code"] == "location_mismatch"
+    assert "Kota Bandung (32.73)" in flag["detail"] and "Kota Ambon" in flag["detail"]
+    ambon = {"lat": -3.6954, "long": 128.1814}
+    assert location_flags(ComplaintCreate.model_validate({**VALID, "location": ambon})) == []
