@@ -144,3 +144,9 @@ def is_unavailable(error: BaseException) -> bool:
             or error.has_error_label("UnknownTransactionCommitResult")
         )
     )
+
+
+def sorts_before(field: str, key: str) -> dict[str, Any]:
+    """A filter for documents whose ``field`` sorts before ``key``, or which lack it (kept
+    before the field existed): what a newer state of the same thing replaces."""
+    return {"$or": [{field: {"$lt": key}}, {field: {"$exists": False}}]}

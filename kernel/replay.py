@@ -61,11 +61,15 @@ async def replay(
         if from_start or dry_run:
             await consumer.seek_to_beginning(*assigned)
         ends = await consumer.end_offsets(assigned)
+        fetched_last_time = True
         while limit is None or replayed + skipped < limit:
             positions = {tp: await consumer.position(tp) for tp in assigned}
-            if all(positions[tp] >= ends[tp] for tp in assigned):
+            # Past the end offsets and a fetch came back empty: done. The end offsets alone may
+            # stop short of the last letter (rebuild.read_topics says why).
+            if not fetched_last_time and all(positions[tp] >= ends[tp] for tp in assigned):
                 break
             batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+            fetched_last_time = bool(batches)
             sends = []
             done: dict[TopicPartition, int] = {}
             for tp, records in batches.items():

@@ -3,7 +3,7 @@
 Past-tense facts. Each names its type and schema version; a breaking change adds a new version.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -393,6 +393,13 @@ class StandardPublished(EventPayload):
 
     def subject(self) -> str:
         return self.standard_id
+
+    def publication(self) -> str:
+        """Orders the publications of one standard: the one published last is in force (an
+        older draft published after a newer version supersedes it), the version number only
+        breaking a tie. A string, so that a store can compare it too."""
+        moment = self.published_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        return f"{moment}|{self.version:010d}"
 
 
 class StandardSuperseded(EventPayload):

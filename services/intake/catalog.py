@@ -3,7 +3,7 @@ kept current from the standards registry's compacted topic."""
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from kernel.mongo import Document
+from kernel.mongo import Document, sorts_before
 from schemas.envelope import Event
 from schemas.events import StandardPublished
 from services.intake.categories import shipped_categories
@@ -20,18 +20,20 @@ class ServiceCatalog:
         self._categories = shipped_categories()
 
     async def on_standard_published(self, event: Event) -> None:
-        """Keep the newest version; replays and older versions change nothing."""
+        """Keep the publication in force (the last one); replays and older ones change nothing."""
         published = event.data
         assert isinstance(published, StandardPublished)
+        doc = {
+            **published.model_dump(mode="json", exclude={"standard_id"}),
+            "publication": published.publication(),
+        }
         await self._standards.update_one(
-            {"_id": published.standard_id, "version": {"$lt": published.version}},
-            {"$set": published.model_dump(mode="json", exclude={"standard_id"})},
+            {"_id": published.standard_id, **sorts_before("publication", doc["publication"])},
+            {"$set": doc},
             upsert=False,
         )
         await self._standards.update_one(
-            {"_id": published.standard_id},
-            {"$setOnInsert": published.model_dump(mode="json", exclude={"standard_id"})},
-            upsert=True,
+            {"_id": published.standard_id}, {"$setOnInsert": doc}, upsert=True
         )
 
     async def is_published(self, standard_id: str) -> bool:

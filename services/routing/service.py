@@ -236,6 +236,7 @@ class RoutingService:
                 published.agency_id,
                 published.unit_id,
                 published.version,
+                published.publication(),
                 session=session,
             )
             return None, ()

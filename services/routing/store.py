@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from kernel.mongo import Document, Session
+from kernel.mongo import Document, Session, sorts_before
 from services.routing.domain import Decision, Directory
 
 DIRECTORY = "directory"
@@ -161,21 +161,26 @@ class RoutingStore:
         agency_id: str,
         unit_id: str | None,
         version: int,
+        publication: str,
         *,
         session: Session,
     ) -> None:
-        """Who publishes a service standard (a later version wins; an older one is ignored)."""
+        """Who publishes a service standard, as the publication in force says (the last one
+        published; an earlier one arriving again changes nothing)."""
+        owner = {
+            "agency_id": agency_id,
+            "unit_id": unit_id,
+            "version": version,
+            "publication": publication,
+        }
         await self._owners.update_one(
-            {"_id": standard_id, "version": {"$lt": version}},
-            {"$set": {"agency_id": agency_id, "unit_id": unit_id, "version": version}},
+            {"_id": standard_id, **sorts_before("publication", publication)},
+            {"$set": owner},
             upsert=False,
             session=session,
         )
         await self._owners.update_one(
-            {"_id": standard_id},
-            {"$setOnInsert": {"agency_id": agency_id, "unit_id": unit_id, "version": version}},
-            upsert=True,
-            session=session,
+            {"_id": standard_id}, {"$setOnInsert": owner}, upsert=True, session=session
         )
 
     async def owner(self, standard_id: str, *, session: Session) -> dict[str, Any] | None:

@@ -105,6 +105,7 @@ class SlaService:
                     "version": published.version,
                     "completion_time_days": published.completion_time_days,
                     "fee_idr": published.fee_idr,
+                    "publication": published.publication(),
                 },
                 session=session,
             )

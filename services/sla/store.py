@@ -248,10 +248,10 @@ class ClockStore:
         return result.modified_count == len(moves)
 
     async def keep_standard(self, standard: dict[str, Any], *, session: Session) -> None:
-        """Keep the newest published version of a standard (older or repeated ones change
-        nothing)."""
+        """Keep the publication of a standard in force: the last one published (earlier or
+        repeated ones change nothing)."""
         current = await self._standards.find_one({"_id": standard["_id"]}, session=session)
-        if current is None or current["version"] < standard["version"]:
+        if current is None or current.get("publication", "") < standard["publication"]:
             await self._standards.replace_one(
                 {"_id": standard["_id"]}, standard, upsert=True, session=session
             )
