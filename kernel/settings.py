@@ -10,6 +10,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kernel.clock import Clock
 from kernel.ratelimit import RateLimiter
 from kernel.sealing import Sealer
 
@@ -158,6 +159,14 @@ class ServiceSettings(BaseSettings):
         default="development",
         description="'production' refuses development defaults such as the built-in JWT secret.",
     )
+    clock_offset_seconds: float = Field(
+        default=0.0,
+        ge=-10 * 365 * 86400,
+        le=10 * 365 * 86400,
+        description="Non-production only: run this service's clock this many seconds ahead "
+        "(negative: behind), to rehearse deadlines, breaches and auto-closing; refused in "
+        "production.",
+    )
     auth_jwt_secret: SecretStr = Field(
         default=SecretStr(DEV_JWT_SECRET),
         description="HS256 key for bearer tokens (used when no public key is set).",
@@ -187,7 +196,13 @@ class ServiceSettings(BaseSettings):
             key.get_secret_value() == DEV_PII_KEY for key in self.pii_keys
         ):
             raise ValueError("production needs PII_KEYS of its own (not the development key)")
+        if self.environment == "production" and self.clock_offset_seconds:
+            raise ValueError("production runs on real time: CLOCK_OFFSET_SECONDS must be 0")
         return self
+
+    def clock(self) -> Clock:
+        """The clock these settings ask for."""
+        return Clock(self.clock_offset_seconds)
 
     @model_validator(mode="after")
     def _kafka_security_is_complete(self) -> Self:

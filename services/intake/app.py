@@ -61,6 +61,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         reply_window=timedelta(days=settings.intake_reply_window_days),
         directory=directory,
         catalog=catalog,
+        clock=settings.clock(),
     )
     consumer = runtime.consumer(
         group_id=INTAKE_GROUP,

@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from kernel.clock import Clock
 from kernel.consumer import RejectedEvent
 from kernel.group_commit import GroupCommit
 from kernel.logging import get_logger
@@ -107,7 +108,9 @@ class IntakeService:
         reply_window: timedelta,
         directory: AgencyDirectory,
         catalog: ServiceCatalog,
+        clock: Clock | None = None,
     ) -> None:
+        self._clock = clock or Clock()
         self._store = store
         self._directory = directory
         self._catalog = catalog
@@ -145,7 +148,7 @@ class IntakeService:
             earlier = await self._earlier(idempotency_key, create)
             if earlier is not None:
                 return earlier, False
-        submitted_at = stored_precision((now or datetime.now(UTC)).astimezone(UTC))
+        submitted_at = stored_precision((now or self._clock.now()).astimezone(UTC))
         for _ in range(3):
             complaint_id = new_tracking_id()
             record = new_record(
@@ -255,7 +258,7 @@ class IntakeService:
         The same action retried under the same Idempotency-Key (by the same person, on the same
         complaint) is applied once: the retry gets the complaint as it is, and nothing new.
         """
-        moment = stored_precision((now or datetime.now(UTC)).astimezone(UTC))
+        moment = stored_precision((now or self._clock.now()).astimezone(UTC))
         scoped = (
             f"{tracking_id}|{actor.role.value}:{actor.subject}|{idempotency_key}"
             if idempotency_key is not None
@@ -369,7 +372,7 @@ class IntakeService:
             raise ComplaintNotFound(tracking_id)
         if is_own(record, actor):
             raise IllegalTransition("own_report", "reporters cannot support their own report", 422)
-        now = stored_precision(datetime.now(UTC))
+        now = stored_precision(self._clock.now())
 
         async def effect(session: Session) -> tuple[dict[str, Any], Sequence[Event]]:
             if not await self._store.add_supporter(tracking_id, actor.subject, session=session):
@@ -400,7 +403,7 @@ class IntakeService:
         rating = {
             "score": score,
             "comment": comment,
-            "rated_at": stored_precision(datetime.now(UTC)),
+            "rated_at": stored_precision(self._clock.now()),
         }
 
         async def effect(session: Session) -> tuple[dict[str, Any], Sequence[Event]]:

@@ -1,7 +1,7 @@
 """Composition root of the SLA service."""
 
 from dataclasses import asdict
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query
@@ -24,6 +24,7 @@ from schemas.events import (
 from schemas.topics import COMPLAINT_EVENTS, SLA_GROUP, STANDARD_EVENTS
 from services.sla.calendar import WorkingCalendar
 from services.sla.calendar_book import CalendarBook
+from services.sla.clock_api import clock_router
 from services.sla.compliance import Compliance, compliance
 from services.sla.config import SlaSettings
 from services.sla.service import SlaService
@@ -62,6 +63,7 @@ def create_app(settings: SlaSettings) -> FastAPI:
     """The SLA consumer of routing decisions, with a read API for a complaint's clocks."""
     runtime = Runtime(settings)
     store = ClockStore(runtime.db)
+    clock = settings.clock()
     calendar = WorkingCalendar(
         extra_holidays=settings.sla_extra_holidays,
         extra_working_days=settings.sla_extra_working_days,
@@ -89,13 +91,14 @@ def create_app(settings: SlaSettings) -> FastAPI:
     )
 
     async def refresh_compliance() -> None:
-        for figure in compliance(await store.agency_clocks(None), now=datetime.now(UTC)):
+        for figure in compliance(await store.agency_clocks(None), now=clock.now()):
             observe_compliance(figure)
 
     sweeper = Sweeper(
         service=service,
         lease=Lease(runtime.db, "sla-sweeper", seconds=max(10.0, 5 * settings.sla_sweep_seconds)),
         seconds=settings.sla_sweep_seconds,
+        clock=clock.now,
     )
     app = http.create_app(
         service=settings.service_name,
@@ -143,9 +146,7 @@ def create_app(settings: SlaSettings) -> FastAPI:
         )
         if viewer.role in http.AGENCY_ROLES:
             agency_id = viewer.agency_id  # the agency side sees its own figures only
-        figures = compliance(
-            await store.agency_clocks(agency_id), now=datetime.now(UTC), by_unit=by_unit
-        )
+        figures = compliance(await store.agency_clocks(agency_id), now=clock.now(), by_unit=by_unit)
         if not by_unit:
             for figure in figures:
                 observe_compliance(figure)
@@ -180,6 +181,8 @@ def create_app(settings: SlaSettings) -> FastAPI:
         await reload_calendars()
         return {"withdrawn": day.isoformat(), "region_prefix": region_prefix}
 
+    if settings.environment != "production":
+        app.include_router(clock_router(clock, sweeper, caller))
     app.include_router(api)
     app.state.sla_service = service  # for operators' tools and tests driving the clock
     app.state.runtime = runtime  # for lapor-admin rebuild
