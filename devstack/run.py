@@ -3,7 +3,10 @@
 Uses the Kafka and MongoDB named by ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGO_URL`` when they are
 set; otherwise starts the embedded Tansu broker and SecantusDB (data kept in ``.data/mongo``).
 Email goes to ``NOTIFY_SMTP_HOST`` when set; otherwise to a local mail catcher that keeps each
-message as an .eml file in ``.data/mail``.
+message as an .eml file in ``.data/mail``. SMS goes to ``NOTIFY_SMS_GATEWAY_URL`` when set;
+otherwise to a local SMS gateway that keeps each message in ``.data/sms/messages.jsonl``. The
+inbound SMS webhook and Open311 submission are on, with development credentials (printed),
+unless ``INTAKE_SMS_GATEWAY_TOKEN`` / ``INTAKE_OPEN311_API_KEYS`` say otherwise.
 """
 
 import os
@@ -16,8 +19,13 @@ from types import FrameType
 from devstack import infra
 from devstack.mailsink import MailSink
 from devstack.platform import DEFAULT_PORTS, KAFKA_PORT, MONGO_PORT, start_platform
+from devstack.smssink import DEV_TOKEN, SmsSink
 
 MAIL_PORT = 1025
+SMS_PORT = 1026
+# Known to everyone on purpose, like the development JWT secret: make run only.
+DEV_SMS_INBOUND_TOKEN = "dev-sms-inbound"  # noqa: S105 (development only, printed)
+DEV_OPEN311_KEY = "dev-open311-key"
 
 
 def _port(wanted: int) -> int:
@@ -29,20 +37,44 @@ def _port(wanted: int) -> int:
     return infra.free_port()
 
 
+def local_channels(data: Path) -> tuple[dict[str, str], list[MailSink | SmsSink], list[str]]:
+    """The environment that turns every channel on in development, the local sinks it started
+    (mail catcher, SMS gateway) where no real server is named, and what to tell the user."""
+    env: dict[str, str] = {}
+    sinks: list[MailSink | SmsSink] = []
+    notes: list[str] = []
+    if not os.environ.get("NOTIFY_SMTP_HOST"):
+        mail = MailSink(port=_port(MAIL_PORT), store=data / "mail").start()
+        sinks.append(mail)
+        env |= {
+            "NOTIFY_SMTP_HOST": "127.0.0.1",
+            "NOTIFY_SMTP_PORT": str(mail.port),
+            "NOTIFY_SMTP_STARTTLS": "false",
+        }
+        notes.append(f"mail       smtp://127.0.0.1:{mail.port}  (kept in {data / 'mail'})")
+    if not os.environ.get("NOTIFY_SMS_GATEWAY_URL"):
+        sms = SmsSink(port=_port(SMS_PORT), store=data / "sms").start()
+        sinks.append(sms)
+        env |= {"NOTIFY_SMS_GATEWAY_URL": sms.url, "NOTIFY_SMS_GATEWAY_TOKEN": DEV_TOKEN}
+        notes.append(
+            f"sms out    {sms.url}  (kept in {data / 'sms' / 'messages.jsonl'}, "
+            f"listed at http://127.0.0.1:{sms.port}/messages)"
+        )
+    inbound = os.environ.get("INTAKE_SMS_GATEWAY_TOKEN") or DEV_SMS_INBOUND_TOKEN
+    env["INTAKE_SMS_GATEWAY_TOKEN"] = inbound
+    notes.append(f"sms in     POST intake /v1/channels/sms with X-Gateway-Token: {inbound}")
+    keys = os.environ.get("INTAKE_OPEN311_API_KEYS") or f'["{DEV_OPEN311_KEY}"]'
+    env["INTAKE_OPEN311_API_KEYS"] = keys
+    notes.append(f"open311    POST intake /open311/v2/requests.json with api_key from {keys}")
+    return env, sinks, notes
+
+
 def main() -> None:
     """Start everything, print where it listens, stop cleanly on Ctrl-C or SIGTERM."""
     data = Path(os.environ.get("LAPOR_DATA_DIR", ".data"))
     ports = {name: _port(port) for name, port in DEFAULT_PORTS.items()}
     print("starting the LAPOR platform ...", flush=True)
-    extra_env: dict[str, str] = {}
-    sink = None
-    if not os.environ.get("NOTIFY_SMTP_HOST"):
-        sink = MailSink(port=_port(MAIL_PORT), store=data / "mail").start()
-        extra_env = {
-            "NOTIFY_SMTP_HOST": "127.0.0.1",
-            "NOTIFY_SMTP_PORT": str(sink.port),
-            "NOTIFY_SMTP_STARTTLS": "false",
-        }
+    extra_env, sinks, notes = local_channels(data)
     platform = start_platform(
         kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
         mongo_url=os.environ.get("MONGO_URL"),
@@ -54,8 +86,8 @@ def main() -> None:
         extra_env=extra_env,
     )
     print(f"kafka      {platform.kafka_bootstrap}")
-    if sink is not None:
-        print(f"mail       smtp://127.0.0.1:{sink.port}  (kept in {data / 'mail'})")
+    for note in notes:
+        print(note)
     print(f"mongodb    {platform.mongo_url}")
     for name in platform.services:
         print(f"{name:<10} {platform.url(name)}  (docs: {platform.url(name)}/docs)")
@@ -79,7 +111,7 @@ def main() -> None:
     finally:
         print("stopping ...", flush=True)
         platform.stop()
-        if sink is not None:
+        for sink in sinks:
             sink.stop()
         print("stopped", flush=True)
 

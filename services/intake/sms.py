@@ -4,16 +4,18 @@ Accepted forms, case-insensitive, ``#`` separated:
 
 - ``LAPOR#<KATEGORI>#<WILAYAH>#<isi>``: category keyword, Kemendagri region code (dots optional)
 - ``LAPOR#<KATEGORI>#<isi>``: the deployment's default region
-- any other text: category ``umum`` (general) in the default region
+- any other text: in the default region
 
-Category keywords map to category codes; an unknown keyword becomes ``umum`` rather than
-losing the report.
+Category keywords map to category codes; an unknown keyword, or plain text, is categorised by
+the words of the report (``umum``, general, when none says), rather than losing the report. A
+region code nobody knows is not guessed at: the reply says so and how to send it.
 """
 
 import re
 from dataclasses import dataclass
 
-from schemas.regions import is_well_formed, province_of
+from schemas.regions import is_known, is_well_formed
+from services.intake.categories import suggest_category
 
 DEFAULT_CATEGORY = "umum"
 CATEGORY_KEYWORDS = {
@@ -27,7 +29,7 @@ CATEGORY_KEYWORDS = {
     "BPJS": "kesehatan.bpjs",
     "PUSKESMAS": "kesehatan.puskesmas",
     "PENDIDIKAN": "pendidikan",
-    "SEKOLAH": "pendidikan.sekolah",
+    "SEKOLAH": "pendidikan",
     "KTP": "kependudukan.ktp",
     "KEPENDUDUKAN": "kependudukan",
     "BANSOS": "sosial.bansos",
@@ -58,27 +60,40 @@ class UnreadableSms(ValueError):
         self.reply = reply
 
 
+_CODE_LIKE = re.compile(r"^[\d.]{2,16}$")
+
+
 def _region(token: str) -> str | None:
+    """The Kemendagri code a token spells (dots optional), or None when it is not one; raises
+    UnreadableSms for a code-shaped token that names no region."""
     compact = token.replace(".", "").strip()
-    if not _REGION_DIGITS.fullmatch(compact):
+    if not _CODE_LIKE.fullmatch(token.strip()):
         return None
     parts = [compact[:2], compact[2:4], compact[4:6], compact[6:]]
     code = ".".join(part for part in parts if part)
-    return code if is_well_formed(code) and province_of(code) else None
+    if _REGION_DIGITS.fullmatch(compact) and is_well_formed(code) and is_known(code):
+        return code
+    raise UnreadableSms(
+        f"Kode wilayah {token.strip()} tidak dikenal. Kirim: LAPOR#KATEGORI#KODEWILAYAH#isi, "
+        "contoh LAPOR#JALAN#8171#Jl. Pattimura berlubang (8171: Kota Ambon), "
+        "atau tanpa kode: LAPOR#KATEGORI#isi"
+    )
 
 
 def parse(text: str, *, default_region: str) -> SmsReport:
     """Read one SMS."""
     cleaned = " ".join(text.split())
     parts = [part.strip() for part in cleaned.split("#")]
-    category, region = DEFAULT_CATEGORY, default_region
+    category: str | None = None
+    region = default_region
     if len(parts) >= 3 and parts[0].upper() == "LAPOR":
-        category = CATEGORY_KEYWORDS.get(parts[1].upper(), DEFAULT_CATEGORY)
+        category = CATEGORY_KEYWORDS.get(parts[1].upper())
         found = _region(parts[2]) if len(parts) >= 4 else None
         body = "#".join(parts[3:] if found else parts[2:]).strip()
         region = found or default_region
     else:
         body = cleaned
+    category = category or suggest_category(body) or DEFAULT_CATEGORY
     if len(body) < MIN_BODY:
         raise UnreadableSms(
             "Laporan terlalu singkat. Kirim: LAPOR#KATEGORI#isi laporan, "

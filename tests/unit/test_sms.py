@@ -21,20 +21,34 @@ def test_keyword_category_region_code_with_or_without_dots() -> None:
     assert dotted.category == "kesehatan"
 
 
-def test_text_that_merely_looks_like_a_region_stays_text() -> None:
-    report = parse("LAPOR#JALAN#99#Jalan rusak di kampung", default_region=DEFAULT)
-    assert report.region_code == DEFAULT  # 99 is no province
-    assert report.body == "99#Jalan rusak di kampung"
+@pytest.mark.parametrize("code", ["9999", "99", "81.99", "81710"])
+def test_an_unknown_region_code_is_answered_with_what_is_wrong_and_how(code: str) -> None:
+    with pytest.raises(UnreadableSms) as refused:
+        parse(f"LAPOR#JALAN#{code}#Jalan rusak di kampung", default_region=DEFAULT)
+    assert f"Kode wilayah {code} tidak dikenal" in refused.value.reply
+    assert "LAPOR#KATEGORI#KODEWILAYAH#isi" in refused.value.reply
 
 
-def test_plain_text_and_unknown_keywords_become_general_reports() -> None:
+def test_a_region_named_by_regency_anywhere_is_known() -> None:
+    bandung = parse("LAPOR#SAMPAH#3273#Sampah menumpuk di pasar", default_region=DEFAULT)
+    assert (bandung.region_code, bandung.body) == ("32.73", "Sampah menumpuk di pasar")
+
+
+def test_plain_text_and_unknown_keywords_are_categorised_by_their_words() -> None:
     plain = parse("  Lampu jalan   mati di depan SD 5  ", default_region="13.71")
     assert (plain.category, plain.region_code, plain.body) == (
-        "umum",
+        "infrastruktur.listrik",
         "13.71",
         "Lampu jalan mati di depan SD 5",
     )
+    rubbish = parse(
+        "LAPOR#XYZ#Sampah menumpuk di jalan, sampah juga di got", default_region=DEFAULT
+    )
+    assert rubbish.category == "lingkungan.sampah"
     assert parse("LAPOR#XYZ#Sesuatu yang tidak beres", default_region=DEFAULT).category == "umum"
+    assert parse("LAPOR#SEKOLAH#Guru tidak hadir seminggu", default_region=DEFAULT).category == (
+        "pendidikan"
+    )
 
 
 def test_long_text_gets_a_short_title() -> None:
