@@ -8,6 +8,7 @@ recognised by the receiving side. A channel raises ``PermanentFailure`` when ret
 help (the address is refused) and ``TemporaryFailure`` otherwise.
 """
 
+import email.policy
 import json
 import time
 from dataclasses import dataclass
@@ -61,6 +62,25 @@ class Channel(Protocol):
         ...
 
 
+# Headers folded only past RFC 5322's hard limit: at 78 characters the library folded a long
+# subject before its first word, and mail clients showed it starting with a space.
+EMAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+def compose_email(message: Outgoing, *, sender: str) -> EmailMessage:
+    """The email of one outgoing message."""
+    composed = EmailMessage(policy=EMAIL_POLICY)
+    composed["From"] = sender
+    composed["To"] = message.address or ""
+    composed["Subject"] = message.subject
+    composed["Date"] = formatdate(localtime=False)
+    # Stable across retries: mail systems recognise a resent copy by it.
+    composed["Message-ID"] = email_message_id(message.message_id)
+    composed["X-Lapor-Complaint"] = message.complaint_id
+    composed.set_content(message.body)
+    return composed
+
+
 class SmtpChannel:
     """Email through an SMTP server (STARTTLS and login when configured)."""
 
@@ -88,15 +108,7 @@ class SmtpChannel:
     async def send(self, message: Outgoing) -> None:
         if not message.address:
             raise PermanentFailure("no email address")
-        email = EmailMessage()
-        email["From"] = self._sender
-        email["To"] = message.address
-        email["Subject"] = message.subject
-        email["Date"] = formatdate(localtime=False)
-        # Stable across retries: mail systems recognise a resent copy by it.
-        email["Message-ID"] = email_message_id(message.message_id)
-        email["X-Lapor-Complaint"] = message.complaint_id
-        email.set_content(message.body)
+        email = compose_email(message, sender=self._sender)
         try:
             await aiosmtplib.send(
                 email,

@@ -1,8 +1,10 @@
 """Who hears what: recipients, channels, preferences, templates in both locales, and the anonim
 reporter kept from the agency side."""
 
+import email.policy
 import random
 from datetime import UTC, datetime, time, timedelta
+from email.parser import BytesParser
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from schemas.events import (
     SlaStage,
     SlaWarningIssued,
 )
+from services.notify.channels import Outgoing, compose_email
 from services.notify.domain import (
     ANONYMOUS_DISPLAY,
     Audience,
@@ -434,3 +437,25 @@ def test_a_disposition_by_a_rule_is_told_in_the_units_language() -> None:
     )
     [message, *_] = [m for m in plan(by_hand, file, OFFICERS) if m.recipient == "rina"]
     assert "Catatan: Jalan kota, wilayah Bina Marga" in text_of(message)
+
+
+def test_a_long_subject_reaches_the_reader_as_written() -> None:
+    context = {
+        "tracking_id": CID,
+        "title": "x",
+        "agency_name": "Admin Nasional SP4N-LAPOR! (KemenPANRB)",
+    }
+    for locale in LOCALES:
+        rendered = renderer.render("complaint_forwarded", context, locale)
+        outgoing = Outgoing(
+            message_id="m-1",
+            complaint_id=CID,
+            recipient="complainant",
+            address="siti@example.id",
+            template="complaint_forwarded",
+            subject=rendered.subject,
+            body=rendered.body,
+        )
+        raw = compose_email(outgoing, sender="lapor@example.id").as_bytes()
+        received = BytesParser(policy=email.policy.default).parsebytes(raw)
+        assert received["Subject"] == rendered.subject  # no leading space, nothing folded away
