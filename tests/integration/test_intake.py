@@ -519,3 +519,23 @@ async def test_the_database_commands_a_submission_sends_show_on_the_metrics(
         before, "commitTransaction"
     )
     assert 'lapor_database_command_duration_seconds_bucket{command="insert"' in after
+
+
+async def test_a_location_places_the_report_in_its_regency_and_a_contradiction_is_flagged(
+    client: httpx.AsyncClient, settings: IntakeSettings
+) -> None:
+    admin = support_bearer(Role.NATIONAL_ADMIN, "verifier", settings=settings)
+    bandung = {"lat": -6.9175, "long": 107.6191}
+    placed = await client.post(
+        "/v1/complaints", json={**VALID, "region_code": "", "location": bandung}
+    )
+    assert placed.status_code == 201, placed.text
+    found = await client.get(f"/v1/complaints/{placed.json()['tracking_id']}", headers=admin)
+    assert (found.json()["region_code"], found.json()["flags"]) == ("32.73", [])
+
+    contradicted = await client.post("/v1/complaints", json={**VALID, "location": bandung})
+    assert contradicted.status_code == 201  # a report is never refused for it
+    seen = await client.get(f"/v1/complaints/{contradicted.json()['tracking_id']}", headers=admin)
+    [flag] = seen.json()["flags"]
+    assert flag["code"] == "location_mismatch" and "Kota Bandung" in flag["detail"]
+    assert seen.json()["region_code"] == VALID["region_code"]
