@@ -125,7 +125,10 @@ class ServiceSettings(BaseSettings):
         description="MongoDB connection string; must reach a replica set (transactions).",
     )
     mongo_database: str = Field(
-        default="", description="Database this service owns; empty means 'lapor_<service_name>'."
+        default="",
+        description="Database this service owns; empty means 'lapor_<service_name>'. "
+        "'{service}' in it is replaced by the service's name, so one setting can give every "
+        "service a database of its own (e.g. 'staging_{service}').",
     )
     mongo_timeout_ms: int = Field(
         default=5000, ge=100, description="Server selection and socket timeout for MongoDB."
@@ -235,4 +238,4 @@ class ServiceSettings(BaseSettings):
     @property
     def database_name(self) -> str:
         """The MongoDB database this service owns."""
-        return self.mongo_database or f"lapor_{self.service_name}"
+        return (self.mongo_database or "lapor_{service}").replace("{service}", self.service_name)

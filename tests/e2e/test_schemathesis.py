@@ -31,7 +31,9 @@ def platform(
         mongo_url=mongo_url,
         log_dir=tmp_path_factory.mktemp("fuzz-logs"),
         extra_env={
-            "MONGO_DATABASE": "e2e_fuzz",
+            # A database per service, as in production: two services' "standards" (or
+            # "complaints") collections in one database overwrite each other.
+            "MONGO_DATABASE": "e2e_fuzz_{service}",
             "HTTP_PUBLIC_RATE_PER_MINUTE": "0",
             "LOG_LEVEL": "WARNING",
             "KAFKA_SESSION_TIMEOUT_MS": "3000",

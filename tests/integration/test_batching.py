@@ -395,7 +395,7 @@ async def test_concurrent_submissions_do_not_conflict_with_each_other(
     create = ComplaintCreate(
         title="Lampu jalan padam",
         body="Lampu jalan di depan sekolah padam sejak seminggu.",
-        category="infrastruktur.penerangan",
+        category="infrastruktur.listrik",
         region_code="81.71",
         report_type="pengaduan",
         reporter={"email": "warga@example.id"},
