@@ -387,19 +387,23 @@ async def test_a_published_standard_reaches_routing_sla_and_open311(platform: Pl
 
         await eventually(listed, timeout=60)
 
-        # Routing reads the standard stream beside the complaint stream, with no order between
-        # the two: file the complaint once routing has learnt who publishes the standard.
-        async def routing_knows() -> bool:
-            metrics = (await http.get(f"{platform.url('routing')}/metrics")).text
-            return any(
-                line.startswith("lapor_messages_consumed_total")
-                and 'event_type="id.go.lapor.standard.published.v1"' in line
-                and 'outcome="processed"' in line
-                and not line.endswith(" 0.0")
-                for line in metrics.splitlines()
-            )
+        # Routing and SLA read the standard stream beside the complaint stream, with no order
+        # between the two: file the complaint once both have learnt the standard (who publishes
+        # it; what it promises).
+        async def both_know_the_standard() -> bool:
+            for service in ("routing", "sla"):
+                metrics = (await http.get(f"{platform.url(service)}/metrics")).text
+                if not any(
+                    line.startswith("lapor_messages_consumed_total")
+                    and 'event_type="id.go.lapor.standard.published.v1"' in line
+                    and 'outcome="processed"' in line
+                    and not line.endswith(" 0.0")
+                    for line in metrics.splitlines()
+                ):
+                    return False
+            return True
 
-        await eventually(routing_knows, timeout=60)
+        await eventually(both_know_the_standard, timeout=60)
 
         # A complaint about it, filed under a general category that would otherwise go to the
         # city government, goes to the agency and unit that publish the standard; the SLA
