@@ -234,3 +234,12 @@ async def announce_agencies(bootstrap: str, mongo_url: str, database: str) -> in
     finally:
         await client.close()
     return len(payloads)
+
+
+# Group joins wait on the session timeout on Tansu: short ones keep the service processes of
+# end-to-end tests quick to start and to hand partitions over.
+QUICK_GROUPS = {
+    "KAFKA_SESSION_TIMEOUT_MS": "3000",
+    "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
+    "HTTP_PUBLIC_RATE_PER_MINUTE": "0",  # the tests poll public endpoints in loops
+}

@@ -285,25 +285,22 @@ def _next_state(
                 f"replies are accepted for {reply_window.days} days after the answer",
             )
     match action:
-        case A.FORWARD:
-            return replace(
+        case A.FORWARD | A.REROUTE:
+            moved = replace(
                 state,
                 status=target,
                 agency_id=command.agency_id,
                 agency_name=command.agency_name,
                 unit_id=None,
                 agency_units=command.agency_units,
+            )
+            if action is A.REROUTE:
+                return moved
+            # Verification (the first forward) settles the type and the examination class.
+            return replace(
+                moved,
                 report_type=command.report_type or state.report_type,
                 needs_examination=command.needs_examination,
-            )
-        case A.REROUTE:
-            return replace(
-                state,
-                status=target,
-                agency_id=command.agency_id,
-                agency_name=command.agency_name,
-                unit_id=None,
-                agency_units=command.agency_units,
             )
         case A.BOUNCE:
             bounced = state.bounced_agencies

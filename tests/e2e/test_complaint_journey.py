@@ -30,16 +30,9 @@ from schemas.events import (
 )
 from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS
 from services.rebuild import rebuild
-from tests.support import bearer, eventually, read_topic
+from tests.support import QUICK_GROUPS, bearer, eventually, read_topic
 from tests.unit.test_observability import ROOT, alert_rules, used_metrics
 from tests.unit.test_standards_domain import full_standard
-
-# As in tests.conftest.service_env: group joins wait on the session timeout on Tansu.
-QUICK_GROUPS = {
-    "KAFKA_SESSION_TIMEOUT_MS": "3000",
-    "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
-    "HTTP_PUBLIC_RATE_PER_MINUTE": "0",  # the test polls public endpoints in loops
-}
 
 SMS_TOKEN = "e2e-gateway-token"
 OPEN311_KEY = "e2e-open311-key"

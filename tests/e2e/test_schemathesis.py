@@ -14,7 +14,7 @@ import pytest
 from devstack.platform import Platform, start_platform
 from schemas.complaint import Role
 from tests.figures import Figures
-from tests.support import bearer
+from tests.support import QUICK_GROUPS, bearer
 
 pytestmark = pytest.mark.reliability
 
@@ -30,14 +30,12 @@ def platform(
         kafka_bootstrap=bootstrap,
         mongo_url=mongo_url,
         log_dir=tmp_path_factory.mktemp("fuzz-logs"),
-        extra_env={
+        extra_env=QUICK_GROUPS
+        | {
             # A database per service, as in production: two services' "standards" (or
             # "complaints") collections in one database overwrite each other.
             "MONGO_DATABASE": "e2e_fuzz_{service}",
-            "HTTP_PUBLIC_RATE_PER_MINUTE": "0",
             "LOG_LEVEL": "WARNING",
-            "KAFKA_SESSION_TIMEOUT_MS": "3000",
-            "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
         },
     )
     yield running

@@ -17,7 +17,7 @@ from devstack.platform import Platform, start_platform
 from schemas.complaint import Role
 from schemas.events import SlaBreached, SlaEscalated, SlaWarningIssued, SlaWindowExpired
 from schemas.topics import COMPLAINT_EVENTS
-from tests.support import P, bearer, eventually, payloads, read_topic
+from tests.support import QUICK_GROUPS, P, bearer, eventually, payloads, read_topic
 
 ADMIN = bearer(Role.NATIONAL_ADMIN, "e2e-admin")
 PUPR = bearer(Role.AGENCY_ADMIN, "e2e-pupr", agency="dinas-pupr-kota-ambon")
@@ -39,12 +39,8 @@ def platform(
         kafka_bootstrap=bootstrap,
         mongo_url=mongo_url,
         log_dir=tmp_path_factory.mktemp("time-travel-logs"),
-        extra_env={
-            "KAFKA_SESSION_TIMEOUT_MS": "3000",
-            "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
-            "HTTP_PUBLIC_RATE_PER_MINUTE": "0",
-            "SLA_ESCALATION_CHAIN": '["agency_admin", "national_admin", "ombudsman"]',
-        },
+        extra_env=QUICK_GROUPS
+        | {"SLA_ESCALATION_CHAIN": '["agency_admin", "national_admin", "ombudsman"]'},
     )
     yield running
     running.stop()
