@@ -539,3 +539,53 @@ async def test_a_location_places_the_report_in_its_regency_and_a_contradiction_i
     [flag] = seen.json()["flags"]
     assert flag["code"] == "location_mismatch" and "Kota Bandung" in flag["detail"]
     assert seen.json()["region_code"] == VALID["region_code"]
+
+
+async def test_a_record_on_the_wire_keeps_the_published_contract(
+    client: httpx.AsyncClient, bootstrap: str
+) -> None:
+    """What an outside subscriber reads with a plain Kafka client: the key, the CloudEvents
+    binary-mode headers in this order, and the payload as its model writes it, byte for byte
+    (a change of Kafka library or framework must leave this as it is)."""
+    posted = await client.post(
+        "/v1/complaints", json=VALID, headers={"X-Correlation-ID": "wire-contract-0001"}
+    )
+    tracking_id = posted.json()["tracking_id"]
+    seen = await read_topic(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        until=lambda rs: any(
+            r.key == tracking_id.encode() and r.type == ComplaintSubmitted.event_type() for r in rs
+        ),
+    )
+    [record] = [
+        r
+        for r in seen
+        if r.key == tracking_id.encode() and r.type == ComplaintSubmitted.event_type()
+    ]
+    assert list(record.headers) == [
+        "ce_specversion",
+        "ce_id",
+        "ce_source",
+        "ce_type",
+        "ce_time",
+        "ce_subject",
+        "ce_dataschema",
+        "ce_correlationid",
+        "content-type",
+    ]
+    headers = record.headers
+    assert (headers["ce_specversion"], headers["ce_source"], headers["content-type"]) == (
+        "1.0",
+        "/lapor/intake",
+        "application/json",
+    )
+    assert headers["ce_type"] == "id.go.lapor.complaint.submitted.v1"
+    assert headers["ce_dataschema"] == ComplaintSubmitted.dataschema()
+    assert headers["ce_subject"] == tracking_id
+    assert headers["ce_correlationid"] == "wire-contract-0001"
+    assert re.fullmatch(r"[0-9a-f]{32}", headers["ce_id"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", headers["ce_time"])
+    payload = ComplaintSubmitted.model_validate_json(record.value or b"")
+    assert record.value == payload.model_dump_json().encode()
+    assert set(json.loads(record.value or b"")) == set(ComplaintSubmitted.model_fields)
