@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, PyMongoError
 
@@ -146,7 +147,24 @@ def is_unavailable(error: BaseException) -> bool:
     )
 
 
-def sorts_before(field: str, key: str) -> dict[str, Any]:
+def sorts_before(field: str, key: Any) -> dict[str, Any]:
     """A filter for documents whose ``field`` sorts before ``key``, or which lack it (kept
     before the field existed): what a newer state of the same thing replaces."""
     return {"$or": [{field: {"$lt": key}}, {field: {"$exists": False}}]}
+
+
+async def keep_newer(
+    collection: AsyncCollection[Document],
+    key: str,
+    doc: Document,
+    *,
+    order: str,
+    session: Session | None = None,
+) -> None:
+    """Keep ``doc`` as the state of ``key`` unless the one kept sorts at or after it by its
+    ``order`` field: a replayed or late state changes nothing (the read models a compacted
+    topic feeds)."""
+    await collection.update_one(
+        {"_id": key, **sorts_before(order, doc[order])}, {"$set": doc}, session=session
+    )
+    await collection.update_one({"_id": key}, {"$setOnInsert": doc}, upsert=True, session=session)

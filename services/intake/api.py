@@ -1,6 +1,5 @@
 """HTTP adapter of intake: submit, track, list, act on, support and rate complaints."""
 
-import hashlib
 from collections.abc import Callable
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -24,7 +23,7 @@ from schemas.regions import region_name, time_zone_of
 from services.intake.categories import category_names
 from services.intake.clients import ClientRegistry
 from services.intake.clients_api import client_of
-from services.intake.domain import ComplaintCreate
+from services.intake.domain import ComplaintCreate, fingerprint_of
 from services.intake.lifecycle import Command, IllegalTransition, may_take, role_refusal
 from services.intake.service import (
     ComplaintNotFound,
@@ -96,7 +95,7 @@ class ActionRequest(BaseModel):
 
     def fingerprint(self) -> str:
         """Hash of the request, to tell a retried action from another under the same key."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        return fingerprint_of(self)
 
     def command(self) -> Command:
         """The domain command."""

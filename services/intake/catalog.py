@@ -3,7 +3,7 @@ kept current from the standards registry's compacted topic."""
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from kernel.mongo import Document, sorts_before
+from kernel.mongo import Document, keep_newer
 from schemas.envelope import Event
 from schemas.events import StandardPublished
 from services.intake.categories import shipped_categories
@@ -27,14 +27,7 @@ class ServiceCatalog:
             **published.model_dump(mode="json", exclude={"standard_id"}),
             "publication": published.publication(),
         }
-        await self._standards.update_one(
-            {"_id": published.standard_id, **sorts_before("publication", doc["publication"])},
-            {"$set": doc},
-            upsert=False,
-        )
-        await self._standards.update_one(
-            {"_id": published.standard_id}, {"$setOnInsert": doc}, upsert=True
-        )
+        await keep_newer(self._standards, published.standard_id, doc, order="publication")
 
     async def is_published(self, standard_id: str) -> bool:
         """Whether the registry has published this standard (as far as intake has heard)."""

@@ -2,13 +2,11 @@
 so that an admin forwarding by hand names the agency by ID alone and its name, units and zone
 come from the directory, never from the caller."""
 
-from contextlib import suppress
 from dataclasses import dataclass
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
-from kernel.mongo import Document
+from kernel.mongo import Document, keep_newer
 from schemas.envelope import Event
 from schemas.events import AgencyPublished, AgencyWithdrawn
 
@@ -45,13 +43,7 @@ class AgencyDirectory:
             return
         assert isinstance(payload, AgencyPublished)
         doc = payload.model_dump(mode="json", exclude={"agency_id"})
-        # A newer version kept already makes the upsert collide on _id: nothing to do.
-        with suppress(DuplicateKeyError):
-            await self._agencies.replace_one(
-                {"_id": payload.agency_id, "directory_version": {"$lte": doc["directory_version"]}},
-                doc,
-                upsert=True,
-            )
+        await keep_newer(self._agencies, payload.agency_id, doc, order="directory_version")
 
     async def find(self, agency_id: str) -> KnownAgency | None:
         """An agency by ID, or None when the directory does not list it."""

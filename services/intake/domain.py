@@ -56,6 +56,12 @@ def new_tracking_id() -> str:
     return f"LPR-{chars[:5]}-{chars[5:]}"
 
 
+def fingerprint_of(request: BaseModel) -> str:
+    """Hash of a request, to tell a retry (same key, same request) from another request sent
+    under the same Idempotency-Key."""
+    return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
+
+
 class ComplaintCreate(BaseModel):
     """What a citizen (or an integrated app) submits."""
 
@@ -166,7 +172,7 @@ class ComplaintCreate(BaseModel):
     def fingerprint(self) -> str:
         """Hash of the request, to tell a retried submission from a different one with the same
         Idempotency-Key."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        return fingerprint_of(self)
 
 
 def location_flags(create: ComplaintCreate) -> list[dict[str, str]]:

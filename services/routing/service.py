@@ -85,10 +85,7 @@ class DirectoryEditor:
                 change=change,
                 session=session,
             )
-            return following, [
-                new_event(payload, source=SOURCE, correlation_id=f"directory-{following.version}")
-                for payload in agency_changes(current, following, at)
-            ]
+            return following, _announced(current, following, at)
 
         following = await self._uow.run(effect)
         ROUTING_DIRECTORY_CHANGES.labels(change["kind"]).inc()
@@ -103,10 +100,7 @@ class DirectoryEditor:
         directory = await self._store.directory(fresh=True)
 
         async def effect(session: Session) -> tuple[int, Sequence[Event]]:
-            events = [
-                new_event(payload, source=SOURCE, correlation_id=f"directory-{directory.version}")
-                for payload in agency_changes(None, directory, at)
-            ]
+            events = _announced(None, directory, at)
             return len(events), events
 
         count = await self._uow.run(effect)
@@ -303,6 +297,14 @@ class RoutingService:
             correlation_id=cause.correlation_id,
             now=at,
         )
+
+
+def _announced(before: Directory | None, after: Directory, at: datetime) -> list[Event]:
+    """The agency events an edit (or, with no ``before``, the whole directory) publishes."""
+    return [
+        new_event(payload, source=SOURCE, correlation_id=f"directory-{after.version}")
+        for payload in agency_changes(before, after, at)
+    ]
 
 
 def _decided_by(decision: Decision) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from kernel.mongo import Document, Session, sorts_before
+from kernel.mongo import Document, Session, keep_newer
 from services.routing.domain import Decision, Directory
 
 DIRECTORY = "directory"
@@ -173,15 +173,7 @@ class RoutingStore:
             "version": version,
             "publication": publication,
         }
-        await self._owners.update_one(
-            {"_id": standard_id, **sorts_before("publication", publication)},
-            {"$set": owner},
-            upsert=False,
-            session=session,
-        )
-        await self._owners.update_one(
-            {"_id": standard_id}, {"$setOnInsert": owner}, upsert=True, session=session
-        )
+        await keep_newer(self._owners, standard_id, owner, order="publication", session=session)
 
     async def owner(self, standard_id: str, *, session: Session) -> dict[str, Any] | None:
         """The publisher of a service standard, if routing has seen it."""

@@ -187,12 +187,7 @@ class SlaService:
         if action is A.DEFER:
             clock = await store.running_clock(cid, SlaStage.VERIFICATION.value, session=session)
             if clock is not None:
-                remaining = self._calendars.for_region(
-                    clock.get("region_code")
-                ).working_days_between(
-                    _local_day(at, clock["time_zone"]),
-                    _local_day(clock["due_at"], clock["time_zone"]),
-                )
+                remaining = self._days_left(clock, at)
                 await store.pause(
                     cid, SlaStage.VERIFICATION.value, remaining=remaining, at=at, session=session
                 )
@@ -271,6 +266,14 @@ class SlaService:
         started += [clock.deadline.stage for clock in clocks]
         return await self._start(clocks, cause, session=session)
 
+    def _days_left(self, clock: dict[str, Any], at: datetime) -> int:
+        """Working days a clock has left at ``at``, counted in its region's calendar and zone."""
+        zone = clock["time_zone"]
+        calendar = self._calendars.for_region(clock.get("region_code"))
+        return calendar.working_days_between(
+            _local_day(at, zone), _local_day(clock["due_at"], zone)
+        )
+
     async def _meet_completion(self, cid: str, at: datetime, *, session: Session) -> None:
         """The answer meets the completion clock; it keeps the working days it had left, so a
         re-opened report gives the agency back only what it had not used."""
@@ -278,11 +281,7 @@ class SlaService:
         clock = await self._store.running_clock(cid, stage, session=session)
         if clock is None:
             return
-        remaining = None
-        if at <= clock["due_at"]:
-            remaining = self._calendars.for_region(clock.get("region_code")).working_days_between(
-                _local_day(at, clock["time_zone"]), _local_day(clock["due_at"], clock["time_zone"])
-            )
+        remaining = self._days_left(clock, at) if at <= clock["due_at"] else None
         await self._store.meet(cid, stage, remaining=remaining, at=at, session=session)
 
     async def _resume_completion(

@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from kernel.mongo import Document, Session
+from kernel.mongo import Document, Session, keep_newer
 from schemas.events import SlaDeadlineSet
 from services.sla.timers import Phase
 
@@ -250,11 +250,10 @@ class ClockStore:
     async def keep_standard(self, standard: dict[str, Any], *, session: Session) -> None:
         """Keep the publication of a standard in force: the last one published (earlier or
         repeated ones change nothing)."""
-        current = await self._standards.find_one({"_id": standard["_id"]}, session=session)
-        if current is None or current.get("publication", "") < standard["publication"]:
-            await self._standards.replace_one(
-                {"_id": standard["_id"]}, standard, upsert=True, session=session
-            )
+        kept = {name: value for name, value in standard.items() if name != "_id"}
+        await keep_newer(
+            self._standards, standard["_id"], kept, order="publication", session=session
+        )
 
     async def standard(self, standard_id: str, *, session: Session) -> dict[str, Any] | None:
         """The version of a standard in force now."""
