@@ -24,9 +24,9 @@ from kernel.kafka import ensure_topics
 from kernel.replay import replay
 from kernel.runner import SERVICES
 from kernel.settings import ServiceSettings
-from schemas.asyncapi import asyncapi_document
 from schemas.complaint import Role
 from schemas.topics import all_topics
+from services.asyncapi import asyncapi_document
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 import asyncio
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -119,11 +119,11 @@ class Publisher:
         *,
         key: bytes | None,
         value: bytes | None,
-        headers: list[tuple[str, bytes]],
+        headers: Sequence[tuple[str, bytes]],
     ) -> "asyncio.Future[Any]":
         """Queue a record; the returned future resolves when the broker acknowledges it."""
         future: asyncio.Future[Any] = await self._started.send(
-            topic, key=key, value=value, headers=headers
+            topic, key=key, value=value, headers=list(headers)
         )
         return future
 
@@ -133,34 +133,14 @@ class Publisher:
         *,
         key: bytes | None,
         value: bytes | None,
-        headers: list[tuple[str, bytes]],
+        headers: Sequence[tuple[str, bytes]],
     ) -> None:
         """Publish one record and wait for the acknowledgement."""
-        await self._started.send_and_wait(topic, key=key, value=value, headers=headers)
+        await self._started.send_and_wait(topic, key=key, value=value, headers=list(headers))
 
     async def check(self) -> None:
         """Raise unless the cluster answers a metadata request."""
         await self._started.client.fetch_all_metadata()
-
-
-def consumer(
-    settings: ServiceSettings, *, group_id: str, topics: Iterable[str]
-) -> AIOKafkaConsumer:
-    """A group consumer that commits by hand, after effects are stored, and starts at the earliest
-    offset so that nothing published before the group first joined is missed."""
-    return AIOKafkaConsumer(
-        *topics,
-        **connection_options(settings),
-        client_id=f"{settings.kafka_client_id_prefix}-{settings.service_name}",
-        group_id=group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=settings.kafka_max_batch,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
-        isolation_level="read_committed",
-    )
 
 
 async def ensure_topics(settings: ServiceSettings, topics: Iterable[TopicSpec]) -> None:
@@ -186,3 +166,15 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[TopicSpec]) 
                 raise RuntimeError(f"could not create topic {name}: error code {code}")
     finally:
         await admin.close()
+
+
+def reader(settings: ServiceSettings, *, group_id: str | None = None) -> AIOKafkaConsumer:
+    """A consumer for the operator tools that read partitions by hand (assign, seek to the
+    start, read to the end): ``lapor-admin rebuild`` and ``replay-dlq``. The services' own
+    consumer groups are FastStream subscribers (``kernel.consuming``)."""
+    return AIOKafkaConsumer(
+        **connection_options(settings),
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )

@@ -12,12 +12,12 @@ import contextlib
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from bson import Binary, ObjectId
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from kernel.kafka import Publisher
 from kernel.lease import Lease
 from kernel.logging import get_logger
 from kernel.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
@@ -33,13 +33,26 @@ BACKLOG_OBSERVE_SECONDS = 15.0
 log = get_logger(__name__)
 
 
+class RecordSender(Protocol):
+    """Queues a record on its topic; the future resolves when the broker has it."""
+
+    async def send(
+        self,
+        topic: str,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]],
+    ) -> "asyncio.Future[Any]": ...
+
+
 class Outbox:
     """Write side: queue events inside the caller's transaction."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._collection = db[OUTBOX_COLLECTION]
 
-    async def add(self, events: Sequence[Event], *, session: Session) -> None:
+    async def add(self, events: Sequence[Event[Any]], *, session: Session) -> None:
         """Store events; they are published, each to its topic, only if the transaction commits."""
         if not events:
             return
@@ -68,7 +81,7 @@ class OutboxRelay:
         self,
         *,
         db: AsyncDatabase[Document],
-        producer: Publisher,
+        producer: RecordSender,
         service: str,
         poll_seconds: float,
         batch_size: int = 500,

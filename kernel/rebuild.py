@@ -11,28 +11,15 @@ that the stream records.
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 
-from kernel.consumer import EventHandler, RejectedEvent
-from kernel.kafka import connect, connection_options
+from kernel.kafka import connect, reader
 from kernel.mongo import Document
 from kernel.settings import ServiceSettings
-from schemas.envelope import EventPayload, InvalidEvent, decode, event_type_of, header_map
-
-Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
-
-
-@dataclass(frozen=True)
-class ConsumerSpec:
-    """What one consumer group of a service reads and how it handles it."""
-
-    group_id: str
-    topics: Sequence[str]
-    handlers: Mapping[str, EventHandler]
-    payload_types: Mapping[str, type[EventPayload]]
+from kernel.subscriptions import EventGroup, Record, RejectedEvent
 
 
 @dataclass
@@ -69,9 +56,7 @@ class RebuildReport:
 
 async def read_topics(settings: ServiceSettings, topics: Iterable[str]) -> list[Record]:
     """Every record the topics retain, from the start, in append order (by timestamp)."""
-    consumer = AIOKafkaConsumer(
-        **connection_options(settings), enable_auto_commit=False, auto_offset_reset="earliest"
-    )
+    consumer = reader(settings)
     await connect(consumer, settings)
     per_partition: list[list[Record]] = []
     try:
@@ -102,23 +87,24 @@ async def read_topics(settings: ServiceSettings, topics: Iterable[str]) -> list[
     return list(heapq.merge(*per_partition, key=lambda r: (r.timestamp, r.topic, r.offset)))
 
 
-async def replay_into(specs: Sequence[ConsumerSpec], records: Sequence[Record]) -> RebuildReport:
-    """Apply the records through the consumers' handlers (bound to the rebuild's database)."""
+async def replay_into(groups: Sequence[EventGroup], records: Sequence[Record]) -> RebuildReport:
+    """Apply the records through the groups' handlers (bound to the rebuild's database)."""
     report = RebuildReport(records=len(records))
-    for spec in specs:
-        topics = set(spec.topics)
+    for group in groups:
+        topics = {topic.name for topic in group.topics}
         for record in records:
             if record.topic not in topics:
                 continue
+            incoming = group.read(record)
+            if incoming.problem is not None:
+                report.rejected += 1
+                continue
+            if incoming.event is None:
+                report.ignored += 1
+                continue
             try:
-                headers = header_map(record.headers)
-                handler = spec.handlers.get(event_type_of(headers) or "")
-                if handler is None:
-                    report.ignored += 1
-                    continue
-                event = decode(headers, record.value or b"", spec.payload_types)
-                await handler(event)
-            except (InvalidEvent, RejectedEvent):
+                await group.handlers[incoming.event.type](incoming.event)
+            except RejectedEvent:
                 report.rejected += 1
             else:
                 report.applied += 1

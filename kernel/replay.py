@@ -10,9 +10,9 @@ harmless.
 
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from kernel.kafka import Publisher, connect, connection_options
+from kernel.kafka import Publisher, connect, reader
 from kernel.settings import ServiceSettings
 from schemas.topics import DEAD_LETTER_PREFIX
 
@@ -40,12 +40,7 @@ async def replay(
     if not dead_letter_topic.startswith(DEAD_LETTER_PREFIX):
         raise ValueError(f"{dead_letter_topic} is not a dead-letter topic")
     group = f"lapor-replay-{dead_letter_topic}"
-    consumer = AIOKafkaConsumer(
-        **connection_options(settings),
-        group_id=None if dry_run else group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    consumer = reader(settings, group_id=None if dry_run else group)
     await connect(consumer, settings)
     publisher = Publisher(settings)
     if not dry_run:

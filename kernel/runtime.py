@@ -2,85 +2,95 @@
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from kernel import kafka, mongo
-from kernel.consumer import EventConsumer, EventHandler, RunHandler
+from faststream.kafka import KafkaBroker
+
+from kernel import kafka, mongo, streams
+from kernel.consuming import DeadLetters, GroupConsumer
 from kernel.http import ReadinessCheck
 from kernel.logging import get_logger
 from kernel.outbox import OutboxRelay
-from kernel.rebuild import ConsumerSpec
 from kernel.settings import ServiceSettings
+from kernel.subscriptions import EventGroup
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import EventPayload
-from schemas.topics import PRODUCT_TOPICS, TopicSpec, dead_letter_topic
+from schemas.topics import PRODUCT_TOPICS, TopicSpec
 
 log = get_logger(__name__)
 
 
 class Runtime:
-    """MongoDB client and database, Kafka producer, outbox relay and unit of work of one service."""
+    """MongoDB client and database, the FastStream broker with the service's publishers and
+    consumer groups, the outbox relay and the unit of work of one service."""
 
     def __init__(
-        self, settings: ServiceSettings, *, extra_topics: Sequence[TopicSpec] = ()
+        self,
+        settings: ServiceSettings,
+        *,
+        publishes: Iterable[type[EventPayload]] = (),
+        extra_topics: Sequence[TopicSpec] = (),
+        description: str = "",
     ) -> None:
         self.settings = settings
         self._topics = (*PRODUCT_TOPICS, *extra_topics)
         self.mongo = mongo.connect(settings)
         self.db = mongo.database(self.mongo, settings)
-        self.producer = kafka.Publisher(settings)
+        self.broker: KafkaBroker = streams.new_broker(settings, description=description)
+        self.publishers = streams.EventPublishers(self.broker, settings.service_name, publishes)
+        # Dead letters and replays copy records byte for byte, headers included, which
+        # FastStream's producer (text headers, its own content-type first) cannot.
+        self.raw_producer = kafka.Publisher(settings)
         self.relay = OutboxRelay(
             db=self.db,
-            producer=self.producer,
+            producer=self.publishers,
             service=settings.service_name,
             poll_seconds=settings.outbox_poll_seconds,
             idle_seconds=settings.outbox_idle_seconds,
         )
         self.uow = UnitOfWork(client=self.mongo, db=self.db, relay=self.relay)
-        # What each consumer reads and how it handles it (``lapor-admin rebuild`` replays them).
-        self.consumer_specs: list[ConsumerSpec] = []
+        # What each consumer group reads and how it handles it (``lapor-admin rebuild`` replays
+        # them).
+        self.groups: list[GroupConsumer] = []
         # What handlers read from memory that the service loads from its database at start
         # (declared holidays, ...): a rebuild loads it too before replaying.
         self.state_loaders: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
-        """Create topics (when allowed), connect the producer, prepare indexes, start the relay."""
+        """Create topics (when allowed), connect the producers, prepare indexes, start the relay."""
         if self.settings.kafka_create_topics:
             # Before the producer starts, so that its first metadata already knows them.
             await kafka.ensure_topics(self.settings, self._topics)
-        await self.producer.start()
+        await streams.connect(self.broker, self.settings)
+        await self.raw_producer.start()
         await self.uow.create_indexes()
         await self.relay.start()
 
     async def stop(self) -> None:
         """Flush the relay, then close the clients."""
         await self.relay.stop()
-        await self.producer.stop()
+        await self.broker.stop()
+        await self.raw_producer.stop()
         await self.mongo.close()
 
-    def consumer(
-        self,
-        *,
-        group_id: str,
-        topics: Sequence[str],
-        handlers: Mapping[str, EventHandler],
-        payload_types: Mapping[str, type[EventPayload]],
-        run_handlers: Mapping[str, RunHandler] | None = None,
-    ) -> EventConsumer:
-        """A consumer group of this service that dead-letters through this service's producer
-        (its dead-letter topic is created with the others, before the producer starts)."""
-        self._topics = (*self._topics, dead_letter_topic(group_id))
-        self.consumer_specs.append(ConsumerSpec(group_id, topics, handlers, payload_types))
-        return EventConsumer(
+    def subscribe(self, group: EventGroup) -> GroupConsumer:
+        """The group's FastStream subscriber on this service's broker, dead-lettering through
+        this service's raw producer (its dead-letter topic is created with the others)."""
+        self._topics = (*self._topics, group.dead_letter_topic)
+        consumer = GroupConsumer(
+            group,
+            broker=self.broker,
             settings=self.settings,
-            group_id=group_id,
-            topics=list(topics),
-            handlers=handlers,
-            payload_types=payload_types,
-            producer=self.producer,
+            dead_letters=DeadLetters(
+                service=self.settings.service_name,
+                group_id=group.group_id,
+                topic=group.dead_letter_topic.name,
+                send=self.raw_producer.send_and_wait,
+            ),
             batch=self.uow.batch,
-            run_handlers=run_handlers,
         )
+        self.groups.append(consumer)
+        return consumer
 
     def readiness_checks(self) -> list[ReadinessCheck]:
         """Checks for ``/readyz``: the database and the broker answer."""
@@ -89,7 +99,7 @@ class Runtime:
             await mongo.ping(self.mongo)
 
         async def kafka_broker() -> None:
-            await self.producer.check()
+            await self.raw_producer.check()
 
         return [mongodb, kafka_broker]
 

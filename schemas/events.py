@@ -498,14 +498,19 @@ AGENCY_EVENT_TYPES: dict[str, type[EventPayload]] = {
 
 def topic_for(payload: EventPayload) -> TopicSpec:
     """The one topic each kind of event goes to."""
-    if isinstance(payload, PublicComplaintSnapshot):
+    return topic_of(type(payload))
+
+
+def topic_of(kind: type[EventPayload]) -> TopicSpec:
+    """The one topic events of this kind go to."""
+    if issubclass(kind, PublicComplaintSnapshot):
         return PUBLIC_COMPLAINTS
-    if isinstance(payload, ComplaintEvent):
+    if issubclass(kind, ComplaintEvent):
         return COMPLAINT_EVENTS
-    if isinstance(payload, StandardPublished | StandardSuperseded):
+    if issubclass(kind, StandardPublished | StandardSuperseded):
         return STANDARD_EVENTS
-    if isinstance(payload, AgencyPublished | AgencyWithdrawn):
+    if issubclass(kind, AgencyPublished | AgencyWithdrawn):
         return AGENCY_DIRECTORY
-    if isinstance(payload, NotificationUndeliverable):
+    if issubclass(kind, NotificationUndeliverable):
         return UNDELIVERABLE_NOTIFICATIONS
-    raise TypeError(f"no topic for {type(payload).__name__}")
+    raise TypeError(f"no topic for {kind.__name__}")

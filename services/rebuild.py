@@ -96,9 +96,10 @@ async def rebuild(
                 await runtime.db[name].insert_many(documents)
         for load in runtime.state_loaders:
             await load()
-        topics = sorted({t for spec in runtime.consumer_specs for t in spec.topics})
+        groups = [consumer.group for consumer in runtime.groups]
+        topics = sorted({t.name for group in groups for t in group.topics})
         records = await read_topics(scratch, topics)
-        report = await replay_into(runtime.consumer_specs, records)
+        report = await replay_into(groups, records)
         report.collections = await compare(live_db, runtime.db, plan.read_models)
         if replace:
             for name in [*plan.read_models, PROCESSED_COLLECTION]:

@@ -15,10 +15,15 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from kernel.auth import issue_token
+from kernel.consuming import BatchTransaction, DeadLetters, GroupConsumer
+from kernel.kafka import Publisher, ensure_topics
 from kernel.settings import ServiceSettings
+from kernel.streams import connect as connect_broker
+from kernel.streams import new_broker
+from kernel.subscriptions import EventGroup
 from schemas.complaint import Role
 from schemas.envelope import Event, EventPayload, encode, new_event
-from schemas.topics import AGENCY_DIRECTORY
+from schemas.topics import AGENCY_DIRECTORY, PRODUCT_TOPICS
 from services.intake.directory import AGENCIES
 from services.intake.domain import new_tracking_id
 from services.routing.domain import agency_changes
@@ -243,3 +248,38 @@ QUICK_GROUPS = {
     "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
     "HTTP_PUBLIC_RATE_PER_MINUTE": "0",  # the tests poll public endpoints in loops
 }
+
+
+@asynccontextmanager
+async def running_group(
+    settings: ServiceSettings,
+    group: EventGroup,
+    *,
+    batch: BatchTransaction | None = None,
+) -> AsyncIterator[GroupConsumer]:
+    """One consumer group on its own FastStream broker, as a service runs it, until the block
+    ends (then it stops as a service does: the batch in hand finished and committed)."""
+    await ensure_topics(settings, [*PRODUCT_TOPICS, group.dead_letter_topic])
+    broker = new_broker(settings)
+    raw = Publisher(settings)
+    await raw.start()
+    consumer = GroupConsumer(
+        group,
+        broker=broker,
+        settings=settings,
+        dead_letters=DeadLetters(
+            service=settings.service_name,
+            group_id=group.group_id,
+            topic=group.dead_letter_topic.name,
+            send=raw.send_and_wait,
+        ),
+        batch=batch,
+    )
+    await connect_broker(broker, settings)
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+        await broker.stop()
+        await raw.stop()

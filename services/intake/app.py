@@ -9,22 +9,7 @@ from kernel.auth import TokenVerifier
 from kernel.group_commit import GroupCommit
 from kernel.metrics import COMPLAINTS_OPEN
 from kernel.runtime import Periodic, Runtime, Startable
-from schemas.events import (
-    AGENCY_EVENT_TYPES,
-    COMPLAINT_EVENT_TYPES,
-    STANDARD_EVENT_TYPES,
-    AgencyPublished,
-    AgencyWithdrawn,
-    ComplaintRouted,
-    ComplaintSubmitted,
-    SlaBreached,
-    SlaDeadlineSet,
-    SlaEscalated,
-    SlaWindowExpired,
-    StandardChecked,
-    StandardPublished,
-)
-from schemas.topics import AGENCY_DIRECTORY, COMPLAINT_EVENTS, INTAKE_GROUP, STANDARD_EVENTS
+from services.intake import handlers
 from services.intake.api import router
 from services.intake.catalog import ServiceCatalog
 from services.intake.channels import sms_router
@@ -43,9 +28,14 @@ Settings = IntakeSettings
 OPEN_GAUGE_SECONDS = 30.0
 
 
+DESCRIPTION = (
+    "Submit and track complaints (pengaduan), suggestions (aspirasi) and information requests."
+)
+
+
 def create_app(settings: IntakeSettings) -> FastAPI:
     """Intake's HTTP app, with its outbox relay and its consumer of routing and SLA outcomes."""
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, publishes=handlers.PUBLISHES, description=DESCRIPTION)
     store = ComplaintStore(runtime.db, sealer=settings.sealer())
     directory = AgencyDirectory(runtime.db)
     catalog = ServiceCatalog(runtime.db)
@@ -63,26 +53,8 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         catalog=catalog,
         clock=settings.clock(),
     )
-    consumer = runtime.consumer(
-        group_id=INTAKE_GROUP,
-        topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name, AGENCY_DIRECTORY.name],
-        handlers={
-            ComplaintSubmitted.event_type(): service.on_submitted,
-            ComplaintRouted.event_type(): service.on_routed,
-            SlaDeadlineSet.event_type(): service.on_deadline_set,
-            SlaBreached.event_type(): service.on_sla_outcome,
-            SlaEscalated.event_type(): service.on_sla_outcome,
-            SlaWindowExpired.event_type(): service.on_sla_outcome,
-            StandardChecked.event_type(): service.on_standard_checked,
-            StandardPublished.event_type(): catalog.on_standard_published,
-            AgencyPublished.event_type(): directory.on_agency_event,
-            AgencyWithdrawn.event_type(): directory.on_agency_event,
-        },
-        payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES, **AGENCY_EVENT_TYPES},
-        run_handlers={
-            SlaDeadlineSet.event_type(): service.on_annotations,
-            StandardChecked.event_type(): service.on_annotations,
-        },
+    consumer = runtime.subscribe(
+        handlers.subscriptions(service, catalog=catalog, directory=directory)
     )
 
     async def open_gauges() -> None:
@@ -93,8 +65,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     app = http.create_app(
         service=settings.service_name,
         title="LAPOR intake",
-        description="Submit and track complaints (pengaduan), suggestions (aspirasi) and "
-        "information requests.",
+        description=DESCRIPTION,
         components=[
             runtime,
             Startable(store.create_indexes),

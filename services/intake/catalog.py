@@ -19,10 +19,9 @@ class ServiceCatalog:
         self._standards = db[SERVICE_CATALOG]
         self._categories = shipped_categories()
 
-    async def on_standard_published(self, event: Event) -> None:
+    async def on_standard_published(self, event: Event[StandardPublished]) -> None:
         """Keep the publication in force (the last one); replays and older ones change nothing."""
         published = event.data
-        assert isinstance(published, StandardPublished)
         doc = {
             **published.model_dump(mode="json", exclude={"standard_id"}),
             "publication": published.publication(),

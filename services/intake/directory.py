@@ -30,20 +30,18 @@ class AgencyDirectory:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._agencies = db[AGENCIES]
 
-    async def on_agency_event(self, event: Event) -> None:
+    async def on_agency_published(self, event: Event[AgencyPublished]) -> None:
         """Keep the newest version of each agency; older and repeated ones change nothing."""
         payload = event.data
-        if isinstance(payload, AgencyWithdrawn):
-            await self._agencies.delete_one(
-                {
-                    "_id": payload.agency_id,
-                    "directory_version": {"$lte": payload.directory_version},
-                }
-            )
-            return
-        assert isinstance(payload, AgencyPublished)
         doc = payload.model_dump(mode="json", exclude={"agency_id"})
         await keep_newer(self._agencies, payload.agency_id, doc, order="directory_version")
+
+    async def on_agency_withdrawn(self, event: Event[AgencyWithdrawn]) -> None:
+        """Forget a withdrawn agency, unless a newer version of it is kept already."""
+        payload = event.data
+        await self._agencies.delete_one(
+            {"_id": payload.agency_id, "directory_version": {"$lte": payload.directory_version}}
+        )
 
     async def find(self, agency_id: str) -> KnownAgency | None:
         """An agency by ID, or None when the directory does not list it."""

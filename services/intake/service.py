@@ -8,11 +8,11 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from kernel.clock import Clock
-from kernel.consumer import RejectedEvent
 from kernel.group_commit import GroupCommit
 from kernel.logging import get_logger
 from kernel.metrics import COMPLAINTS_RECEIVED, INTEGRATION_SUBMISSIONS
 from kernel.mongo import Session, stored_precision
+from kernel.subscriptions import RejectedEvent
 from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import Actor, ComplaintStatus, LifecycleAction, Role
 from schemas.complaint import LifecycleAction as A
@@ -23,8 +23,10 @@ from schemas.events import (
     ComplaintSubmitted,
     ComplaintSupported,
     SlaBreached,
+    SlaDeadlineSet,
     SlaEscalated,
     SlaWindowExpired,
+    StandardChecked,
 )
 from services.intake.catalog import ServiceCatalog
 from services.intake.directory import AgencyDirectory
@@ -193,7 +195,7 @@ class IntakeService:
             return record, True
         raise RuntimeError("could not draw a free tracking ID")
 
-    async def on_submitted(self, event: Event) -> None:
+    async def on_submitted(self, event: Event[ComplaintSubmitted]) -> None:
         """Find the likely duplicates of a new complaint among the open ones filed before it.
 
         Here rather than in the POST: the lookup reads up to 200 recent complaints, which was
@@ -201,7 +203,6 @@ class IntakeService:
         opens the complaint. Recomputing gives the same answer, so a redelivery needs no mark.
         """
         submitted = event.data
-        assert isinstance(submitted, ComplaintSubmitted)
         record = await self._store.get(submitted.complaint_id)
         if record is None:
             return  # filed through another intake deployment: not ours to annotate
@@ -283,7 +284,7 @@ class IntakeService:
             update = transition_update(record, transition)
             if confirmed.action in (A.FORWARD, A.REROUTE):
                 update["$set"]["route_proposal"] = None
-            events = [
+            events: list[Event] = [
                 new_event(
                     status_changed_event(tracking_id, transition),
                     source=SOURCE,
@@ -414,7 +415,7 @@ class IntakeService:
 
         return await self._uow.run(effect)
 
-    async def on_routed(self, event: Event) -> None:
+    async def on_routed(self, event: Event[ComplaintRouted]) -> None:
         """Routing's decision forwards a submitted complaint (and to the rule's unit, if it names
         one), or re-routes a bounced one; a proposal (manual mode) is kept for the national
         admin, who confirms it by forwarding without naming an agency.
@@ -423,7 +424,6 @@ class IntakeService:
         hand first) keeps its course; the decision is recorded as ignored, not dead-lettered.
         """
         routed = event.data
-        assert isinstance(routed, ComplaintRouted)
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
             record = await self._store.get(routed.complaint_id, session=session)
@@ -490,20 +490,25 @@ class IntakeService:
 
         await self._uow.run_once(event, effect)
 
-    async def on_sla_outcome(self, event: Event) -> None:
-        """A breach that reaches the national admin escalates the complaint; an expired reply
-        window closes it. A complaint that moved on meanwhile keeps its course."""
+    async def on_window_expired(self, event: Event[SlaWindowExpired]) -> None:
+        """The reply window passed without a reply: the complaint closes."""
+        await self._sla_outcome(event, Command(LifecycleAction.AUTO_CLOSE))
+
+    async def on_breach(self, event: Event[SlaBreached | SlaEscalated]) -> None:
+        """A breach that reaches the national admin escalates the complaint; one that reaches
+        the agency admin or an outside body is told to them (notify), with no status change."""
         payload = event.data
-        if isinstance(payload, SlaWindowExpired):
-            command = Command(LifecycleAction.AUTO_CLOSE)
-        elif isinstance(payload, SlaBreached | SlaEscalated):
-            if payload.escalate_to != "national_admin":
-                return  # the agency admin or an outside body is told (notify); no status change
-            command = Command(
-                LifecycleAction.ESCALATE, reason=f"{payload.stage.value} deadline passed"
-            )
-        else:
-            raise RejectedEvent(f"intake does not act on {event.type}")
+        if payload.escalate_to != "national_admin":
+            return
+        reason = f"{payload.stage.value} deadline passed"
+        await self._sla_outcome(event, Command(LifecycleAction.ESCALATE, reason=reason))
+
+    async def _sla_outcome(
+        self, event: Event[SlaWindowExpired | SlaBreached | SlaEscalated], command: Command
+    ) -> None:
+        """Apply what the SLA service decided; a complaint that moved on meanwhile keeps its
+        course."""
+        payload = event.data
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
             record = await self._store.get(payload.complaint_id, session=session)
@@ -535,11 +540,11 @@ class IntakeService:
 
         await self._uow.run_once(event, effect)
 
-    async def on_standard_checked(self, event: Event) -> None:
+    async def on_standard_checked(self, event: Event[StandardChecked]) -> None:
         """Attach the standard in force, and any violation of it, to the complaint."""
         await self.on_annotations([event])
 
-    async def on_deadline_set(self, event: Event) -> None:
+    async def on_deadline_set(self, event: Event[SlaDeadlineSet]) -> None:
         """Show the deadline the SLA service computed."""
         await self.on_annotations([event])
 

@@ -9,19 +9,8 @@ from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.metrics import NOTIFICATION_QUEUE
 from kernel.runtime import Periodic, Runtime, Startable
-from schemas.events import (
-    COMPLAINT_EVENT_TYPES,
-    ComplaintMerged,
-    ComplaintRouted,
-    ComplaintStatusChanged,
-    ComplaintSubmitted,
-    ComplaintSupported,
-    SlaBreached,
-    SlaDeadlineSet,
-    SlaEscalated,
-    SlaWarningIssued,
-)
-from schemas.topics import COMPLAINT_EVENTS, NOTIFY_GROUP, UNDELIVERABLE_NOTIFICATIONS
+from schemas.topics import UNDELIVERABLE_NOTIFICATIONS
+from services.notify import handlers
 from services.notify.api import notify_router
 from services.notify.channels import (
     Channel,
@@ -37,18 +26,11 @@ from services.notify.service import Dispatcher, NotifyService
 from services.notify.store import NotifyStore
 
 Settings = NotifySettings
-HANDLED = (
-    ComplaintSubmitted,
-    ComplaintRouted,
-    ComplaintStatusChanged,
-    ComplaintMerged,
-    ComplaintSupported,
-    SlaDeadlineSet,
-    SlaWarningIssued,
-    SlaBreached,
-    SlaEscalated,
-)
 QUEUE_GAUGE_SECONDS = 15.0
+DESCRIPTION = (
+    "Messages to complainants, supporters and agencies: one per event, recipient and channel; "
+    "email, SMS, signed webhooks and an in-app inbox."
+)
 
 
 class DisabledChannel:
@@ -91,7 +73,12 @@ def channels(
 def create_app(settings: NotifySettings) -> FastAPI:
     """Notify: plans messages from lifecycle events and delivers them; officers, webhooks,
     preferences and inboxes over HTTP."""
-    runtime = Runtime(settings, extra_topics=[UNDELIVERABLE_NOTIFICATIONS])
+    runtime = Runtime(
+        settings,
+        publishes=handlers.PUBLISHES,
+        extra_topics=[UNDELIVERABLE_NOTIFICATIONS],
+        description=DESCRIPTION,
+    )
     store = NotifyStore(runtime.db, sealer=settings.sealer())
     renderer = TemplateRenderer()
     client = httpx.AsyncClient(timeout=settings.notify_send_timeout_seconds)
@@ -118,12 +105,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         digest_window=timedelta(seconds=settings.notify_digest_window_seconds),
         on_recorded=dispatcher.wake,
     )
-    consumer = runtime.consumer(
-        group_id=NOTIFY_GROUP,
-        topics=[COMPLAINT_EVENTS.name],
-        handlers={kind.event_type(): service.on_event for kind in HANDLED},
-        payload_types=COMPLAINT_EVENT_TYPES,
-    )
+    consumer = runtime.subscribe(handlers.subscriptions(service))
 
     async def prepare() -> None:
         await store.create_indexes()
@@ -135,8 +117,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
     app = http.create_app(
         service=settings.service_name,
         title="LAPOR notify",
-        description="Messages to complainants, supporters and agencies: one per event, "
-        "recipient and channel; email, SMS, signed webhooks and an in-app inbox.",
+        description=DESCRIPTION,
         components=[
             runtime,
             Startable(prepare, stop=client.aclose),  # closed after the dispatcher stops

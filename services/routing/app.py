@@ -7,43 +7,28 @@ from fastapi import FastAPI
 from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.runtime import Runtime, Startable
-from schemas.events import (
-    COMPLAINT_EVENT_TYPES,
-    STANDARD_EVENT_TYPES,
-    ComplaintStatusChanged,
-    ComplaintSubmitted,
-    StandardPublished,
-)
-from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP, STANDARD_EVENTS
+from services.routing import handlers
 from services.routing.api import routing_router
 from services.routing.config import RoutingSettings
 from services.routing.service import DirectoryEditor, RoutingService, load_directory
 from services.routing.store import RoutingStore
 
 Settings = RoutingSettings
+DESCRIPTION = "Assigns each complaint to the agency with authority over it."
 
 
 def create_app(settings: RoutingSettings) -> FastAPI:
     """Routing's consumer of submitted complaints, with a read API for its rules and decisions."""
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, publishes=handlers.PUBLISHES, description=DESCRIPTION)
     store = RoutingStore(runtime.db, cache_seconds=settings.routing_directory_cache_seconds)
     service = RoutingService(store=store, uow=runtime.uow)
     seed = load_directory(settings.routing_directory_file)
     editor = DirectoryEditor(store=store, uow=runtime.uow)
-    consumer = runtime.consumer(
-        group_id=ROUTING_GROUP,
-        topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name],
-        handlers={
-            ComplaintSubmitted.event_type(): service.on_submitted,
-            ComplaintStatusChanged.event_type(): service.on_status_changed,
-            StandardPublished.event_type(): service.on_standard_published,
-        },
-        payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES},
-    )
+    consumer = runtime.subscribe(handlers.subscriptions(service))
     app = http.create_app(
         service=settings.service_name,
         title="LAPOR routing",
-        description="Assigns each complaint to the agency with authority over it.",
+        description=DESCRIPTION,
         components=[
             runtime,
             Startable(lambda: store.seed(seed, at=datetime.now(UTC))),

@@ -114,10 +114,9 @@ class RoutingService:
         self._store = store
         self._uow = uow
 
-    async def on_submitted(self, event: Event) -> None:
+    async def on_submitted(self, event: Event[ComplaintSubmitted]) -> None:
         """Assign the agency (or propose it) and publish the decision with its reason."""
         submitted = event.data
-        assert isinstance(submitted, ComplaintSubmitted)
         directory = await self._store.directory()
         subject = Subject(
             category=submitted.category,
@@ -159,7 +158,7 @@ class RoutingService:
             for decision in decided:
                 COMPLAINTS_ROUTED.labels(decision.agency.agency_id, _decided_by(decision)).inc()
 
-    async def on_status_changed(self, event: Event) -> None:
+    async def on_status_changed(self, event: Event[ComplaintStatusChanged]) -> None:
         """Bukan Wewenang: decide again without the agencies that bounced it ("no wrong door").
         A forward by the national admin settles a proposed decision (kept for the audit).
 
@@ -167,7 +166,6 @@ class RoutingService:
         complaint stays with the national admin, who re-routes it by hand.
         """
         changed = event.data
-        assert isinstance(changed, ComplaintStatusChanged)
         if changed.action in BY_HAND and changed.actor_role is Role.NATIONAL_ADMIN:
             await self._settled_by_admin(changed, event)
             return
@@ -219,10 +217,9 @@ class RoutingService:
             for decision in decided:
                 COMPLAINTS_ROUTED.labels(decision.agency.agency_id, "reroute").inc()
 
-    async def on_standard_published(self, event: Event) -> None:
+    async def on_standard_published(self, event: Event[StandardPublished]) -> None:
         """Remember who publishes each service standard: complaints about it go there."""
         published = event.data
-        assert isinstance(published, StandardPublished)
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
             await self._store.set_owner(

@@ -13,15 +13,7 @@ from kernel.lease import Lease
 from kernel.metrics import SLA_MEDIAN_FIRST_FOLLOW_UP, SLA_ON_TIME_RATE, SLA_OPEN_OVERDUE
 from kernel.runtime import Periodic, Runtime, Startable
 from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
-from schemas.events import (
-    COMPLAINT_EVENT_TYPES,
-    STANDARD_EVENT_TYPES,
-    ComplaintRouted,
-    ComplaintStatusChanged,
-    ComplaintSubmitted,
-    StandardPublished,
-)
-from schemas.topics import COMPLAINT_EVENTS, SLA_GROUP, STANDARD_EVENTS
+from services.sla import handlers
 from services.sla.calendar import WorkingCalendar
 from services.sla.calendar_book import CalendarBook
 from services.sla.clock_api import clock_router
@@ -59,9 +51,12 @@ def observe_compliance(figure: Compliance) -> None:
         )
 
 
+DESCRIPTION = "Working-day deadlines in each agency's time zone."
+
+
 def create_app(settings: SlaSettings) -> FastAPI:
     """The SLA consumer of routing decisions, with a read API for a complaint's clocks."""
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, publishes=handlers.PUBLISHES, description=DESCRIPTION)
     store = ClockStore(runtime.db)
     clock = settings.clock()
     calendar = WorkingCalendar(
@@ -78,17 +73,7 @@ def create_app(settings: SlaSettings) -> FastAPI:
 
     runtime.state_loaders.append(reload_calendars)
 
-    consumer = runtime.consumer(
-        group_id=SLA_GROUP,
-        topics=[COMPLAINT_EVENTS.name, STANDARD_EVENTS.name],
-        handlers={
-            ComplaintSubmitted.event_type(): service.on_submitted,
-            ComplaintRouted.event_type(): service.on_routed,
-            ComplaintStatusChanged.event_type(): service.on_status_changed,
-            StandardPublished.event_type(): service.on_standard_published,
-        },
-        payload_types={**COMPLAINT_EVENT_TYPES, **STANDARD_EVENT_TYPES},
-    )
+    consumer = runtime.subscribe(handlers.subscriptions(service))
 
     async def refresh_compliance() -> None:
         for figure in compliance(await store.agency_clocks(None), now=clock.now()):
@@ -103,7 +88,7 @@ def create_app(settings: SlaSettings) -> FastAPI:
     app = http.create_app(
         service=settings.service_name,
         title="LAPOR SLA",
-        description="Working-day deadlines in each agency's time zone.",
+        description=DESCRIPTION,
         components=[
             runtime,
             Startable(store.create_indexes),

@@ -68,10 +68,9 @@ class SlaService:
         """Deadlines computed from now on use these calendars (admins declared days)."""
         self._calendars = calendars
 
-    async def on_submitted(self, event: Event) -> None:
+    async def on_submitted(self, event: Event[ComplaintSubmitted]) -> None:
         """Remember region and type; the verification clock starts."""
         submitted = event.data
-        assert isinstance(submitted, ComplaintSubmitted)
         zone = time_zone_of(submitted.region_code) or FALLBACK_ZONE
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
@@ -93,10 +92,9 @@ class SlaService:
 
         await self._run(event, effect, [SlaStage.VERIFICATION, SlaStage.CEILING])
 
-    async def on_standard_published(self, event: Event) -> None:
+    async def on_standard_published(self, event: Event[StandardPublished]) -> None:
         """Keep the promises of each published standard (completion time, fee)."""
         published = event.data
-        assert isinstance(published, StandardPublished)
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
             await self._store.keep_standard(
@@ -138,10 +136,9 @@ class SlaService:
             STANDARD_VIOLATIONS.labels(kind).inc()
         return [new_event(checked, source=SOURCE, correlation_id=cause.correlation_id)]
 
-    async def on_routed(self, event: Event) -> None:
+    async def on_routed(self, event: Event[ComplaintRouted]) -> None:
         """Remember the agency's time zone that routing resolved."""
         routed = event.data
-        assert isinstance(routed, ComplaintRouted)
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
             await self._store.remember_agency_zone(
@@ -151,10 +148,9 @@ class SlaService:
 
         await self._uow.run_once(event, effect)
 
-    async def on_status_changed(self, event: Event) -> None:
+    async def on_status_changed(self, event: Event[ComplaintStatusChanged]) -> None:
         """Clocks start, pause, resume, are met and stop with the lifecycle."""
         changed = event.data
-        assert isinstance(changed, ComplaintStatusChanged)
         started: list[SlaStage] = []
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:

@@ -6,8 +6,7 @@ from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.metrics import STANDARDS_AGENCY_SCORE, STANDARDS_BY_ZONE
 from kernel.runtime import Periodic, Runtime, Startable
-from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintSubmitted, StandardChecked
-from schemas.topics import COMPLAINT_EVENTS, STANDARDS_GROUP
+from services.standards import handlers
 from services.standards.api import router
 from services.standards.config import StandardsSettings
 from services.standards.scoring import Thresholds, agency_scores, zone_counts
@@ -18,21 +17,16 @@ Settings = StandardsSettings
 IMPORT_PATH = "/v1/standards/import"
 
 
+DESCRIPTION = "The registry of public-service standards with their 14 components."
+
+
 def create_app(settings: StandardsSettings) -> FastAPI:
     """The registry's HTTP API, its outbox relay, and its consumer of complaint feedback."""
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, publishes=handlers.PUBLISHES, description=DESCRIPTION)
     store = StandardStore(runtime.db)
     zones = Thresholds(green=settings.standards_zone_green, yellow=settings.standards_zone_yellow)
     service = StandardsService(store=store, uow=runtime.uow, zones=zones)
-    consumer = runtime.consumer(
-        group_id=STANDARDS_GROUP,
-        topics=[COMPLAINT_EVENTS.name],
-        handlers={
-            ComplaintSubmitted.event_type(): service.on_submitted,
-            StandardChecked.event_type(): service.on_standard_checked,
-        },
-        payload_types=COMPLAINT_EVENT_TYPES,
-    )
+    consumer = runtime.subscribe(handlers.subscriptions(service))
 
     async def compliance_gauges() -> None:
         scores = await service.scores()
@@ -44,7 +38,7 @@ def create_app(settings: StandardsSettings) -> FastAPI:
     app = http.create_app(
         service=settings.service_name,
         title="LAPOR standards (SIPP)",
-        description="The registry of public-service standards with their 14 components.",
+        description=DESCRIPTION,
         components=[
             runtime,
             Startable(store.create_indexes),

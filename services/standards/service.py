@@ -253,10 +253,9 @@ class StandardsService:
         """Complaints and violations per standard."""
         return await self._store.feedback(standard_ids)
 
-    async def on_submitted(self, event: Event) -> None:
+    async def on_submitted(self, event: Event[ComplaintSubmitted]) -> None:
         """A complaint about a standard counts against it."""
         submitted = event.data
-        assert isinstance(submitted, ComplaintSubmitted)
         sid = submitted.service_standard_id
         if sid is None:
             return
@@ -267,10 +266,9 @@ class StandardsService:
 
         await self._uow.run_once(event, effect)
 
-    async def on_standard_checked(self, event: Event) -> None:
+    async def on_standard_checked(self, event: Event[StandardChecked]) -> None:
         """The SLA service found the experience broke the standard's promise."""
         checked = event.data
-        assert isinstance(checked, StandardChecked)
         if not checked.violations:
             return
 

@@ -21,19 +21,19 @@ from bson import Binary
 from pymongo import AsyncMongoClient, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from kernel.consumer import EventConsumer, RejectedEvent
 from kernel.group_commit import GroupCommit
 from kernel.kafka import Publisher, ensure_topics
 from kernel.mongo import Session, is_unavailable
 from kernel.settings import ServiceSettings
+from kernel.subscriptions import EventGroup, RejectedEvent
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import Event
-from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintSubmitted
+from schemas.events import ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, PRODUCT_TOPICS
 from services.intake.domain import ComplaintCreate, new_record, new_tracking_id
 from services.intake.store import ComplaintStore
 from tests import factories
-from tests.support import as_event, eventually, publish, publish_raw, read_topic
+from tests.support import as_event, eventually, publish, publish_raw, read_topic, running_group
 
 
 @pytest.fixture
@@ -84,29 +84,22 @@ class Harness:
     ) -> list[Any]:
         """Consume in a new group until the complaints named each have an effect (and are in
         ``seen``, and the key ``dead_letter`` reached the dead-letter topic); those dead letters."""
-        consumer = EventConsumer(
-            settings=self.settings,
-            group_id=f"batch-{uuid.uuid4().hex[:6]}",
-            topics=[COMPLAINT_EVENTS.name],
-            handlers={ComplaintSubmitted.event_type(): handler},
-            payload_types=COMPLAINT_EVENT_TYPES,
-            producer=self.publisher,
-            batch=self.batch,
-            run_handlers={ComplaintSubmitted.event_type(): run_handler} if run_handler else None,
+        group = EventGroup(
+            f"batch-{uuid.uuid4().hex[:6]}", topics=[COMPLAINT_EVENTS], description="batch test"
         )
-        await consumer.start()
+        group.on(ComplaintSubmitted, handler)
+        if run_handler:
+            group.together([ComplaintSubmitted], run_handler)
         dlq: list[Any] = []
-        try:
+        async with running_group(self.settings, group, batch=self.batch):
             await eventually(lambda: self._applied(until_applied, seen), timeout=60)
             if dead_letter is not None:
                 dlq = await read_topic(
                     self.bootstrap,
-                    consumer.dead_letter_topic,
+                    group.dead_letter_topic.name,
                     until=lambda rs: any(r.key == dead_letter for r in rs),
                     timeout=30,
                 )
-        finally:
-            await consumer.stop()
         return dlq
 
     async def effects(self, ids: set[str]) -> dict[str, int]:

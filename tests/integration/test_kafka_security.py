@@ -14,6 +14,7 @@ import pytest
 from devstack import infra, platform
 from kernel.kafka import KafkaConnectFailed, Publisher, ensure_topics
 from kernel.settings import ServiceSettings
+from kernel.streams import connect, new_broker
 from schemas.topics import PRODUCT_TOPICS
 
 pytestmark = pytest.mark.reliability
@@ -50,6 +51,14 @@ async def test_scram_credentials_are_presented_and_a_refusal_names_the_user(
         await publisher.start()
     await publisher.stop()
     message = str(refused.value)
+    assert f"as 'intake' ({mechanism}): the broker refused the credentials" in message
+    assert PASSWORD not in message
+    # The FastStream broker (its producer and the consumer groups) presents the same login.
+    broker = new_broker(settings)
+    with pytest.raises(KafkaConnectFailed) as refused_broker:
+        await connect(broker, settings)
+    await broker.stop()
+    message = str(refused_broker.value)
     assert f"as 'intake' ({mechanism}): the broker refused the credentials" in message
     assert PASSWORD not in message
 

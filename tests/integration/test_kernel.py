@@ -9,16 +9,16 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
-from kernel.consumer import EventConsumer
 from kernel.kafka import Publisher, ensure_topics
 from kernel.mongo import in_transaction
 from kernel.outbox import Outbox, OutboxRelay
 from kernel.settings import ServiceSettings
+from kernel.subscriptions import EventGroup
 from schemas.envelope import Event
-from schemas.events import COMPLAINT_EVENT_TYPES, ComplaintSubmitted
-from schemas.topics import COMPLAINT_EVENTS, PRODUCT_TOPICS, dead_letter_topic
+from schemas.events import ComplaintSubmitted
+from schemas.topics import COMPLAINT_EVENTS, PRODUCT_TOPICS
 from tests import factories
-from tests.support import as_event, eventually, publish, read_topic
+from tests.support import as_event, eventually, publish, read_topic, running_group
 
 
 @pytest.fixture
@@ -41,19 +41,13 @@ async def publisher(settings: ServiceSettings) -> AsyncIterator[Publisher]:
     await p.stop()
 
 
-async def consume(
-    settings: ServiceSettings, publisher: Publisher, group: str, handler: Any
-) -> EventConsumer:
-    consumer = EventConsumer(
-        settings=settings,
-        group_id=group,
-        topics=[COMPLAINT_EVENTS.name],
-        handlers={ComplaintSubmitted.event_type(): handler},
-        payload_types=COMPLAINT_EVENT_TYPES,
-        producer=publisher,
+def group_of(handler: Any) -> EventGroup:
+    """A fresh consumer group of the complaint topic that hands submissions to ``handler``."""
+    group = EventGroup(
+        f"kernel-{uuid.uuid4().hex[:6]}", topics=[COMPLAINT_EVENTS], description="kernel test"
     )
-    await consumer.start()
-    return consumer
+    group.on(ComplaintSubmitted, handler)
+    return group
 
 
 async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
@@ -70,16 +64,13 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
             raise RuntimeError("bug in the handler")
         handled.append(event.id)
 
-    group = f"kernel-{uuid.uuid4().hex[:6]}"
-    consumer = await consume(settings, publisher, group, handler)
-    try:
+    group = group_of(handler)
+    async with running_group(settings, group):
         await publish(bootstrap, COMPLAINT_EVENTS.name, [broken, fine])
         await eventually(lambda: asyncio.sleep(0, result=fine.id in handled), timeout=30)
-    finally:
-        await consumer.stop()
 
     assert attempts[broken.id] == 3
-    dlq = await read_topic(bootstrap, dead_letter_topic(group).name, until=lambda rs: len(rs) >= 1)
+    dlq = await read_topic(bootstrap, group.dead_letter_topic.name, until=lambda rs: len(rs) >= 1)
     [dead] = dlq
     assert dead.headers["ce_id"] == broken.id
     assert "handler failed 3 times" in dead.headers["x-dlq-reason"]
@@ -99,15 +90,12 @@ async def test_an_outage_is_retried_past_the_attempt_limit_and_never_dead_letter
         if len(calls) <= 4:  # more failures than handler_max_attempts
             raise AutoReconnect("database unreachable")
 
-    group = f"kernel-{uuid.uuid4().hex[:6]}"
-    consumer = await consume(settings, publisher, group, flaky)
-    try:
+    group = group_of(flaky)
+    async with running_group(settings, group):
         await publish(bootstrap, COMPLAINT_EVENTS.name, [event])
         await eventually(lambda: asyncio.sleep(0, result=len(calls) >= 5), timeout=30)
-    finally:
-        await consumer.stop()
     assert len(calls) == 5
-    dlq = await read_topic(bootstrap, dead_letter_topic(group).name, until=bool, timeout=3)
+    dlq = await read_topic(bootstrap, group.dead_letter_topic.name, until=bool, timeout=3)
     assert dlq == []
 
 
@@ -178,12 +166,9 @@ async def test_a_slow_batch_is_cut_short_so_the_instance_keeps_its_partitions(
             await asyncio.sleep(0.25)  # 12 events: 3 s, past the 2 s interval in one batch
             handled.append(event.id)
 
-    consumer = await consume(slow_settings, publisher, f"kernel-{uuid.uuid4().hex[:6]}", slow)
-    try:
+    async with running_group(slow_settings, group_of(slow)) as consumer:
         await eventually(lambda: asyncio.sleep(0, result=consumer.assigned), timeout=30)
         await publish(bootstrap, COMPLAINT_EVENTS.name, mine)
         await eventually(lambda: asyncio.sleep(0, result=wanted <= set(handled)), timeout=60)
         await asyncio.sleep(1)  # a redelivery after a lost membership would show up now
-    finally:
-        await consumer.stop()
     assert sorted(handled) == sorted(wanted)  # each once: the member never lost its partitions

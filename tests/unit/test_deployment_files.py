@@ -6,15 +6,19 @@ endpoints, non-root read-only containers, and topics created by the platform's o
 """
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from asyncapi3 import AsyncAPI3
 
 from devstack.platform import DEFAULT_PORTS
 from kernel.runner import SERVICES
-from schemas.asyncapi import asyncapi_document
+from schemas.events import ComplaintSubmitted
+from schemas.topics import CONSUMER_GROUPS, all_topics, dead_letter_topic
+from services.asyncapi import asyncapi_document
 from tests.unit.test_configuration_docs import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,7 +122,6 @@ def test_published_asyncapi_document_is_current() -> None:
 
 def test_asyncapi_describes_every_event_with_resolvable_payloads() -> None:
     document = asyncapi_document()
-    schemas = document["components"]["schemas"]
     names = {m["name"] for m in document["components"]["messages"].values()}
     assert names == {
         "id.go.lapor.complaint.submitted.v1",
@@ -140,7 +143,59 @@ def test_asyncapi_describes_every_event_with_resolvable_payloads() -> None:
         "id.go.lapor.public.complaint_snapshot.v1",
         "id.go.lapor.agency.published.v1",
         "id.go.lapor.agency.withdrawn.v1",
+        "dead-letter",
     }
-    refs = json.dumps(document).split('"$ref": "#/components/schemas/')[1:]
+
+
+def test_asyncapi_passes_an_independent_asyncapi_3_parser_and_every_ref_resolves() -> None:
+    document = asyncapi_document()
+    parsed = AsyncAPI3.model_validate(document)  # raises on anything AsyncAPI 3.0 forbids
+    assert set(parsed.channels or {}) == set(document["channels"])
+
+    def resolve(pointer: str) -> Any:
+        node: Any = document
+        for part in pointer.removeprefix("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    refs = re.findall(r'"\$ref": "(#/[^"]+)"', json.dumps(document))
+    assert refs
     for ref in refs:
-        assert ref.split('"')[0] in schemas
+        assert resolve(ref) is not None, ref
+
+
+def test_asyncapi_says_who_sends_and_receives_what_including_dead_letters_and_security() -> None:
+    document = asyncapi_document()
+    channels = {c["address"]: c for c in document["channels"].values()}
+    assert {t.name for t in all_topics()} <= set(channels)
+    operations = document["operations"]
+    # Every consumer group reads what its handlers take, from the topics its handlers.py names.
+    receives = operations["routingReceivesLaporComplaintEventsV1"]
+    assert receives["action"] == "receive"
+    taken = {ref["$ref"].rsplit("/", 1)[1] for ref in receives["messages"]}
+    assert taken == {"ComplaintSubmitted", "ComplaintStatusChanged"}
+    # The outbox relay publishes through declared publishers, e.g. the public stream.
+    sends = operations["intakePublishesLaporPublicComplaintsV1"]
+    assert sends["action"] == "send"
+    assert [ref["$ref"].rsplit("/", 1)[1] for ref in sends["messages"]] == [
+        "PublicComplaintSnapshot"
+    ]
+    # Each group's dead-letter topic, with the provenance headers replay-dlq relies on.
+    for group in CONSUMER_GROUPS:
+        dlq = channels[dead_letter_topic(group).name]
+        assert set(dlq["messages"]) == {"DeadLetter"}
+        assert operations[f"{group}DeadLetters"]["action"] == "send"
+    dead = document["components"]["messages"]["DeadLetter"]["headers"]
+    assert {"x-dlq-reason", "x-dlq-original-topic", "x-dlq-original-offset"} <= set(
+        dead["required"]
+    )
+    submitted = document["components"]["messages"]["ComplaintSubmitted"]
+    assert submitted["headers"]["properties"]["ce_type"] == {
+        "const": ComplaintSubmitted.event_type()
+    }
+    # Production's brokers over TLS with SCRAM, as the services' brokers are configured there.
+    production = document["servers"]["production"]
+    assert production["protocol"] == "kafka-secure"
+    [scheme] = production["security"]
+    resolved = document["components"]["securitySchemes"][scheme["$ref"].rsplit("/", 1)[1]]
+    assert resolved["type"] == "scramSha512"

@@ -11,10 +11,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from faststream.kafka.security import parse_security
 from pydantic import ValidationError
 
 from kernel.kafka import connection_options, describe_connection
 from kernel.settings import ServiceSettings
+from kernel.streams import security
 
 pytestmark = pytest.mark.reliability
 
@@ -123,4 +125,44 @@ def test_every_kafka_client_in_the_product_takes_the_shared_connection_options()
                 and v.func.id == "connection_options"
                 for v in spread
             ), f"{path.relative_to(ROOT)}:{node.lineno} builds {node.func.id} by hand"
-    assert built >= 4  # producer, group consumer, admin, replay (and rebuilds)
+    assert built >= 3  # the raw producer, the admin client, the operators' reader
+
+    # The FastStream broker (the services' producer and consumer groups) takes the same
+    # settings through kernel.streams.security.
+    brokers = 0
+    for path in [*ROOT.glob("kernel/*.py"), *ROOT.glob("services/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "KafkaBroker":
+                brokers += 1
+                [given] = [k.value for k in node.keywords if k.arg == "security"]
+                assert isinstance(given, ast.Call) and getattr(given.func, "id", "") == "security"
+    assert brokers == 1
+
+
+@pytest.mark.parametrize(
+    ("protocol", "mechanism"),
+    [
+        ("PLAINTEXT", "SCRAM-SHA-512"),
+        ("SSL", "SCRAM-SHA-512"),
+        ("SASL_SSL", "SCRAM-SHA-512"),
+        ("SASL_SSL", "SCRAM-SHA-256"),
+        ("SASL_PLAINTEXT", "SCRAM-SHA-256"),
+    ],
+)
+def test_the_faststream_broker_connects_as_every_other_client(
+    protocol: str, mechanism: str
+) -> None:
+    """What FastStream hands aiokafka is what the shared connection options say."""
+    settings = ServiceSettings(
+        service_name="intake",
+        kafka_security_protocol=protocol,
+        kafka_sasl_mechanism=mechanism,
+        kafka_sasl_username="intake" if protocol.startswith("SASL") else "",
+        kafka_sasl_password="s3cret-pw" if protocol.startswith("SASL") else "",
+    )
+    expected = connection_options(settings)
+    given = parse_security(security(settings))
+    assert given.get("security_protocol", "PLAINTEXT") == expected["security_protocol"]
+    for option in ("sasl_mechanism", "sasl_plain_username", "sasl_plain_password"):
+        assert given.get(option) == expected.get(option)
+    assert ("ssl_context" in expected) == (given.get("ssl_context") is not None)

@@ -1,0 +1,47 @@
+"""What notify listens to and what it publishes, declared for FastStream and AsyncAPI."""
+
+from kernel.subscriptions import EventGroup
+from schemas.events import (
+    ComplaintMerged,
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintSubmitted,
+    ComplaintSupported,
+    NotificationFailed,
+    NotificationSent,
+    NotificationUndeliverable,
+    SlaBreached,
+    SlaDeadlineSet,
+    SlaEscalated,
+    SlaWarningIssued,
+)
+from schemas.topics import COMPLAINT_EVENTS, NOTIFY_GROUP
+from services.notify.service import NotifyService
+
+PUBLISHES = (NotificationSent, NotificationFailed, NotificationUndeliverable)
+# The lifecycle facts someone is told about; each keeps the complaint's file current and plans
+# its messages (``services.notify.domain`` says which, to whom, on which channel).
+HANDLED = (
+    ComplaintSubmitted,
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintMerged,
+    ComplaintSupported,
+    SlaDeadlineSet,
+    SlaWarningIssued,
+    SlaBreached,
+    SlaEscalated,
+)
+
+
+def subscriptions(service: NotifyService) -> EventGroup:
+    """The lifecycle facts complainants, supporters and agencies are told about."""
+    group = EventGroup(
+        NOTIFY_GROUP,
+        topics=[COMPLAINT_EVENTS],
+        description="Notify keeps a file per complaint and plans one message per event, "
+        "recipient and channel (email, SMS, signed webhook, in-app inbox).",
+    )
+    for kind in HANDLED:
+        group.on(kind, service.on_event)
+    return group

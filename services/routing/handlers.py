@@ -1,0 +1,29 @@
+"""What routing listens to and what it publishes, declared for FastStream and AsyncAPI."""
+
+from kernel.subscriptions import EventGroup
+from schemas.events import (
+    AgencyPublished,
+    AgencyWithdrawn,
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintSubmitted,
+    StandardPublished,
+)
+from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP, STANDARD_EVENTS
+from services.routing.service import RoutingService
+
+PUBLISHES = (ComplaintRouted, AgencyPublished, AgencyWithdrawn)
+
+
+def subscriptions(service: RoutingService) -> EventGroup:
+    """New complaints to route, bounced ones to route again, and who publishes each standard."""
+    group = EventGroup(
+        ROUTING_GROUP,
+        topics=[COMPLAINT_EVENTS, STANDARD_EVENTS],
+        description="Routing decides the agency of each submitted complaint, decides again "
+        "when an agency says bukan wewenang, and follows who publishes each service standard.",
+    )
+    group.on(ComplaintSubmitted, service.on_submitted)
+    group.on(ComplaintStatusChanged, service.on_status_changed)
+    group.on(StandardPublished, service.on_standard_published)
+    return group

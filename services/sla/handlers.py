@@ -1,0 +1,43 @@
+"""What the SLA service listens to and what it publishes, declared for FastStream and AsyncAPI."""
+
+from kernel.subscriptions import EventGroup
+from schemas.events import (
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintSubmitted,
+    SlaBreached,
+    SlaDeadlineSet,
+    SlaEscalated,
+    SlaWarningIssued,
+    SlaWindowExpired,
+    StandardChecked,
+    StandardPublished,
+)
+from schemas.topics import COMPLAINT_EVENTS, SLA_GROUP, STANDARD_EVENTS
+from services.sla.service import SlaService
+
+PUBLISHES = (
+    SlaDeadlineSet,
+    SlaWarningIssued,
+    SlaBreached,
+    SlaEscalated,
+    SlaWindowExpired,
+    StandardChecked,
+)
+
+
+def subscriptions(service: SlaService) -> EventGroup:
+    """The lifecycle that starts, pauses, meets and stops each clock, and the promises of each
+    published standard."""
+    group = EventGroup(
+        SLA_GROUP,
+        topics=[COMPLAINT_EVENTS, STANDARD_EVENTS],
+        description="SLA runs each complaint's clocks (verification, first follow-up, "
+        "completion, reply window) in working days of the agency's zone, and checks the "
+        "experience against the published standard.",
+    )
+    group.on(ComplaintSubmitted, service.on_submitted)
+    group.on(ComplaintRouted, service.on_routed)
+    group.on(ComplaintStatusChanged, service.on_status_changed)
+    group.on(StandardPublished, service.on_standard_published)
+    return group

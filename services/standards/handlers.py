@@ -1,0 +1,27 @@
+"""What the standards registry listens to and what it publishes, declared for FastStream and
+AsyncAPI."""
+
+from kernel.subscriptions import EventGroup
+from schemas.events import (
+    ComplaintSubmitted,
+    StandardChecked,
+    StandardPublished,
+    StandardSuperseded,
+)
+from schemas.topics import COMPLAINT_EVENTS, STANDARDS_GROUP
+from services.standards.service import StandardsService
+
+PUBLISHES = (StandardPublished, StandardSuperseded)
+
+
+def subscriptions(service: StandardsService) -> EventGroup:
+    """Complaints about a standard, and the SLA's findings that one broke its promise."""
+    group = EventGroup(
+        STANDARDS_GROUP,
+        topics=[COMPLAINT_EVENTS],
+        description="The registry counts complaints against each standard and the breaches "
+        "of its promises, for the standard's compliance score.",
+    )
+    group.on(ComplaintSubmitted, service.on_submitted)
+    group.on(StandardChecked, service.on_standard_checked)
+    return group
