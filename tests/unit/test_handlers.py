@@ -2,163 +2,33 @@
 no MongoDB. An event of a type a service takes reaches the method its declaration names, already
 typed; a type it does not take is left alone; what it cannot read, or refuses, or keeps failing
 on, is dead-lettered byte for byte with the ``x-dlq-*`` provenance. The same groups run on the
-real broker in ``tests/integration`` (every service) and ``tests/integration/test_kernel.py``."""
-
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+real broker in ``tests/integration/test_handlers_on_the_broker.py`` (``with_real=True``), and
+the kernel's consumer in ``tests/integration/test_kernel.py``."""
 
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from kernel.consuming import DeadLetters, GroupConsumer
-from kernel.settings import ServiceSettings
 from kernel.subscriptions import EventGroup, RejectedEvent
-from schemas.envelope import Event, EventPayload, encode
-from schemas.events import (
-    ComplaintRouted,
-    ComplaintStatusChanged,
-    ComplaintSubmitted,
-    SlaDeadlineSet,
-    StandardChecked,
-)
+from schemas.envelope import Event
+from schemas.events import ComplaintRouted, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS
-from services.intake import handlers as intake
-from services.notify import handlers as notify
 from services.routing import handlers as routing
-from services.sla import handlers as sla
-from services.standards import handlers as standards
 from tests import factories
+from tests.handler_cases import (
+    EXPECTED,
+    SAMPLES,
+    Recorder,
+    deliver,
+    on_test_broker,
+    service_groups,
+)
 from tests.support import as_event
-
-
-class Recorder:
-    """Stands in for a service object: each ``on_*`` method records what it was handed."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-
-    def __getattr__(self, name: str) -> Callable[[Any], Awaitable[None]]:
-        if not name.startswith("on_"):
-            raise AttributeError(name)
-
-        async def record(event: Any) -> None:
-            self.calls.append((name, event))
-
-        return record
-
-
-@dataclass
-class Letter:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-
-    @property
-    def header(self) -> dict[str, str]:
-        return {name: value.decode() for name, value in self.headers}
-
-
-@asynccontextmanager
-async def in_memory(
-    group: EventGroup, **settings: Any
-) -> AsyncIterator[tuple[KafkaBroker, list[Letter]]]:
-    """The group mounted as a service mounts it, on FastStream's test broker; its dead letters."""
-    broker = KafkaBroker()
-    letters: list[Letter] = []
-
-    async def keep(topic: str, *, key: Any, value: Any, headers: Any) -> None:
-        letters.append(Letter(topic, key, value, list(headers)))
-
-    GroupConsumer(
-        group,
-        broker=broker,
-        settings=ServiceSettings(service_name="unit", **settings),
-        dead_letters=DeadLetters(
-            service="unit",
-            group_id=group.group_id,
-            topic=group.dead_letter_topic.name,
-            send=keep,
-        ),
-    )
-    async with TestKafkaBroker(broker) as test_broker:
-        yield test_broker, letters
-
-
-async def deliver(broker: KafkaBroker, topic: str, event: Event) -> None:
-    """Put an event on a topic as the outbox relay does (CloudEvents binary mode)."""
-    record = encode(event)
-    headers = {name: value.decode() for name, value in record.headers}
-    await broker.publish(record.value, topic, key=record.key, headers=headers)
-
-
-SAMPLES: dict[type[EventPayload], Callable[[], EventPayload]] = {
-    ComplaintSubmitted: factories.submitted,
-    ComplaintRouted: factories.routed,
-    SlaDeadlineSet: factories.deadline_set,
-    ComplaintStatusChanged: factories.status_changed,
-    StandardChecked: factories.standard_checked,
-}
-
-
-def groups() -> list[tuple[str, EventGroup, dict[str, Recorder]]]:
-    each = {name: Recorder() for name in ("service", "catalog", "directory")}
-    return [
-        (
-            "intake",
-            intake.subscriptions(
-                each["service"],  # type: ignore[arg-type]
-                catalog=each["catalog"],  # type: ignore[arg-type]
-                directory=each["directory"],  # type: ignore[arg-type]
-            ),
-            each,
-        ),
-        *(
-            (name, module.subscriptions(recorder), {"service": recorder})
-            for name, module, recorder in (
-                ("routing", routing, Recorder()),
-                ("sla", sla, Recorder()),
-                ("notify", notify, Recorder()),
-                ("standards", standards, Recorder()),
-            )
-        ),
-    ]
-
-
-# What each service's declaration must send where (the complaint-topic types tests can build).
-EXPECTED = {
-    "intake": {
-        ComplaintSubmitted: "on_submitted",
-        ComplaintRouted: "on_routed",
-        SlaDeadlineSet: "on_deadline_set",
-        StandardChecked: "on_standard_checked",
-    },
-    "routing": {
-        ComplaintSubmitted: "on_submitted",
-        ComplaintStatusChanged: "on_status_changed",
-    },
-    "sla": {
-        ComplaintSubmitted: "on_submitted",
-        ComplaintRouted: "on_routed",
-        ComplaintStatusChanged: "on_status_changed",
-    },
-    "notify": {
-        ComplaintSubmitted: "on_event",
-        ComplaintRouted: "on_event",
-        SlaDeadlineSet: "on_event",
-        ComplaintStatusChanged: "on_event",
-    },
-    "standards": {ComplaintSubmitted: "on_submitted", StandardChecked: "on_standard_checked"},
-}
 
 
 @pytest.mark.parametrize("index", range(5))
 async def test_each_complaint_event_reaches_the_declared_handler_typed(index: int) -> None:
-    service, group, recorders = groups()[index]
+    service, group, recorders = service_groups()[index]
     expected = EXPECTED[service]
-    async with in_memory(group) as (broker, letters):
+    async with on_test_broker(group) as (broker, letters):
         for sample in SAMPLES.values():
             await deliver(broker, COMPLAINT_EVENTS.name, as_event(sample()))
     calls = [call for recorder in recorders.values() for call in recorder.calls]
@@ -172,7 +42,7 @@ async def test_what_a_group_cannot_read_is_dead_lettered_with_its_bytes_and_prov
     recorder = Recorder()
     group = routing.subscriptions(recorder)  # type: ignore[arg-type]
     good = as_event(factories.submitted())
-    async with in_memory(group) as (broker, letters):
+    async with on_test_broker(group) as (broker, letters):
         await broker.publish(
             b"{not json",
             COMPLAINT_EVENTS.name,
@@ -216,7 +86,7 @@ async def test_a_refused_event_and_a_handler_that_keeps_failing_are_dead_lettere
     group.on(ComplaintRouted, refuse)
     group.on(ComplaintSubmitted, broken)
     failing = as_event(factories.submitted())
-    async with in_memory(group, handler_max_attempts=3) as (broker, letters):
+    async with on_test_broker(group, handler_max_attempts=3) as (broker, letters):
         await deliver(broker, COMPLAINT_EVENTS.name, as_event(factories.routed()))
         await deliver(broker, COMPLAINT_EVENTS.name, failing)
     refused, gave_up = letters

@@ -1,0 +1,157 @@
+"""Each service's declared consumer group with stand-ins for its service objects, on FastStream's
+test broker: shared by the in-memory handler tests and their run on the real broker."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+
+from kernel.consuming import DeadLetters, GroupConsumer
+from kernel.kafka import ensure_topics
+from kernel.settings import ServiceSettings
+from kernel.subscriptions import EventGroup
+from schemas.envelope import Event, EventPayload, encode
+from schemas.events import (
+    ComplaintRouted,
+    ComplaintStatusChanged,
+    ComplaintSubmitted,
+    SlaDeadlineSet,
+    StandardChecked,
+)
+from schemas.topics import PRODUCT_TOPICS
+from services.intake import handlers as intake
+from services.notify import handlers as notify
+from services.routing import handlers as routing
+from services.sla import handlers as sla
+from services.standards import handlers as standards
+from tests import factories
+
+
+class Recorder:
+    """Stands in for a service object: each ``on_*`` method records what it was handed."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Callable[[Any], Awaitable[None]]:
+        if not name.startswith("on_"):
+            raise AttributeError(name)
+
+        async def record(event: Any) -> None:
+            self.calls.append((name, event))
+
+        return record
+
+
+@dataclass
+class Letter:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+    @property
+    def header(self) -> dict[str, str]:
+        return {name: value.decode() for name, value in self.headers}
+
+
+@asynccontextmanager
+async def on_test_broker(
+    *groups: EventGroup, bootstrap: str | None = None, **settings: Any
+) -> AsyncIterator[tuple[KafkaBroker, list[Letter]]]:
+    """The groups mounted as a service mounts them, on FastStream's test broker (in memory, or
+    with ``bootstrap`` the real one: ``with_real=True``); their dead letters, kept in a list."""
+    broker = KafkaBroker(bootstrap or "localhost", allow_auto_create_topics=False)
+    letters: list[Letter] = []
+
+    async def keep(topic: str, *, key: Any, value: Any, headers: Any) -> None:
+        letters.append(Letter(topic, key, value, list(headers)))
+
+    service = ServiceSettings(
+        service_name="handlers", kafka_bootstrap_servers=bootstrap or "localhost", **settings
+    )
+    for group in groups:
+        GroupConsumer(
+            group,
+            broker=broker,
+            settings=service,
+            dead_letters=DeadLetters(
+                service="handlers",
+                group_id=group.group_id,
+                topic=group.dead_letter_topic.name,
+                send=keep,
+            ),
+        )
+    if bootstrap:
+        await ensure_topics(service, PRODUCT_TOPICS)
+    async with TestKafkaBroker(broker, with_real=bootstrap is not None) as test_broker:
+        yield test_broker, letters
+
+
+async def deliver(broker: KafkaBroker, topic: str, event: Event) -> None:
+    """Put an event on a topic as the outbox relay does (CloudEvents binary mode)."""
+    record = encode(event)
+    headers = {name: value.decode() for name, value in record.headers}
+    await broker.publish(record.value, topic, key=record.key, headers=headers)
+
+
+SAMPLES: dict[type[EventPayload], Callable[[], EventPayload]] = {
+    ComplaintSubmitted: factories.submitted,
+    ComplaintRouted: factories.routed,
+    SlaDeadlineSet: factories.deadline_set,
+    ComplaintStatusChanged: factories.status_changed,
+    StandardChecked: factories.standard_checked,
+}
+
+
+def service_groups() -> list[tuple[str, EventGroup, dict[str, Recorder]]]:
+    each = {name: Recorder() for name in ("service", "catalog", "directory")}
+    return [
+        (
+            "intake",
+            intake.subscriptions(
+                each["service"],  # type: ignore[arg-type]
+                catalog=each["catalog"],  # type: ignore[arg-type]
+                directory=each["directory"],  # type: ignore[arg-type]
+            ),
+            each,
+        ),
+        *(
+            (name, module.subscriptions(recorder), {"service": recorder})
+            for name, module, recorder in (
+                ("routing", routing, Recorder()),
+                ("sla", sla, Recorder()),
+                ("notify", notify, Recorder()),
+                ("standards", standards, Recorder()),
+            )
+        ),
+    ]
+
+
+# What each service's declaration must send where (the complaint-topic types tests can build).
+EXPECTED = {
+    "intake": {
+        ComplaintSubmitted: "on_submitted",
+        ComplaintRouted: "on_routed",
+        SlaDeadlineSet: "on_deadline_set",
+        StandardChecked: "on_standard_checked",
+    },
+    "routing": {
+        ComplaintSubmitted: "on_submitted",
+        ComplaintStatusChanged: "on_status_changed",
+    },
+    "sla": {
+        ComplaintSubmitted: "on_submitted",
+        ComplaintRouted: "on_routed",
+        ComplaintStatusChanged: "on_status_changed",
+    },
+    "notify": {
+        ComplaintSubmitted: "on_event",
+        ComplaintRouted: "on_event",
+        SlaDeadlineSet: "on_event",
+        ComplaintStatusChanged: "on_event",
+    },
+    "standards": {ComplaintSubmitted: "on_submitted", StandardChecked: "on_standard_checked"},
+}
