@@ -25,7 +25,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.schemas import Topic
 from faststream.kafka.subscriber.usecase import BatchSubscriber
@@ -120,7 +120,7 @@ class GroupConsumer:
         self,
         group: EventGroup,
         *,
-        broker: KafkaBroker,
+        broker: KafkaBroker | KafkaRouter,
         settings: ServiceSettings,
         dead_letters: DeadLetters,
         batch: BatchTransaction | None = None,

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 
 from kernel import kafka, mongo, streams
 from kernel.consuming import DeadLetters, GroupConsumer
@@ -28,7 +28,6 @@ class Runtime:
         self,
         settings: ServiceSettings,
         *,
-        publishes: Iterable[type[EventPayload]] = (),
         extra_topics: Sequence[TopicSpec] = (),
         description: str = "",
     ) -> None:
@@ -37,7 +36,7 @@ class Runtime:
         self.mongo = mongo.connect(settings)
         self.db = mongo.database(self.mongo, settings)
         self.broker: KafkaBroker = streams.new_broker(settings, description=description)
-        self.publishers = streams.EventPublishers(self.broker, settings.service_name, publishes)
+        self.publishers = streams.EventPublishers(settings.service_name)
         # Dead letters and replays copy records byte for byte, headers included, which
         # FastStream's producer (text headers, its own content-type first) cannot.
         self.raw_producer = kafka.Publisher(settings)
@@ -73,13 +72,13 @@ class Runtime:
         await self.raw_producer.stop()
         await self.mongo.close()
 
-    def subscribe(self, group: EventGroup) -> GroupConsumer:
-        """The group's FastStream subscriber on this service's broker, dead-lettering through
+    def subscribe(self, group: EventGroup, router: KafkaRouter) -> GroupConsumer:
+        """The group as a FastStream subscriber on the service's router, dead-lettering through
         this service's raw producer (its dead-letter topic is created with the others)."""
         self._topics = (*self._topics, group.dead_letter_topic)
         consumer = GroupConsumer(
             group,
-            broker=self.broker,
+            broker=router,
             settings=self.settings,
             dead_letters=DeadLetters(
                 service=self.settings.service_name,
@@ -90,6 +89,17 @@ class Runtime:
             batch=self.uow.batch,
         )
         self.groups.append(consumer)
+        return consumer
+
+    def publish(self, payloads: Iterable[type[EventPayload]], router: KafkaRouter) -> None:
+        """Publishers on the service's router for the topics these events go to."""
+        self.publishers.declare(router, payloads)
+
+    def include(self, router: KafkaRouter) -> GroupConsumer:
+        """Put the service's router on its broker; its consumer group, to start and stop with
+        the service (one per service)."""
+        self.broker.include_router(router)
+        [consumer] = self.groups
         return consumer
 
     def readiness_checks(self) -> list[ReadinessCheck]:

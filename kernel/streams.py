@@ -9,12 +9,11 @@ record counts as published only once every in-sync replica has it.
 import asyncio
 import logging
 import ssl
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka.helpers import create_ssl_context
-from faststream.kafka import KafkaBroker
-from faststream.kafka.publisher.usecase import DefaultPublisher
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.security import (
     BaseSecurity,
     SASLPlaintext,
@@ -97,27 +96,29 @@ async def connect(broker: KafkaBroker, settings: ServiceSettings) -> None:
 
 
 class EventPublishers:
-    """The topics a service writes, each a FastStream publisher declared on its broker: the
+    """The topics a service writes, each a FastStream publisher declared on its router: the
     outbox relay publishes stored records through them, and AsyncAPI describes them."""
 
-    def __init__(
-        self, broker: KafkaBroker, service: str, payloads: Iterable[type[EventPayload]]
+    def __init__(self, service: str) -> None:
+        self._service = service
+        self.payloads: dict[str, tuple[type[EventPayload], ...]] = {}
+        self._publishers: dict[str, Any] = {}
+
+    def declare(
+        self, registrator: KafkaBroker | KafkaRouter, payloads: Iterable[type[EventPayload]]
     ) -> None:
+        """One publisher per topic these kinds of event go to."""
         by_topic: dict[TopicSpec, list[type[EventPayload]]] = {}
         for payload in payloads:
             by_topic.setdefault(topic_of(payload), []).append(payload)
-        self.payloads: Mapping[str, Sequence[type[EventPayload]]] = {
-            topic.name: tuple(kinds) for topic, kinds in by_topic.items()
-        }
-        self._publishers: dict[str, DefaultPublisher] = {
-            topic.name: broker.publisher(
-                topic.name,
-                title=f"{service}-{topic.name}",
-                description=topic.description,
-                include_in_schema=True,
-            )
-            for topic in by_topic
-        }
+        for topic, kinds in by_topic.items():
+            self.payloads[topic.name] = (*self.payloads.get(topic.name, ()), *kinds)
+            if topic.name not in self._publishers:
+                self._publishers[topic.name] = registrator.publisher(
+                    topic.name,
+                    title=f"{self._service}-{topic.name}",
+                    description=topic.description,
+                )
 
     async def send(
         self,

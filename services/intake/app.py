@@ -35,7 +35,7 @@ DESCRIPTION = (
 
 def create_app(settings: IntakeSettings) -> FastAPI:
     """Intake's HTTP app, with its outbox relay and its consumer of routing and SLA outcomes."""
-    runtime = Runtime(settings, publishes=handlers.PUBLISHES, description=DESCRIPTION)
+    runtime = Runtime(settings, description=DESCRIPTION)
     store = ComplaintStore(runtime.db, sealer=settings.sealer())
     directory = AgencyDirectory(runtime.db)
     catalog = ServiceCatalog(runtime.db)
@@ -53,8 +53,8 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         catalog=catalog,
         clock=settings.clock(),
     )
-    consumer = runtime.subscribe(
-        handlers.subscriptions(service, catalog=catalog, directory=directory)
+    consumer = runtime.include(
+        handlers.router(runtime, service, catalog=catalog, directory=directory)
     )
 
     async def open_gauges() -> None:

@@ -1,5 +1,8 @@
 """What intake listens to and what it publishes, declared for FastStream and AsyncAPI."""
 
+from faststream.kafka import KafkaRouter
+
+from kernel.runtime import Runtime
 from kernel.subscriptions import EventGroup
 from schemas.events import (
     AgencyPublished,
@@ -57,3 +60,17 @@ def subscriptions(
     # written together.
     group.together([SlaDeadlineSet, StandardChecked], service.on_annotations)
     return group
+
+
+def router(
+    runtime: Runtime,
+    service: IntakeService,
+    *,
+    catalog: ServiceCatalog,
+    directory: AgencyDirectory,
+) -> KafkaRouter:
+    """Intake on Kafka as one FastStream router: its consumer group and its publishers."""
+    router = KafkaRouter()
+    runtime.subscribe(subscriptions(service, catalog=catalog, directory=directory), router)
+    runtime.publish(PUBLISHES, router)
+    return router

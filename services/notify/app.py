@@ -75,7 +75,6 @@ def create_app(settings: NotifySettings) -> FastAPI:
     preferences and inboxes over HTTP."""
     runtime = Runtime(
         settings,
-        publishes=handlers.PUBLISHES,
         extra_topics=[UNDELIVERABLE_NOTIFICATIONS],
         description=DESCRIPTION,
     )
@@ -105,7 +104,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         digest_window=timedelta(seconds=settings.notify_digest_window_seconds),
         on_recorded=dispatcher.wake,
     )
-    consumer = runtime.subscribe(handlers.subscriptions(service))
+    consumer = runtime.include(handlers.router(runtime, service))
 
     async def prepare() -> None:
         await store.create_indexes()

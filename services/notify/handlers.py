@@ -1,5 +1,8 @@
 """What notify listens to and what it publishes, declared for FastStream and AsyncAPI."""
 
+from faststream.kafka import KafkaRouter
+
+from kernel.runtime import Runtime
 from kernel.subscriptions import EventGroup
 from schemas.events import (
     ComplaintMerged,
@@ -45,3 +48,11 @@ def subscriptions(service: NotifyService) -> EventGroup:
     for kind in HANDLED:
         group.on(kind, service.on_event)
     return group
+
+
+def router(runtime: Runtime, service: NotifyService) -> KafkaRouter:
+    """The service on Kafka as one FastStream router: its consumer group and its publishers."""
+    router = KafkaRouter()
+    runtime.subscribe(subscriptions(service), router)
+    runtime.publish(PUBLISHES, router)
+    return router

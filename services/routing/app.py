@@ -19,12 +19,12 @@ DESCRIPTION = "Assigns each complaint to the agency with authority over it."
 
 def create_app(settings: RoutingSettings) -> FastAPI:
     """Routing's consumer of submitted complaints, with a read API for its rules and decisions."""
-    runtime = Runtime(settings, publishes=handlers.PUBLISHES, description=DESCRIPTION)
+    runtime = Runtime(settings, description=DESCRIPTION)
     store = RoutingStore(runtime.db, cache_seconds=settings.routing_directory_cache_seconds)
     service = RoutingService(store=store, uow=runtime.uow)
     seed = load_directory(settings.routing_directory_file)
     editor = DirectoryEditor(store=store, uow=runtime.uow)
-    consumer = runtime.subscribe(handlers.subscriptions(service))
+    consumer = runtime.include(handlers.router(runtime, service))
     app = http.create_app(
         service=settings.service_name,
         title="LAPOR routing",

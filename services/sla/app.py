@@ -56,7 +56,7 @@ DESCRIPTION = "Working-day deadlines in each agency's time zone."
 
 def create_app(settings: SlaSettings) -> FastAPI:
     """The SLA consumer of routing decisions, with a read API for a complaint's clocks."""
-    runtime = Runtime(settings, publishes=handlers.PUBLISHES, description=DESCRIPTION)
+    runtime = Runtime(settings, description=DESCRIPTION)
     store = ClockStore(runtime.db)
     clock = settings.clock()
     calendar = WorkingCalendar(
@@ -73,7 +73,7 @@ def create_app(settings: SlaSettings) -> FastAPI:
 
     runtime.state_loaders.append(reload_calendars)
 
-    consumer = runtime.subscribe(handlers.subscriptions(service))
+    consumer = runtime.include(handlers.router(runtime, service))
 
     async def refresh_compliance() -> None:
         for figure in compliance(await store.agency_clocks(None), now=clock.now()):

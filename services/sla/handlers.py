@@ -1,5 +1,8 @@
 """What the SLA service listens to and what it publishes, declared for FastStream and AsyncAPI."""
 
+from faststream.kafka import KafkaRouter
+
+from kernel.runtime import Runtime
 from kernel.subscriptions import EventGroup
 from schemas.events import (
     ComplaintRouted,
@@ -41,3 +44,11 @@ def subscriptions(service: SlaService) -> EventGroup:
     group.on(ComplaintStatusChanged, service.on_status_changed)
     group.on(StandardPublished, service.on_standard_published)
     return group
+
+
+def router(runtime: Runtime, service: SlaService) -> KafkaRouter:
+    """The service on Kafka as one FastStream router: its consumer group and its publishers."""
+    router = KafkaRouter()
+    runtime.subscribe(subscriptions(service), router)
+    runtime.publish(PUBLISHES, router)
+    return router

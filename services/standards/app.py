@@ -22,11 +22,11 @@ DESCRIPTION = "The registry of public-service standards with their 14 components
 
 def create_app(settings: StandardsSettings) -> FastAPI:
     """The registry's HTTP API, its outbox relay, and its consumer of complaint feedback."""
-    runtime = Runtime(settings, publishes=handlers.PUBLISHES, description=DESCRIPTION)
+    runtime = Runtime(settings, description=DESCRIPTION)
     store = StandardStore(runtime.db)
     zones = Thresholds(green=settings.standards_zone_green, yellow=settings.standards_zone_yellow)
     service = StandardsService(store=store, uow=runtime.uow, zones=zones)
-    consumer = runtime.subscribe(handlers.subscriptions(service))
+    consumer = runtime.include(handlers.router(runtime, service))
 
     async def compliance_gauges() -> None:
         scores = await service.scores()

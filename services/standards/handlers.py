@@ -1,6 +1,9 @@
 """What the standards registry listens to and what it publishes, declared for FastStream and
 AsyncAPI."""
 
+from faststream.kafka import KafkaRouter
+
+from kernel.runtime import Runtime
 from kernel.subscriptions import EventGroup
 from schemas.events import (
     ComplaintSubmitted,
@@ -25,3 +28,11 @@ def subscriptions(service: StandardsService) -> EventGroup:
     group.on(ComplaintSubmitted, service.on_submitted)
     group.on(StandardChecked, service.on_standard_checked)
     return group
+
+
+def router(runtime: Runtime, service: StandardsService) -> KafkaRouter:
+    """The service on Kafka as one FastStream router: its consumer group and its publishers."""
+    router = KafkaRouter()
+    runtime.subscribe(subscriptions(service), router)
+    runtime.publish(PUBLISHES, router)
+    return router
