@@ -1,7 +1,7 @@
 """Each service's declared consumer group with stand-ins for its service objects, on FastStream's
 test broker: shared by the in-memory handler tests and their run on the real broker."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from schemas.topics import PRODUCT_TOPICS
 from services.intake import handlers as intake
 from services.notify import handlers as notify
 from services.routing import handlers as routing
+from services.routing.domain import Directory
 from services.sla import handlers as sla
 from services.standards import handlers as standards
 from tests import factories
@@ -155,3 +156,60 @@ EXPECTED = {
     },
     "standards": {ComplaintSubmitted: "on_submitted", StandardChecked: "on_standard_checked"},
 }
+
+
+class InMemoryUnitOfWork:
+    """The unit of work's contract without a database: an effect runs once per event and the
+    events it returns are what would have gone to the outbox."""
+
+    def __init__(self) -> None:
+        self.applied: set[str] = set()
+        self.published: list[Event] = []
+
+    async def run(self, effect: Callable[[Any], Awaitable[tuple[Any, Sequence[Event]]]]) -> Any:
+        result, events = await effect(None)
+        self.published.extend(events)
+        return result
+
+    async def run_once(self, event: Event, effect: Callable[[Any], Awaitable[Any]]) -> bool:
+        if event.id in self.applied:
+            return False
+        await self.run(effect)
+        self.applied.add(event.id)
+        return True
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        callback()
+
+
+class InMemoryRoutingStore:
+    """Routing's store in a few dicts: the directory in force, decisions, standards' owners."""
+
+    def __init__(self, directory: Directory) -> None:
+        self._directory = directory
+        self.decisions: dict[str, dict[str, Any]] = {}
+        self.owners: dict[str, dict[str, Any]] = {}
+
+    async def directory(self, *, fresh: bool = False) -> Directory:
+        return self._directory
+
+    async def record(
+        self, complaint_id: str, decision: Any, decided_at: Any, *, session: Any, **kept: Any
+    ) -> None:
+        self.decisions[complaint_id] = {
+            "agency_id": decision.agency.agency_id,
+            **kept.pop("subject"),
+            **kept,
+        }
+
+    async def decision(self, complaint_id: str, *, session: Any = None) -> dict[str, Any] | None:
+        return self.decisions.get(complaint_id)
+
+    async def owner(self, standard_id: str, *, session: Any) -> dict[str, Any] | None:
+        return self.owners.get(standard_id)
+
+    async def set_owner(self, standard_id: str, agency_id: str, *args: Any, **_: Any) -> None:
+        self.owners[standard_id] = {"agency_id": agency_id, "unit_id": args[0] if args else None}
+
+    async def confirm(self, complaint_id: str, confirmation: Any, *, session: Any) -> None:
+        self.decisions[complaint_id]["confirmation"] = confirmation

@@ -8,14 +8,18 @@ the kernel's consumer in ``tests/integration/test_kernel.py``."""
 import pytest
 
 from kernel.subscriptions import EventGroup, RejectedEvent
+from schemas.complaint import ComplaintStatus, LifecycleAction, Role
 from schemas.envelope import Event
 from schemas.events import ComplaintRouted, ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS
 from services.routing import handlers as routing
+from services.routing.service import RoutingService, load_directory
 from tests import factories
 from tests.handler_cases import (
     EXPECTED,
     SAMPLES,
+    InMemoryRoutingStore,
+    InMemoryUnitOfWork,
     Recorder,
     deliver,
     on_test_broker,
@@ -103,3 +107,32 @@ def test_a_group_refuses_two_handlers_for_one_type_and_a_run_without_single_hand
         group.on(ComplaintSubmitted, recorder.on_other)
     with pytest.raises(ValueError, match="no single handler"):
         group.together([ComplaintRouted], recorder.on_runs)
+
+
+async def test_routing_decides_and_decides_again_on_a_bounce_without_broker_or_database() -> None:
+    """Routing's real service behind its declared handlers, with its store in memory: a road
+    complaint in Ambon goes to the city's public-works office by its rule; when that office says
+    bukan wewenang, it is routed again, to someone else, the office excluded."""
+    store = InMemoryRoutingStore(load_directory(""))
+    uow = InMemoryUnitOfWork()
+    service = RoutingService(store=store, uow=uow)  # type: ignore[arg-type]
+    submitted = factories.submitted()
+    async with on_test_broker(routing.subscriptions(service)) as (broker, letters):
+        await deliver(broker, COMPLAINT_EVENTS.name, as_event(submitted))
+        [first] = [e.data for e in uow.published if isinstance(e.data, ComplaintRouted)]
+        assert (first.agency_id, first.rule_id) == ("dinas-pupr-kota-ambon", "jalan-ambon")
+        bounce = factories.status_changed(
+            submitted.complaint_id,
+            action=LifecycleAction.BOUNCE,
+            from_status=ComplaintStatus.FORWARDED_TO_AGENCY,
+            to_status=ComplaintStatus.BOUNCED,
+            actor_role=Role.AGENCY_ADMIN,
+            agency_id="dinas-pupr-kota-ambon",
+            reason="bukan wewenang kami",
+        )
+        await deliver(broker, COMPLAINT_EVENTS.name, as_event(bounce))
+    routed = [e.data for e in uow.published if isinstance(e.data, ComplaintRouted)]
+    assert len(routed) == 2
+    assert routed[1].agency_id != "dinas-pupr-kota-ambon"
+    assert store.decisions[submitted.complaint_id]["excluded"] == ["dinas-pupr-kota-ambon"]
+    assert letters == []
