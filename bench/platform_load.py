@@ -16,7 +16,12 @@ One run, on this machine, with the embedded broker and database:
 
 Results go to ``bench/results/platform.json``, ``platform.md`` and ``latency.png``.
 
+5. The six targets of the event path (``bench/targets.py``), with the SLA sweep of
+   ``bench/sla_timers.py`` run in the same run: printed first, and kept under stable keys in
+   ``bench/results/targets.json``.
+
     make bench-platform            # BENCH_SECONDS=15 by default per phase
+    BENCH_CLOCKS=200000 make bench-platform   # a smaller SLA sweep (0 to leave it out)
 """
 
 import asyncio
@@ -38,6 +43,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
+from bench import sla_timers, targets
 from devstack import infra
 from devstack.mailsink import MailSink
 from devstack.platform import Platform, start_platform
@@ -407,6 +413,26 @@ async def database_commands(mongo_url: str) -> int:
     return int(sum(status["opcounters"].values()))
 
 
+async def command_rate(mongo_url: str, seconds: float) -> float:
+    """Commands the database serves a second over ``seconds`` (less this probe's own)."""
+    before = await database_commands(mongo_url)
+    await asyncio.sleep(seconds)
+    return round((await database_commands(mongo_url) - before - 1) / seconds, 1)
+
+
+async def quiet(mongo_url: str, idle: float, *, limit: float = 300.0) -> float:
+    """Wait until the database serves no more commands a second than the platform sends with
+    nothing to do (``idle``, measured before any load, with some slack), two seconds in a row:
+    the backlog of the phase before is drained. The last rate seen."""
+    started = time.monotonic()
+    calm = 0
+    rate = 0.0
+    while time.monotonic() - started < limit and calm < 2:
+        rate = await command_rate(mongo_url, 1.0)
+        calm = calm + 1 if rate <= 1.5 * idle + 10 else 0
+    return rate
+
+
 COMMANDS_SERIES = re.compile(
     r'^lapor_database_commands_total\{command="(\w+)",outcome="\w+",service="[\w-]+"\} (\S+)$',
     re.MULTILINE,
@@ -435,6 +461,8 @@ def rss_mib(pid: int) -> float:
 
 async def platform_figures(platform: Platform) -> dict[str, Any]:
     intake = platform.url("intake")
+    await asyncio.sleep(5)  # started: let the services settle
+    idle = await command_rate(platform.mongo_url, 5.0)
     started = time.time()
     saturation, total, failed = await asyncio.to_thread(
         wrk, f"{intake}/v1/complaints", COMPLAINT, SECONDS
@@ -448,22 +476,32 @@ async def platform_figures(platform: Platform) -> dict[str, Any]:
     end_to_end = rate(len(notified), max(notified) - first) if notified else 0.0
 
     levels = []
-    targets = [(saturation * share, {"share_of_saturation": share}) for share in LOAD_LEVELS]
-    targets += [(end_to_end * share, {"share_of_end_to_end": share}) for share in END_TO_END_LEVELS]
-    for target, basis in targets:
+    # The levels below the end-to-end rate first, once the saturation phase's backlog is gone:
+    # every later level is past what the pipeline drains and leaves a backlog behind it, which
+    # would be counted in the commands of whatever level came next.
+    loads = [(end_to_end * share, {"share_of_end_to_end": share}) for share in END_TO_END_LEVELS]
+    loads += [(saturation * share, {"share_of_saturation": share}) for share in LOAD_LEVELS]
+    for target, basis in loads:
         level_trace = Trace()
-        await asyncio.sleep(3)  # the pipeline drained above; let the services settle
+        idle_commands_per_s = await quiet(platform.mongo_url, idle)
         target = max(1.0, target)
+        commands_before = await database_commands(platform.mongo_url)
         sent = await open_loop(intake, target, SECONDS, level_trace)
         await collect_events(
             platform.kafka_bootstrap, level_trace, within=600, wanted=set(level_trace.posted)
         )
+        # Counted until this level's complaints are all notified: what a complaint costs
+        # end to end at this rate (any backlog of the level before is counted in too).
+        commands = await database_commands(platform.mongo_url) - commands_before
         levels.append(
             {
                 **basis,
                 "target_per_s": round(target, 1),
                 "accepted": sent,
                 "latency_ms": latencies(level_trace, set(level_trace.posted)),
+                "database_commands_per_complaint": round(commands / max(sent, 1), 1),
+                # What the services send with nothing to do (pollers, gauges), just before.
+                "idle_database_commands_per_s": idle_commands_per_s,
             }
         )
     return {
@@ -473,6 +511,7 @@ async def platform_figures(platform: Platform) -> dict[str, Any]:
         "complaints_at_saturation": total - failed,
         "complaints_completed": len(notified),
         "levels": levels,
+        "idle_database_commands_per_s": idle,
         "rss_mib": {name: rss_mib(s.process.pid) for name, s in platform.services.items()},
     }
 
@@ -485,6 +524,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"Machine: {os.cpu_count()} cores; {result['seconds_per_phase']} s per phase; "
         f"{result['concurrency']} concurrent clients at saturation.",
         "",
+        "## The event path's targets",
+        "",
+        targets.markdown(result["targets"]),
         "| ceiling | rate |",
         "|---|---|",
         f"| Kafka produce (1 KiB, acks=all) | {c['kafka']['produce_per_s']} msg/s |",
@@ -666,6 +708,15 @@ async def run() -> dict[str, Any]:
             "p99_routed_at_half_end_to_end_ms": below["latency_ms"]["routed"]["p99"],
         },
     }
+    clocks = int(os.environ.get("BENCH_CLOCKS", "1000000"))
+    sla = None
+    if clocks:
+        print(f"SLA: {clocks} open clocks, {sla_timers.DUE_AT_ONCE} due at once ...", flush=True)
+        sla = await sla_timers.run(clocks)
+        print(json.dumps(sla), flush=True)
+    result["sla_timers"] = sla
+    result["targets"] = targets.report(targets.figures(result, sla))
+    (RESULTS / "targets.json").write_text(json.dumps(result["targets"], indent=2) + "\n")
     (RESULTS / "platform.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "platform.md").write_text(markdown(result))
     plot(result, RESULTS / "latency.png")
