@@ -8,11 +8,9 @@ record counts as published only once every in-sync replica has it.
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.security import (
     BaseSecurity,
@@ -22,37 +20,27 @@ from faststream.security import (
 )
 
 from kernel import kafka
-from kernel.logging import get_logger
 from kernel.settings import ServiceSettings
 from schemas.envelope import EventPayload
 from schemas.events import topic_of
 from schemas.topics import TopicSpec
 
-log = get_logger(__name__)
-
 _SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
 
 
 def security(settings: ServiceSettings) -> BaseSecurity | None:
-    """The settings' TLS and SASL choice in FastStream's terms (it documents them in AsyncAPI)."""
-    protocol = settings.kafka_security_protocol
+    """The shared connection options (``kernel.kafka.connection_options``) in FastStream's
+    terms, so the broker connects as every other client does (and AsyncAPI documents it)."""
+    options = kafka.connection_options(settings)
+    protocol = options["security_protocol"]
     if protocol == "PLAINTEXT":
         return None
-    context: ssl.SSLContext | None = None
-    if protocol in ("SSL", "SASL_SSL"):
-        context = create_ssl_context(
-            cafile=settings.kafka_ssl_cafile or None,
-            certfile=settings.kafka_ssl_certfile or None,
-            keyfile=settings.kafka_ssl_keyfile or None,
-        )
+    context = options.get("ssl_context")
     if protocol == "SSL":
         return BaseSecurity(ssl_context=context, use_ssl=True)
-    sasl = _SASL.get(settings.kafka_sasl_mechanism)
-    if sasl is None:
-        raise ValueError(f"unsupported SASL mechanism {settings.kafka_sasl_mechanism!r}")
-    return sasl(
-        username=settings.kafka_sasl_username,
-        password=settings.kafka_sasl_password.get_secret_value(),
+    return _SASL[options["sasl_mechanism"]](
+        username=options["sasl_plain_username"],
+        password=options["sasl_plain_password"],
         ssl_context=context,
         use_ssl=protocol == "SASL_SSL",
     )
