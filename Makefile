@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow reliability bench bench-platform bench-sla lint typecheck check clean lock tools
+.PHONY: run test test-slow reliability bench bench-platform bench-sla bench-trace lint typecheck check clean lock tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -52,6 +52,10 @@ bench: bench-platform bench-sla
 bench-platform: $(BENCH_STAMP)
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.platform_load
+
+## bench-trace: where one complaint's database commands go, collection by collection
+bench-trace: $(BENCH_STAMP)
+	$(BIN)/python -m bench.command_trace
 
 ## bench-sla: one million open clocks, ten thousand falling due at once (BENCH_CLOCKS to change)
 bench-sla: $(STAMP)

@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from kernel.metrics import DATABASE_COMMAND_SECONDS, DATABASE_COMMANDS
 from kernel.settings import ServiceSettings
@@ -145,6 +145,20 @@ def is_unavailable(error: BaseException) -> bool:
             or error.has_error_label("UnknownTransactionCommitResult")
         )
     )
+
+
+DUPLICATE_KEY = 11000
+
+
+def is_duplicate_key(error: BaseException) -> bool:
+    """True when a write failed only because its unique key is taken (``insert_many`` reports
+    it as a bulk write error)."""
+    if isinstance(error, DuplicateKeyError):
+        return True
+    if isinstance(error, BulkWriteError):
+        errors = error.details.get("writeErrors", [])
+        return bool(errors) and all(e.get("code") == DUPLICATE_KEY for e in errors)
+    return False
 
 
 def sorts_before(field: str, key: Any) -> dict[str, Any]:

@@ -5,6 +5,13 @@ MongoDB transaction (``Outbox.add``), and ``OutboxRelay`` publishes stored event
 deletes them once Kafka has acknowledged them. A crash between publish and delete publishes an
 event twice; consumers drop the repeat by its event ID. One relay per service holds a lease, so
 several replicas do not publish the same backlog concurrently (``kernel.lease``).
+
+What this process commits, the relay is handed at once and publishes from memory: reading back
+what was just written cost a query per commit, and a poll that found nothing another. The
+collection is read only for what memory cannot know: at start (what a killed process left),
+after a failed publish, and every ``idle_seconds`` for what a replica without the lease stored.
+Acknowledged records are deleted together, at most ``delete_seconds`` after their publication
+(one command for many commits); a crash in between publishes them again, which consumers drop.
 """
 
 import asyncio
@@ -29,6 +36,8 @@ OUTBOX_COLLECTION = "outbox"
 # Prometheus scrapes every 15-30 s: a fresher gauge is read by nobody, and the two reads it
 # takes were a tenth of the embedded database's operations with five relays.
 BACKLOG_OBSERVE_SECONDS = 15.0
+# How long published records may wait to be deleted together: what a crash publishes twice.
+DELETE_SECONDS = 1.0
 
 log = get_logger(__name__)
 
@@ -52,10 +61,11 @@ class Outbox:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._collection = db[OUTBOX_COLLECTION]
 
-    async def add(self, events: Sequence[Event[Any]], *, session: Session) -> None:
-        """Store events; they are published, each to its topic, only if the transaction commits."""
+    async def add(self, events: Sequence[Event[Any]], *, session: Session) -> list[Document]:
+        """Store events; they are published, each to its topic, only if the transaction commits.
+        The stored records, to hand to the relay once it has."""
         if not events:
-            return
+            return []
         now = datetime.now(UTC)
         docs = []
         for event in events:
@@ -72,6 +82,7 @@ class Outbox:
                 }
             )
         await self._collection.insert_many(docs, session=session, ordered=True)
+        return docs
 
 
 class OutboxRelay:
@@ -87,6 +98,7 @@ class OutboxRelay:
         batch_size: int = 500,
         lease_seconds: float = 10.0,
         idle_seconds: float | None = None,
+        delete_seconds: float = DELETE_SECONDS,
     ) -> None:
         self._idle_seconds = max(idle_seconds or poll_seconds, poll_seconds)
         self._collection = db[OUTBOX_COLLECTION]
@@ -94,14 +106,31 @@ class OutboxRelay:
         self._service = service
         self._poll_seconds = poll_seconds
         self._batch_size = batch_size
+        self._delete_seconds = delete_seconds
         self._lease = Lease(db, "outbox-relay", seconds=lease_seconds)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._observed_at = 0.0
+        # Committed by this process and not yet published, in commit order.
+        self._fresh: list[Document] = []
+        # Acknowledged by the broker, still stored: deleted together.
+        self._acknowledged: list[ObjectId] = []
+        self._delete_by = 0.0  # monotonic time by which the acknowledged are deleted
+        self._poll_due = True  # at start: whatever an earlier process left
+        self._polled_at = 0.0
+        self._found_by_poll = 0
+
+    def committed(self, records: Sequence[Document]) -> None:
+        """Records this process has just committed: published from memory, without reading
+        them back."""
+        if records:
+            self._fresh.extend(records)
+            self._wake.set()
 
     def wake(self) -> None:
-        """Publish now rather than at the next poll: called after a commit that queued events."""
+        """Look at the collection now rather than at the next poll."""
+        self._poll_due = True
         self._wake.set()
 
     async def start(self) -> None:
@@ -120,58 +149,135 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish every stored event once (when this relay holds the lease); returns the count."""
+        self._poll_due = True
+        return await self._publish()
+
+    async def _publish(self) -> int:
+        """Publish what memory holds, and the collection's records when a poll is due."""
         if not await self._lease.hold():
+            # The holder publishes this process's records from the collection.
+            self._fresh.clear()
+            self._poll_due = True
+            await self._delete_acknowledged(now=True)
             return 0
         published = 0
-        while True:
-            batch = await self._collection.find({}).sort("_id", ASCENDING).to_list(self._batch_size)
-            if not batch:
-                break
-            sends = [
-                await self._producer.send(
-                    doc["topic"],
-                    key=bytes(doc["key"]),
-                    value=bytes(doc["value"]),
-                    headers=[(name, bytes(value)) for name, value in doc["headers"]],
-                )
-                for doc in batch
-            ]
-            await asyncio.gather(*sends)
-            await self._collection.delete_many({"_id": {"$in": [doc["_id"] for doc in batch]}})
-            for doc in batch:
-                OUTBOX_PUBLISHED.labels(self._service, doc["topic"]).inc()
-            published += len(batch)
-            if len(batch) < self._batch_size:
-                break
+        try:
+            while True:
+                if self._poll_due:
+                    batch = await self._poll()
+                else:
+                    batch = self._fresh[: self._batch_size]
+                    del self._fresh[: len(batch)]
+                if not batch:
+                    break
+                await self._send(batch)
+                published += len(batch)
+        except BaseException:
+            # Whatever memory held is stored: the collection says what is left.
+            self._fresh.clear()
+            self._poll_due = True
+            raise
+        await self._delete_acknowledged(now=False)
         await self._observe_backlog()
         return published
 
+    async def _poll(self) -> list[Document]:
+        """The oldest stored records not yet published; the poll is over when fewer than a
+        batch are left."""
+        await self._delete_acknowledged(now=True)  # or they would be read again
+        self._polled_at = time.monotonic()
+        batch: list[Document] = (
+            await self._collection.find({}).sort("_id", ASCENDING).to_list(self._batch_size)
+        )
+        self._poll_due = len(batch) == self._batch_size
+        # Committed, so perhaps also handed over meanwhile: once is enough.
+        read = {doc["_id"] for doc in batch}
+        handed = len(self._fresh)
+        self._fresh = [doc for doc in self._fresh if doc["_id"] not in read]
+        # Records no commit of this process handed over: another replica's, or a dead one's.
+        self._found_by_poll = len(batch) - (handed - len(self._fresh))
+        return batch
+
+    async def _send(self, batch: list[Document]) -> None:
+        # ObjectIds of one process grow: commits that finished out of order go out in order.
+        batch.sort(key=lambda doc: doc["_id"])
+        sends = [
+            await self._producer.send(
+                doc["topic"],
+                key=bytes(doc["key"]),
+                value=bytes(doc["value"]),
+                headers=[(name, bytes(value)) for name, value in doc["headers"]],
+            )
+            for doc in batch
+        ]
+        await asyncio.gather(*sends)
+        if not self._acknowledged:
+            self._delete_by = time.monotonic() + self._delete_seconds
+        self._acknowledged += [doc["_id"] for doc in batch]
+        for doc in batch:
+            OUTBOX_PUBLISHED.labels(self._service, doc["topic"]).inc()
+
+    async def _delete_acknowledged(self, *, now: bool) -> None:
+        """Delete what the broker acknowledged: ``now``, or once the oldest has waited
+        ``delete_seconds`` or a batch has gathered."""
+        if not self._acknowledged:
+            return
+        due = time.monotonic() >= self._delete_by or len(self._acknowledged) >= self._batch_size
+        if not (now or due):
+            return
+        ids, self._acknowledged = self._acknowledged, []
+        try:
+            await self._collection.delete_many({"_id": {"$in": ids}})
+        except BaseException:
+            self._acknowledged = ids + self._acknowledged
+            raise
+
     async def _run(self) -> None:
-        # Commits of this process wake the relay; the poll is for what others left behind
-        # (a replica without the lease, one that died). Idle, it slows down to idle_seconds:
-        # five relays polling five times a second were a fifth of the embedded database's load.
-        backoff = self._poll_seconds
+        # Commits of this process hand their records over and wake the relay; the poll is for
+        # what others left behind (a replica without the lease, one that died): every
+        # poll_seconds while it finds some, less often the longer it finds none, up to
+        # idle_seconds (five relays polling five times a second were a fifth of the embedded
+        # database's load).
+        poll_every = self._poll_seconds
+        failing = 0.0
         while not self._stopping:
+            self._wake.clear()
+            polled_before = self._polled_at
             try:
-                self._wake.clear()
-                published = await self.publish_pending()
-                backoff = self._poll_seconds if published else min(backoff * 2, self._idle_seconds)
+                await self._publish()
+                failing = 0.0
             except Exception:
                 # Broker or database unreachable: the events stay stored; try again later.
-                log.warning("outbox_relay_failed", exc_info=True, retry_in_seconds=backoff)
-                backoff = min(backoff * 2, 10.0)
+                failing = min(max(failing * 2, self._poll_seconds), 10.0)
+                self._poll_due = True
+                log.warning("outbox_relay_failed", exc_info=True, retry_in_seconds=failing)
+            if self._polled_at != polled_before:
+                found = self._found_by_poll
+                poll_every = (
+                    self._poll_seconds if found else min(poll_every * 2, self._idle_seconds)
+                )
+            next_poll = self._polled_at + poll_every
+            wait = failing or next_poll - time.monotonic()
+            if self._acknowledged:
+                wait = min(wait, self._delete_by - time.monotonic())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.0))
+            if time.monotonic() >= next_poll:
+                self._poll_due = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.publish_pending(), timeout=5)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._delete_acknowledged(now=True), timeout=5)
 
     async def _observe_backlog(self) -> None:
         # Two reads: at most every BACKLOG_OBSERVE_SECONDS, not after every commit.
         if time.monotonic() - self._observed_at < BACKLOG_OBSERVE_SECONDS:
             return
         self._observed_at = time.monotonic()
-        backlog = await self._collection.estimated_document_count()
-        OUTBOX_BACKLOG.labels(self._service).set(backlog)
-        oldest = await self._collection.find_one({}, sort=[("_id", ASCENDING)])
+        stored = await self._collection.estimated_document_count()
+        OUTBOX_BACKLOG.labels(self._service).set(max(stored - len(self._acknowledged), 0))
+        oldest = await self._collection.find_one(
+            {"_id": {"$nin": self._acknowledged}}, sort=[("_id", ASCENDING)]
+        )
         age = (datetime.now(UTC) - oldest["created_at"]).total_seconds() if oldest else 0.0
         OUTBOX_OLDEST_AGE.labels(self._service).set(max(age, 0.0))

@@ -21,7 +21,7 @@ from faststream.security import (
 
 from kernel import kafka
 from kernel.settings import ServiceSettings
-from schemas.envelope import EventPayload
+from schemas.envelope import Event, EventPayload, encode
 from schemas.events import topic_of
 from schemas.topics import TopicSpec
 
@@ -130,3 +130,20 @@ class EventPublishers:
             no_confirm=True,
         )
         return future
+
+    async def publish_now(self, events: Sequence[Event[Any]]) -> None:
+        """Publish events at once, returning when the broker has them all; for facts whose own
+        stored record stays until they are published (notify's queue entry of a sent message),
+        which therefore need no outbox row."""
+        sends = []
+        for event in events:
+            record = encode(event)
+            sends.append(
+                await self.send(
+                    topic_of(type(event.data)).name,
+                    key=record.key,
+                    value=record.value,
+                    headers=record.headers,
+                )
+            )
+        await asyncio.gather(*sends)

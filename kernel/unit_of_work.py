@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from kernel.mongo import Document, Session, in_transaction
+from kernel.mongo import Document, Session, in_transaction, is_duplicate_key
 from kernel.outbox import Outbox, OutboxRelay
 from schemas.envelope import Event
 
@@ -39,14 +39,19 @@ class _Batch:
     """The transaction a consumer's batch shares, and what its effects have queued so far."""
 
     session: Session
-    processed_before: set[str]  # IDs of the batch's events that an earlier commit marked
+    # IDs of the batch's events that an earlier commit marked: read at the first ``run_once``,
+    # so that a batch whose effects carry their own keys (``run_unless_stored``) reads nothing.
+    processed_before: Callable[[], Awaitable[set[str]]]
     marks: dict[str, Document] = field(default_factory=dict)  # by event ID
     events: list[Event] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    _marked_before: set[str] | None = None
 
-    def applied(self, event_id: str) -> bool:
+    async def applied(self, event_id: str) -> bool:
         """Whether an earlier commit or this batch already applied the event."""
-        return event_id in self.processed_before or event_id in self.marks
+        if self._marked_before is None:
+            self._marked_before = await self.processed_before()
+        return event_id in self._marked_before or event_id in self.marks
 
 
 # Per task: only the consumer that opened the batch joins it, never a concurrent HTTP request.
@@ -54,7 +59,8 @@ _BATCH: ContextVar[_Batch | None] = ContextVar("lapor_unit_of_work_batch", defau
 
 
 class UnitOfWork:
-    """Runs effects transactionally and wakes the outbox relay after each commit."""
+    """Runs effects transactionally and hands the events they stored to the outbox relay after
+    each commit."""
 
     def __init__(
         self,
@@ -88,10 +94,14 @@ class UnitOfWork:
             self._client.start_session() as session,
             await session.start_transaction(),
         ):
-            found = self._processed.find(
-                {"_id": {"$in": list(event_ids)}}, {"_id": 1}, session=session
-            )
-            batch = _Batch(session, {doc["_id"] async for doc in found})
+
+            async def processed_before() -> set[str]:
+                found = self._processed.find(
+                    {"_id": {"$in": list(event_ids)}}, {"_id": 1}, session=session
+                )
+                return {doc["_id"] async for doc in found}
+
+            batch = _Batch(session, processed_before)
             token = _BATCH.set(batch)
             try:
                 yield
@@ -100,11 +110,17 @@ class UnitOfWork:
             if batch.marks:
                 # A twin applied by another instance meanwhile fails here, on the unique _id.
                 await self._processed.insert_many(list(batch.marks.values()), session=session)
-            await self._outbox.add(batch.events, session=session)
-        if batch.events and self._relay is not None:
-            self._relay.wake()
+            records = await self._outbox.add(batch.events, session=session)
+        if self._relay is not None:
+            self._relay.committed(records)
         for callback in batch.after_commit:
             callback()
+
+    def session(self) -> Session | None:
+        """The consumer batch's transaction when inside one (a write that needs no transaction
+        of its own joins it there), else None."""
+        batch = _BATCH.get()
+        return batch.session if batch is not None else None
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once what was just applied is committed: at once after ``run`` or
@@ -123,21 +139,20 @@ class UnitOfWork:
             batch.events.extend(events)
             return result
 
-        async def work(session: Session) -> tuple[T, int]:
+        async def work(session: Session) -> tuple[T, list[Document]]:
             result, events = await effect(session)
-            await self._outbox.add(events, session=session)
-            return result, len(events)
+            return result, await self._outbox.add(events, session=session)
 
-        result, queued = await in_transaction(self._client, work)
-        if queued and self._relay is not None:
-            self._relay.wake()
+        result, records = await in_transaction(self._client, work)
+        if self._relay is not None:
+            self._relay.committed(records)
         return result
 
     async def run_once(self, event: Event, effect: Effect[None]) -> bool:
         """Apply ``effect`` for ``event`` unless it was applied before; False for a repeat."""
         batch = _BATCH.get()
         if batch is not None:
-            if batch.applied(event.id):
+            if await batch.applied(event.id):
                 return False
             _, events = await effect(batch.session)
             batch.marks[event.id] = self._mark(event)
@@ -161,6 +176,24 @@ class UnitOfWork:
         except _AlreadyProcessed:
             return False
 
+    async def run_unless_stored(self, effect: Effect[None]) -> bool:
+        """Apply an effect whose writes carry their own natural keys (a message per event,
+        recipient and channel): its repeat collides with what the first stored, so it needs no
+        processed mark. False for a repeat, and nothing of it is stored.
+
+        Inside a batch the collision is raised: the batch's transaction is aborted with it, and
+        the consumer applies its events one by one, where this answers False."""
+        if _BATCH.get() is not None:
+            await self.run(effect)
+            return True
+        try:
+            await self.run(effect)
+        except Exception as exc:
+            if is_duplicate_key(exc):
+                return False
+            raise
+        return True
+
     async def run_once_each(self, events: Sequence[Event], effect: RunEffect) -> list[Event]:
         """Apply ``effect`` to those of ``events`` not applied before (in a batch, all of them
         in one call: one write for many events); returns the events it was applied to.
@@ -181,7 +214,7 @@ class UnitOfWork:
             return applied
         fresh: dict[str, Event] = {}
         for event in events:
-            if not batch.applied(event.id):
+            if not await batch.applied(event.id):
                 fresh.setdefault(event.id, event)  # a double publish comes twice in one run
         if fresh:
             batch.events.extend(await effect(batch.session, list(fresh.values())))

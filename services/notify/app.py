@@ -78,7 +78,11 @@ def create_app(settings: NotifySettings) -> FastAPI:
         extra_topics=[UNDELIVERABLE_NOTIFICATIONS],
         description=DESCRIPTION,
     )
-    store = NotifyStore(runtime.db, sealer=settings.sealer())
+    store = NotifyStore(
+        runtime.db,
+        sealer=settings.sealer(),
+        directory_seconds=settings.notify_directory_cache_seconds,
+    )
     renderer = TemplateRenderer()
     client = httpx.AsyncClient(timeout=settings.notify_send_timeout_seconds)
     dispatcher = Dispatcher(
@@ -96,13 +100,15 @@ def create_app(settings: NotifySettings) -> FastAPI:
         send_timeout=settings.notify_send_timeout_seconds,
         rate_per_hour=settings.notify_rate_per_hour,
         claim_batch=settings.notify_claim_batch,
+        publish=runtime.publishers.publish_now,
     )
     service = NotifyService(
         store=store,
         uow=runtime.uow,
         renderer=renderer,
         digest_window=timedelta(seconds=settings.notify_digest_window_seconds),
-        on_recorded=dispatcher.wake,
+        lease=timedelta(seconds=settings.notify_lease_seconds),
+        on_recorded=dispatcher.hand,
     )
     consumer = runtime.include(handlers.router(runtime, service))
 

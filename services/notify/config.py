@@ -85,6 +85,13 @@ class NotifySettings(ServiceSettings):
         description="Deadline warnings and breaches for one officer within this window go out "
         "as one digest.",
     )
+    notify_directory_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long an agency's officers and webhook are kept in memory for planning "
+        "messages; a change made through another replica reaches messages within this time "
+        "(0: read for every event).",
+    )
     notify_rate_per_hour: int = Field(
         default=30,
         ge=1,

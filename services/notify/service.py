@@ -1,12 +1,15 @@
 """Notify use cases: plan the messages each event calls for (once per event, recipient and
-channel, in the same transaction as the "event processed" mark), then deliver them channel by
-channel with retries, quiet hours, rate limits and digests."""
+channel: the message's own ID makes a repeated event store nothing), then deliver them channel by
+channel with retries, quiet hours, rate limits and digests. What is due at once is handed from
+the planner to the senders in memory; the queue in the database is for what waits (quiet hours,
+digests, retries) and for what a dead process left half done."""
 
 import asyncio
 import contextlib
 import time
+import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +20,7 @@ from kernel.metrics import (
     NOTIFICATIONS_RECORDED,
 )
 from kernel.mongo import Session, is_unavailable, stored_precision
-from kernel.unit_of_work import Effect, UnitOfWork
+from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import Event, new_event
 from schemas.events import (
     ComplaintRouted,
@@ -44,6 +47,10 @@ from services.notify.rendering import TemplateRenderer
 from services.notify.store import FAILED, PENDING, RETRYING, SENT, NotifyStore, rate_subject
 
 SOURCE = "/lapor/notify"
+# Names the notification.sent of each message (``sent_event_id``).
+SENT_EVENTS = uuid.UUID("6f1d7c52-3a0e-4c4f-9b1e-5d2a8e7c4b10")
+# How long delivered messages' queue entries wait to be deleted together.
+FORGET_SECONDS = 1.0
 log = get_logger(__name__)
 
 
@@ -57,53 +64,54 @@ class NotifyService:
         uow: UnitOfWork,
         renderer: TemplateRenderer,
         digest_window: timedelta,
-        on_recorded: Callable[[Mapping[str, int]], None] | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        on_recorded: Callable[[Sequence[dict[str, Any]]], None] | None = None,
     ) -> None:
         self._store = store
         self._uow = uow
         self._on_recorded = on_recorded
         self._renderer = renderer
         self._digest_window = digest_window
+        self._lease = lease
 
     async def on_event(self, event: Event) -> None:
-        """Update the complaint's file, then record the messages the event needs."""
+        """Update the complaint's file, then record the messages the event needs.
+
+        No processed mark, and a transaction only for the messages: each file update is
+        idempotent by itself (a submission is filed once, a holder change once per event ID,
+        a supporter added once), and a message's ID is its (event, recipient, channel), so a
+        repeated event collides with the messages its first delivery stored and stores nothing
+        again."""
         if not calls_for_messages(event.data):
-            return  # nothing to store, so no mark either: a redelivery does nothing again
-        recorded: list[PlannedMessage] = []
+            return  # nothing to store: a redelivery does nothing again
+        file = await self._file_after(event, session=self._uow.session())
+        if file is None:
+            return
+        audience = await self._audience(file, session=self._uow.session())
+        now = stored_precision(datetime.now(UTC))
+        docs = [self._document(message, event, now) for message in plan(event.data, file, audience)]
+        if not docs:
+            return
+        # What is due now is sent by this process as soon as this commits, without a claim:
+        # queued as being sent, so that were this process to die first, another sender takes
+        # it once the lease lapses. Digestible messages wait for the lead sender.
+        handed = [
+            doc
+            for doc in docs
+            if self._on_recorded is not None
+            and doc["status"] == PENDING
+            and not doc["digestible"]
+            and doc["next_attempt_at"] <= now
+        ]
+        lease_until = now + self._lease
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
-            recorded.clear()
-            payload = event.data
-            store = self._store
-            file: ComplaintFile | None
-            if isinstance(payload, ComplaintSubmitted):
-                file = file_from(payload)  # as stored: no need to read it back
-                await store.save_file(file, session=session)
-            elif isinstance(payload, ComplaintStatusChanged):
-                # Who holds the complaint now, and the file as it is then, in one round trip.
-                file = await store.update_file(
-                    payload.complaint_id, holder_fields(payload), session=session
-                )
-            elif isinstance(payload, ComplaintRouted):
-                await store.update_file(
-                    payload.complaint_id, {"agency_name": payload.agency_name}, session=session
-                )
-                return None, ()
-            elif isinstance(payload, ComplaintSupported):
-                await store.add_supporter(
-                    payload.complaint_id, payload.supporter_account, session=session
-                )
-                return None, ()
-            else:
-                file = await store.file(event.subject, session=session)
-            if file is None:
-                log.info("notification_for_unknown_complaint", event_type=event.type)
-                return None, ()
-            audience = await self._audience(file, session=session)
-            now = stored_precision(datetime.now(UTC))
-            recorded.extend(plan(payload, file, audience))
-            docs = [self._document(message, event, now) for message in recorded]
-            await store.record(docs, session=session)
+            await self._store.record(
+                docs,
+                claimed={doc["_id"] for doc in handed},
+                lease_until=lease_until,
+                session=session,
+            )
             # An inbox message is delivered by being stored.
             events = [
                 _sent_event(doc, event.correlation_id, now, attempts=1)
@@ -112,27 +120,61 @@ class NotifyService:
             ]
             return None, events
 
-        if await self._uow.run_once(event, effect):
-            for message in recorded:
-                NOTIFICATIONS_RECORDED.labels(message.recipient_role.value, message.channel).inc()
-            queued = Counter[str](m.channel for m in recorded if m.channel != "inbox")
-            if queued and self._on_recorded is not None:
-                wake = self._on_recorded
-                self._uow.after_commit(lambda: wake(queued))
+        if not await self._uow.run_unless_stored(effect):
+            return
 
-    async def _audience(self, file: Any, *, session: Session) -> Audience:
+        def committed() -> None:
+            for doc in docs:
+                NOTIFICATIONS_RECORDED.labels(doc["recipient_role"], doc["channel"]).inc()
+            if handed and self._on_recorded is not None:
+                until = lease_until
+                self._on_recorded([{**doc, "attempts": 1, "lease_until": until} for doc in handed])
+
+        self._uow.after_commit(committed)
+
+    async def _file_after(self, event: Event, *, session: Session | None) -> ComplaintFile | None:
+        """The complaint's file once the event is taken in; None when there is no file or the
+        event calls for no message."""
+        payload = event.data
+        store = self._store
+        file: ComplaintFile | None
+        if isinstance(payload, ComplaintSubmitted):
+            file = file_from(payload)  # as stored: no need to read it back
+            await store.save_file(file, session=session)
+            return file
+        if isinstance(payload, ComplaintStatusChanged):
+            # Who holds the complaint now, and the file as it is then, in one round trip.
+            file = await store.update_file(
+                payload.complaint_id, holder_fields(payload), event_id=event.id, session=session
+            )
+        elif isinstance(payload, ComplaintRouted):
+            await store.update_file(
+                payload.complaint_id,
+                {"agency_name": payload.agency_name},
+                event_id=event.id,
+                session=session,
+                read=False,
+            )
+            return None
+        elif isinstance(payload, ComplaintSupported):
+            await store.add_supporter(
+                payload.complaint_id, payload.supporter_account, session=session
+            )
+            return None
+        else:
+            file = await store.file(event.subject, session=session)
+        if file is None:
+            log.info("notification_for_unknown_complaint", event_type=event.type)
+        return file
+
+    async def _audience(self, file: Any, *, session: Session | None) -> Audience:
         agency = file.agency_id
-        officers = await self._store.officers_of(agency, session=session) if agency else []
+        officers, webhook = await self._store.agency_audience(agency) if agency else ([], False)
         accounts = [a for a in (file.reporter_account, *file.supporters) if a]
         preferences = await self._store.preferences(accounts, session=session) if accounts else {}
-        webhooks = (
-            await self._store.agencies_with_webhooks([agency], session=session)
-            if agency
-            else frozenset()
-        )
         return Audience(
             officers=officers,
-            webhook_agencies=webhooks,
+            webhook_agencies=frozenset([agency]) if webhook else frozenset(),
             complainant_preferences=preferences.get(file.reporter_account or ""),
             supporter_preferences=preferences,
         )
@@ -190,8 +232,16 @@ class Dispatcher:
         rate_per_hour: int,
         idle_poll: float | None = None,
         claim_batch: int = 1,
+        publish: Callable[[Sequence[Event]], Awaitable[None]] | None = None,
+        forget_seconds: float = FORGET_SECONDS,
     ) -> None:
         self._store = store
+        self._publish = publish
+        self._forget_seconds = forget_seconds
+        # Per channel: messages the planner queued as being sent by this process (no claim).
+        self._handed: dict[str, deque[dict[str, Any]]] = {}
+        # Sent, their notification.sent published: queue entries deleted together.
+        self._delivered: list[str] = []
         self._claim_batch = claim_batch
         self._idle_poll = max(idle_poll or poll_seconds, poll_seconds)
         # Per channel: its idle workers, first to fall idle first, and the wake-ups that found
@@ -211,6 +261,13 @@ class Dispatcher:
         self._rate = rate_per_hour
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+
+    def hand(self, messages: Sequence[dict[str, Any]]) -> None:
+        """Messages just recorded as being sent by this process: delivered from memory, the
+        queue not read (a claim was the costliest query notify made)."""
+        for message in messages:
+            self._handed.setdefault(message["channel"], deque()).append(message)
+        self.wake(Counter(message["channel"] for message in messages))
 
     def wake(self, queued: Mapping[str, int]) -> None:
         """Messages were queued (so many per channel): as many idle workers look now. Waking
@@ -233,8 +290,11 @@ class Dispatcher:
         """One pool of workers per channel."""
         self._stopping.clear()
         self._idle = {channel.name: deque() for channel in self._channels}
+        for channel in self._channels:
+            self._handed.setdefault(channel.name, deque())
         self._owed.clear()
-        self._tasks = [
+        self._tasks = [asyncio.create_task(self._forgetting(), name="notify-forget")]
+        self._tasks += [
             asyncio.create_task(
                 self._worker(channel, digests=n == 0), name=f"notify-{channel.name}-{n}"
             )
@@ -243,7 +303,8 @@ class Dispatcher:
         ]
 
     async def stop(self) -> None:
-        """Let sends in flight finish (their outcome is recorded), then stop."""
+        """Let sends in flight finish (their outcome is recorded), hand back what was handed
+        over and not sent (for another sender now rather than after a lease), then stop."""
         self._stopping.set()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=self._timeout + 5)
@@ -251,6 +312,34 @@ class Dispatcher:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        unsent = [message["_id"] for handed in self._handed.values() for message in handed]
+        for handed in self._handed.values():
+            handed.clear()
+        with contextlib.suppress(Exception):
+            if unsent:
+                await self._store.hand_back(unsent)
+            await self._forget()
+
+    async def _forgetting(self) -> None:
+        """Delete delivered messages' queue entries together, every ``forget_seconds``: one
+        command for many messages. A crash before leaves entries whose message is sent, which
+        a sender takes back after their lease and only announces (``_deliver``)."""
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._forget_seconds)
+            try:
+                await self._forget()
+            except Exception:
+                log.warning("notify_forget_failed", exc_info=True)
+
+    async def _forget(self) -> None:
+        if self._delivered:
+            ids, self._delivered = self._delivered, []
+            try:
+                await self._store.forget(ids)
+            except BaseException:
+                self._delivered = ids + self._delivered
+                raise
 
     async def _worker(self, channel: Channel, *, digests: bool) -> None:
         """Deliver while there is work. Idle, the channel's first worker polls (for retries
@@ -290,6 +379,21 @@ class Dispatcher:
         once (two digestible messages to one person claimed together would go out as two
         digests). Messages whose sender died are taken back by single claims. False when
         nothing was due."""
+        handed = self._handed.get(channel.name)
+        if handed:
+            message = handed.popleft()
+            moment = stored_precision(datetime.now(UTC))
+            if message["lease_until"] - moment < self._lease / 2:
+                # A backlog in memory: keep what waits in it from lapsing to another sender.
+                waiting = [message, *handed]
+                until = moment + self._lease
+                await self._store.hold_lease([m["_id"] for m in waiting], until=until)
+                for m in waiting:
+                    m["lease_until"] = until
+            await self._deliver(channel, message)
+            # Nothing more in memory: what waits in the queue is the lead sender's to find (an
+            # unconditional look after each message was one query per message sent).
+            return bool(handed)
         now = stored_precision(datetime.now(UTC))
         if digests or self._claim_batch == 1:
             if await self._deliver_claimed_alone(channel, now, digests=digests):
@@ -348,6 +452,12 @@ class Dispatcher:
 
     async def _deliver(self, channel: Channel, lead: dict[str, Any]) -> None:
         """Deliver one claimed message (and, if digestible, those that fold into it)."""
+        if lead["status"] == SENT:
+            # Sent by a sender that died before announcing it: announce it, do not resend.
+            sent_at = lead.get("sent_at") or stored_precision(datetime.now(UTC))
+            digest_of = lead.get("digest_of") or 1
+            await self._announce([lead], sent_at, digest_of=digest_of)
+            return
         now = stored_precision(datetime.now(UTC))
         if not lead["urgent"]:
             # Per person: complainants all share the recipient ID "complainant", so their
@@ -392,39 +502,61 @@ class Dispatcher:
         )
 
     async def _sent(self, channel: Channel, batch: list[dict[str, Any]], started: float) -> None:
+        """Record the delivery, then announce it.
+
+        No transaction and no outbox row: the message's queue entry is deleted only once its
+        notification.sent is published, so an entry whose message is sent is the record of an
+        announcement still owed (``_deliver``). The event's ID is derived from the message, so
+        announcing it twice publishes the same event twice, which consumers drop."""
         elapsed = time.monotonic() - started
         now = stored_precision(datetime.now(UTC))
         attempt = {"at": now, "outcome": "sent", "error": None, "ms": round(elapsed * 1000)}
-
-        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
-            await self._store.settle(
-                batch,
-                status=SENT,
-                attempt=attempt,
-                fields={"sent_at": now, "digest_of": len(batch)},
-                session=session,
-            )
-            events = [
-                _sent_event(
-                    m, m.get("correlation_id"), now, attempts=m["attempts"], digest_of=len(batch)
-                )
-                for m in batch
-            ]
-            return None, events
-
-        await self._record_sent(batch, effect)
+        await self._record_sent(batch, attempt, now)
         NOTIFICATION_SEND_SECONDS.labels(channel.name).observe(elapsed)
         NOTIFICATION_ATTEMPTS.labels(channel.name, "sent").inc()
+        await self._announce(batch, now, digest_of=len(batch))
 
-    async def _record_sent(self, batch: list[dict[str, Any]], effect: Effect[None]) -> None:
-        """Record a delivery the channel accepted, retrying while the database refuses (a
-        conflict with a transaction a killed sender left open, an outage) and holding the
-        lease meanwhile: were the lease let go, the message would be claimed and sent again at
-        every expiry (the mid-batch kill test saw one message sent 13 times in 60 s)."""
+    async def _announce(
+        self, batch: Sequence[dict[str, Any]], sent_at: datetime, *, digest_of: int
+    ) -> None:
+        """Publish each message's notification.sent, then let its queue entry go. With the
+        broker away, the events go to the outbox instead (published once it is back)."""
+        events = [
+            _sent_event(
+                m,
+                m.get("correlation_id"),
+                sent_at,
+                attempts=m["attempts"],
+                digest_of=digest_of,
+                event_id=sent_event_id(m["_id"]),
+            )
+            for m in batch
+        ]
+        try:
+            if self._publish is None:
+                raise LookupError("no publisher: the outbox relays them")
+            await self._publish(events)
+        except Exception:
+
+            async def stored(session: Session) -> tuple[None, Sequence[Event]]:
+                return None, events
+
+            await self._uow.run(stored)
+        self._delivered += [m["_id"] for m in batch]
+
+    async def _record_sent(
+        self, batch: list[dict[str, Any]], attempt: dict[str, Any], now: datetime
+    ) -> None:
+        """Record a delivery the channel accepted, retrying while the database refuses (an
+        outage) and holding the lease meanwhile: were the lease let go, the message would be
+        claimed and sent again at every expiry (the mid-batch kill test saw one message sent
+        13 times in 60 s)."""
         delay = 0.2
         while True:
             try:
-                await self._uow.run(effect)
+                await self._store.record_sent(
+                    batch, attempt=attempt, fields={"sent_at": now, "digest_of": len(batch)}
+                )
                 return
             except Exception as exc:
                 if not is_unavailable(exc) or self._stopping.is_set():
@@ -519,6 +651,11 @@ class Dispatcher:
         await self._uow.run(give_up)
 
 
+def sent_event_id(message_id: str) -> str:
+    """The ID of a message's notification.sent: the same however often it is announced."""
+    return uuid.uuid5(SENT_EVENTS, message_id).hex
+
+
 def _sent_event(
     doc: dict[str, Any],
     correlation_id: str | None,
@@ -526,6 +663,7 @@ def _sent_event(
     *,
     attempts: int,
     digest_of: int = 1,
+    event_id: str | None = None,
 ) -> Event:
     return new_event(
         NotificationSent(
@@ -543,4 +681,5 @@ def _sent_event(
         source=SOURCE,
         correlation_id=correlation_id or doc["caused_by"],
         now=now,
+        event_id=event_id,
     )

@@ -1,13 +1,14 @@
 """MongoDB adapter of notify: complaint files (contacts), the officer directory, webhooks,
 preferences, and the message log that is also the delivery queue and the in-app inbox."""
 
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -24,16 +25,32 @@ MESSAGES = "messages"
 QUEUE = "delivery_queue"
 RATES = "delivery_rates"
 RATE_WINDOW_SECONDS = 3600
+# The IDs of the holder changes a complaint's file remembers having taken in: more than one
+# complaint ever sees between two copies of an event published twice.
+APPLIED_KEPT = 64
 
 PENDING, RETRYING, SENDING, SENT, FAILED = "pending", "retrying", "sending", "sent", "failed"
 WAITING = [PENDING, RETRYING]
 
 
 class NotifyStore:
-    """Personal data lives in files, officers and messages; nothing else here holds any."""
+    """Personal data lives in files, officers and messages; nothing else here holds any.
 
-    def __init__(self, db: AsyncDatabase[Document], *, sealer: Sealer | None = None) -> None:
+    Who an agency's officers are and whether it has a webhook is read for every event that
+    plans messages: kept in memory for ``directory_seconds`` (what this process writes takes
+    effect at once; another replica's change within that time)."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        *,
+        sealer: Sealer | None = None,
+        directory_seconds: float = 0.0,
+    ) -> None:
         self._sealer = sealer
+        self._directory_seconds = directory_seconds
+        # agency -> (read at, monotonic; its officers, whether it has a webhook)
+        self._directory: dict[str, tuple[float, list[Officer], bool]] = {}
         self._files = db[FILES]
         self._officers = db[OFFICERS]
         self._webhooks = db[WEBHOOKS]
@@ -61,34 +78,62 @@ class NotifyStore:
 
     # complaint files
 
-    async def save_file(self, file: ComplaintFile, *, session: Session) -> None:
-        """Remember how to reach the people of a complaint."""
+    async def save_file(self, file: ComplaintFile, *, session: Session | None) -> None:
+        """Remember how to reach the people of a complaint (once: a repeated submission leaves
+        the file as later events made it)."""
         doc = asdict(file)
         reporter = file.reporter.model_dump(mode="json")
         doc["reporter"] = self._sealer.seal(reporter) if self._sealer else reporter
         doc["supporters"] = list(file.supporters)
         doc["_id"] = doc.pop("complaint_id")
-        await self._files.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+        await self._files.update_one(
+            {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session
+        )
 
     async def update_file(
-        self, complaint_id: str, fields: dict[str, Any], *, session: Session
+        self,
+        complaint_id: str,
+        fields: dict[str, Any],
+        *,
+        event_id: str,
+        session: Session | None,
+        read: bool = True,
     ) -> ComplaintFile | None:
-        """Change what the file says (agency, unit); the file as it is then (None: no file)."""
+        """Make the file say what event ``event_id`` says of who holds the complaint, unless the
+        file already took it in (an event published twice comes again after newer ones, and
+        must not undo them); the file as it is then (None: no file, or not ``read``)."""
+        if not read:
+            await self._files.update_one(
+                {"_id": complaint_id, "applied": {"$ne": event_id}},
+                {
+                    "$set": fields,
+                    "$push": {"applied": {"$each": [event_id], "$slice": -APPLIED_KEPT}},
+                },
+                session=session,
+            )
+            return None
         doc = await self._files.find_one_and_update(
-            {"_id": complaint_id},
-            {"$set": fields},
+            {"_id": complaint_id, "applied": {"$ne": event_id}},
+            {
+                "$set": fields,
+                "$push": {"applied": {"$each": [event_id], "$slice": -APPLIED_KEPT}},
+            },
             return_document=ReturnDocument.AFTER,
             session=session,
         )
+        if doc is None:
+            return await self.file(complaint_id, session=session)
         return self._opened(doc)
 
-    async def add_supporter(self, complaint_id: str, account: str, *, session: Session) -> None:
+    async def add_supporter(
+        self, complaint_id: str, account: str, *, session: Session | None
+    ) -> None:
         """A supporter hears about the report's progress."""
         await self._files.update_one(
             {"_id": complaint_id}, {"$addToSet": {"supporters": account}}, session=session
         )
 
-    async def file(self, complaint_id: str, *, session: Session) -> ComplaintFile | None:
+    async def file(self, complaint_id: str, *, session: Session | None) -> ComplaintFile | None:
         """The stored file of a complaint."""
         return self._opened(await self._files.find_one({"_id": complaint_id}, session=session))
 
@@ -99,6 +144,7 @@ class NotifyStore:
         reporter = self._sealer.open(doc["reporter"]) if self._sealer else doc["reporter"]
         doc["reporter"] = ReporterContact.model_validate(reporter)
         doc["supporters"] = tuple(doc.get("supporters", ()))
+        doc.pop("applied", None)
         return ComplaintFile(**doc)
 
     # officers, webhooks, preferences
@@ -107,11 +153,20 @@ class NotifyStore:
         """Add or replace an officer."""
         doc = officer.model_dump(mode="json")
         doc["_id"] = doc["officer_id"]
-        await self._officers.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        previous = await self._officers.find_one_and_replace(
+            {"_id": doc["_id"]}, doc, {"agency_id": 1}, upsert=True
+        )
+        self._directory.pop(officer.agency_id, None)
+        if previous is not None:  # moved from another agency
+            self._directory.pop(previous.get("agency_id", ""), None)
 
     async def remove_officer(self, officer_id: str) -> bool:
         """Drop an officer; False when there was none."""
-        return (await self._officers.delete_one({"_id": officer_id})).deleted_count == 1
+        removed = await self._officers.find_one_and_delete({"_id": officer_id}, {"agency_id": 1})
+        if removed is None:
+            return False
+        self._directory.pop(removed.get("agency_id", ""), None)
+        return True
 
     async def officer(self, officer_id: str) -> Officer | None:
         """One officer."""
@@ -128,6 +183,7 @@ class NotifyStore:
         await self._webhooks.replace_one(
             {"_id": agency_id}, {"_id": agency_id, "url": url, "secret": secret}, upsert=True
         )
+        self._directory.pop(agency_id, None)
 
     async def endpoint(self, agency_id: str) -> tuple[str, str] | None:
         """``(url, secret)`` of an agency's webhook."""
@@ -135,13 +191,26 @@ class NotifyStore:
         return (doc["url"], doc["secret"]) if doc else None
 
     async def agencies_with_webhooks(
-        self, agency_ids: Sequence[str], *, session: Session
+        self, agency_ids: Sequence[str], *, session: Session | None = None
     ) -> frozenset[str]:
         """Which of these agencies registered a webhook."""
         cursor = self._webhooks.find(
             {"_id": {"$in": list(agency_ids)}}, {"_id": 1}, session=session
         )
         return frozenset([doc["_id"] async for doc in cursor])
+
+    async def agency_audience(self, agency_id: str) -> tuple[list[Officer], bool]:
+        """An agency's officers (its units' included) and whether it registered a webhook,
+        from memory when read within ``directory_seconds``."""
+        known = self._directory.get(agency_id)
+        if known is not None and time.monotonic() - known[0] < self._directory_seconds:
+            return known[1], known[2]
+        read_at = time.monotonic()
+        officers = await self.officers_of(agency_id)
+        webhook = bool(await self.agencies_with_webhooks([agency_id]))
+        if self._directory_seconds > 0:
+            self._directory[agency_id] = (read_at, officers, webhook)
+        return officers, webhook
 
     async def put_preferences(self, account: str, preferences: Preferences) -> None:
         """A citizen's choices."""
@@ -161,12 +230,25 @@ class NotifyStore:
 
     # messages: log, queue, inbox
 
-    async def record(self, docs: Sequence[dict[str, Any]], *, session: Session) -> None:
+    async def record(
+        self,
+        docs: Sequence[dict[str, Any]],
+        *,
+        claimed: Collection[str] = (),
+        lease_until: datetime | None = None,
+        session: Session,
+    ) -> None:
         """Log planned messages (each ``_id`` is the (event, recipient, channel) key) and queue
-        those still to be delivered: one write for each, however many messages."""
+        those still to be delivered: one write for each, however many messages. The
+        ``claimed`` ones are queued as being sent until ``lease_until`` (this process sends
+        them as soon as this commits, without claiming them)."""
         if docs:
             await self._messages.insert_many(docs, session=session)
-        waiting = [_queued(doc) for doc in docs if doc["status"] != SENT]
+        waiting = [
+            _queued(doc, lease_until=lease_until if doc["_id"] in claimed else None)
+            for doc in docs
+            if doc["status"] != SENT
+        ]
         if waiting:
             await self._queue.insert_many(waiting, session=session)
 
@@ -298,6 +380,31 @@ class NotifyStore:
             return False
         return True
 
+    async def record_sent(
+        self, batch: Sequence[dict[str, Any]], *, attempt: dict[str, Any], fields: dict[str, Any]
+    ) -> None:
+        """Record that the messages of one delivery were sent: one write however many. Their
+        queue entries stay until ``forget``: an entry whose message is sent means "its
+        notification.sent may not be published yet" (``Dispatcher``)."""
+        await self._messages.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": message["_id"]},
+                    {
+                        "$set": {"status": SENT, **fields},
+                        "$inc": {"attempts": 1},
+                        "$push": {"attempt_log": attempt},
+                    },
+                )
+                for message in batch
+            ],
+            ordered=False,
+        )
+
+    async def forget(self, message_ids: Sequence[str]) -> None:
+        """Take delivered messages off the queue."""
+        await self._queue.delete_many({"_id": {"$in": list(message_ids)}})
+
     async def hold_lease(self, message_ids: Sequence[str], *, until: datetime) -> None:
         """Keep messages being delivered claimed until ``until`` (their sender is still busy
         with them)."""
@@ -405,17 +512,18 @@ class NotifyStore:
         return {(doc["_id"]["c"], doc["_id"]["s"]): doc["n"] async for doc in cursor}
 
 
-def _queued(message: dict[str, Any]) -> dict[str, Any]:
-    """The scheduling part of a message, as the queue keeps it."""
+def _queued(message: dict[str, Any], *, lease_until: datetime | None = None) -> dict[str, Any]:
+    """The scheduling part of a message, as the queue keeps it; being sent until
+    ``lease_until`` when given (an attempt is under way)."""
     return {
         "_id": message["_id"],
         "channel": message["channel"],
         "recipient": message["recipient"],
         "digestible": message["digestible"],
-        "status": PENDING,
+        "status": PENDING if lease_until is None else SENDING,
         "next_attempt_at": message["next_attempt_at"],
-        "lease_until": None,
-        "attempts": message.get("attempts", 0),
+        "lease_until": lease_until,
+        "attempts": message.get("attempts", 0) + (lease_until is not None),
         "digest_id": None,
     }
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import AutoReconnect
 
 from kernel.kafka import Publisher, ensure_topics
@@ -14,6 +14,7 @@ from kernel.mongo import in_transaction
 from kernel.outbox import Outbox, OutboxRelay
 from kernel.settings import ServiceSettings
 from kernel.subscriptions import EventGroup
+from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import Event
 from schemas.events import ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, PRODUCT_TOPICS
@@ -141,6 +142,83 @@ async def test_a_second_relay_is_refused_the_lease_while_the_first_holds_it(
     await in_transaction(mongo, store)
     assert await other.publish_pending() == 0
     assert await holder.publish_pending() == 1
+
+
+class CountingFinds(monitoring.CommandListener):
+    """Counts the reads of the outbox collection (the relay's own database traffic)."""
+
+    def __init__(self) -> None:
+        self.finds = 0
+        self.deletes = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        collection = event.command.get(event.command_name)
+        if collection == "outbox" and event.command_name == "find":
+            self.finds += 1
+        if collection == "outbox" and event.command_name == "delete":
+            self.deletes += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_what_this_process_commits_is_published_from_memory_and_deleted_together(
+    settings: ServiceSettings, publisher: Publisher, bootstrap: str, mongo_url: str
+) -> None:
+    """Committed events go out without the relay reading them back, and many commits'
+    records are deleted by one command once published; an event another replica stored
+    (not handed over) is still published, by the relay's poll."""
+    counting = CountingFinds()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, event_listeners=[counting])
+    db = client[settings.database_name]
+    relay = OutboxRelay(db=db, producer=publisher, service="a", poll_seconds=60, delete_seconds=0.5)
+    uow = UnitOfWork(client=client, db=db, relay=relay)
+    cid = factories.new_tracking_id()
+    events = [as_event(factories.submitted(cid, title=f"Laporan nomor {i}")) for i in range(10)]
+    await relay.start()
+    try:
+        await eventually(lambda: asyncio.sleep(0, result=counting.finds >= 1), timeout=10)
+        finds_at_start = counting.finds  # the poll for what an earlier process left
+        for event in events:
+
+            async def effect(session: Any, event: Event = event) -> tuple[None, list[Event]]:
+                return None, [event]
+
+            await uow.run(effect)
+        seen = await read_topic(
+            bootstrap,
+            COMPLAINT_EVENTS.name,
+            until=lambda rs: sum(r.key == cid.encode() for r in rs) >= 10,
+        )
+        assert [r.headers["ce_id"] for r in seen if r.key == cid.encode()] == [e.id for e in events]
+        assert counting.finds == finds_at_start  # nothing read back
+        stored = db["outbox"]
+
+        async def emptied() -> bool:
+            return await stored.count_documents({}) == 0
+
+        await eventually(emptied, timeout=10)
+        assert counting.deletes <= 3  # ten commits, deleted together
+
+        other = as_event(factories.submitted(cid, title="Dari replika lain"))
+
+        async def elsewhere(session: Any) -> None:
+            await Outbox(db).add([other], session=session)
+
+        await in_transaction(client, elsewhere)  # stored, but no relay was handed it
+        relay.wake()  # what the poll timer does every poll_seconds
+        late = await read_topic(
+            bootstrap,
+            COMPLAINT_EVENTS.name,
+            until=lambda rs: any(r.headers["ce_id"] == other.id for r in rs),
+        )
+        assert sum(r.headers["ce_id"] == other.id for r in late) == 1
+    finally:
+        await relay.stop()
+        await client.close()
 
 
 async def test_a_slow_batch_is_cut_short_so_the_instance_keeps_its_partitions(

@@ -1,5 +1,6 @@
-"""Notify's senders on the real database: a queued message wakes one idle sender, not all, and
-senders claiming in batches (two instances at once) send each message once."""
+"""Notify's senders on the real database: a message due at once goes to one idle sender from
+memory, senders claiming in batches (two instances at once) send each message once, and a
+message a dead sender sent but did not announce is announced, not sent again."""
 
 import asyncio
 import uuid
@@ -11,7 +12,7 @@ from pymongo import AsyncMongoClient
 from kernel.unit_of_work import UnitOfWork
 from services.notify.channels import Outgoing
 from services.notify.rendering import TemplateRenderer
-from services.notify.service import Dispatcher, NotifyService
+from services.notify.service import Dispatcher, NotifyService, sent_event_id
 from services.notify.store import NotifyStore
 from tests import factories
 from tests.support import as_event, eventually
@@ -48,7 +49,9 @@ class CountingStore(NotifyStore):
         return claimed
 
 
-def dispatcher(store: NotifyStore, uow: UnitOfWork, channel: Recording, batch: int) -> Dispatcher:
+def dispatcher(
+    store: NotifyStore, uow: UnitOfWork, channel: Recording, batch: int, publish: Any = None
+) -> Dispatcher:
     return Dispatcher(
         store=store,
         uow=uow,
@@ -64,6 +67,7 @@ def dispatcher(store: NotifyStore, uow: UnitOfWork, channel: Recording, batch: i
         send_timeout=5,
         rate_per_hour=100,
         claim_batch=batch,
+        publish=publish,
     )
 
 
@@ -77,7 +81,7 @@ def planner(store: NotifyStore, uow: UnitOfWork, wake: Any = None) -> NotifyServ
     )
 
 
-async def test_each_queued_message_wakes_one_idle_sender_not_the_whole_pool(
+async def test_a_message_due_at_once_is_handed_to_a_sender_without_a_claim(
     mongo: AsyncMongoClient[Any],
 ) -> None:
     db = mongo[f"it_notify_wake_{uuid.uuid4().hex[:8]}"]
@@ -86,7 +90,7 @@ async def test_each_queued_message_wakes_one_idle_sender_not_the_whole_pool(
     uow = UnitOfWork(client=mongo, db=db)
     channel = Recording()
     senders = dispatcher(store, uow, channel, batch=1)
-    service = planner(store, uow, senders.wake)
+    service = planner(store, uow, senders.hand)
     await senders.start()
     try:
         await asyncio.sleep(2)  # every sender looked, found nothing and went idle
@@ -103,9 +107,12 @@ async def test_each_queued_message_wakes_one_idle_sender_not_the_whole_pool(
         await senders.stop()
 
     assert len(channel.sent) == 3
-    # Per message, the woken sender's claim and its look for more (then it sleeps), and at most
-    # two idle polls of the lead sender meanwhile. Waking all four took five claims a message.
-    assert claims <= 2 * 3 + 2, claims
+    # Per message, the woken sender's look for more once it has sent the one it was handed
+    # (then it sleeps), and at most two idle polls of the lead sender meanwhile. Claiming each
+    # message took two; waking all four senders, five.
+    assert claims <= 3 + 2, claims
+    assert await db.messages.count_documents({"status": "sent"}) == 3
+    assert await db.delivery_queue.count_documents({}) == 0  # let go once announced
 
 
 async def test_two_instances_claiming_in_batches_send_every_message_once(
@@ -139,3 +146,49 @@ async def test_two_instances_claiming_in_batches_send_every_message_once(
     # Sixty messages went out in a handful of claims (one each would be sixty), the racing
     # senders' claims of the same entries included.
     assert sum(store.fruitful for store in stores) <= 15, [store.fruitful for store in stores]
+
+
+async def test_a_message_sent_but_not_announced_by_a_dead_sender_is_announced_not_resent(
+    mongo: AsyncMongoClient[Any],
+) -> None:
+    """A sender died between recording the send and publishing notification.sent: the
+    message's queue entry outlives it, and once its lease lapses the next sender publishes the
+    event (the same ID) without sending the message again."""
+    db = mongo[f"it_notify_announce_{uuid.uuid4().hex[:8]}"]
+    store = NotifyStore(db)
+    await store.create_indexes()
+    uow = UnitOfWork(client=mongo, db=db)
+    handed: list[dict[str, Any]] = []
+    dying = NotifyService(
+        store=store,
+        uow=uow,
+        renderer=TemplateRenderer(),
+        digest_window=timedelta(minutes=5),
+        lease=timedelta(seconds=1),
+        on_recorded=handed.extend,
+    )
+    await dying.on_event(as_event(factories.submitted()))
+    [message] = handed  # the receipt, queued as being sent by the process about to die
+    await store.record_sent(
+        [message], attempt={"outcome": "sent"}, fields={"sent_at": message["recorded_at"]}
+    )
+    announced: list[Any] = []
+
+    async def publish(events: Any) -> None:
+        announced.extend(events)
+
+    await asyncio.sleep(1.1)  # the dead sender's lease lapses
+    channel = Recording()
+    survivor = dispatcher(store, uow, channel, batch=1, publish=publish)
+    await survivor.start()
+    try:
+
+        async def let_go() -> bool:
+            return await db.delivery_queue.count_documents({}) == 0
+
+        await eventually(let_go, timeout=10)
+    finally:
+        await survivor.stop()
+    assert channel.sent == []  # not sent twice
+    assert [e.data.notification_id for e in announced] == [message["_id"]]
+    assert announced[0].id == sent_event_id(message["_id"])
