@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+from pymongo.errors import DuplicateKeyError
 
 from kernel.consuming import DeadLetters, GroupConsumer
 from kernel.kafka import ensure_topics
@@ -178,6 +179,16 @@ class InMemoryUnitOfWork:
         self.applied.add(event.id)
         return True
 
+    async def run_unless_stored(self, effect: Callable[[Any], Awaitable[Any]]) -> bool:
+        try:
+            await self.run(effect)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def session(self) -> None:
+        return None
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         callback()
 
@@ -194,12 +205,23 @@ class InMemoryRoutingStore:
         return self._directory
 
     async def record(
-        self, complaint_id: str, decision: Any, decided_at: Any, *, session: Any, **kept: Any
+        self,
+        complaint_id: str,
+        decision: Any,
+        decided_at: Any,
+        *,
+        session: Any,
+        caused_by: str,
+        applied: Sequence[str] = (),
+        **kept: Any,
     ) -> None:
+        if caused_by in self.decisions.get(complaint_id, {}).get("applied", ()):
+            raise DuplicateKeyError("a decision taken for this event is kept")  # as the store
         self.decisions[complaint_id] = {
             "agency_id": decision.agency.agency_id,
             **kept.pop("subject"),
             **kept,
+            "applied": [*applied, caused_by],
         }
 
     async def decision(self, complaint_id: str, *, session: Any = None) -> dict[str, Any] | None:
@@ -211,5 +233,7 @@ class InMemoryRoutingStore:
     async def set_owner(self, standard_id: str, agency_id: str, *args: Any, **_: Any) -> None:
         self.owners[standard_id] = {"agency_id": agency_id, "unit_id": args[0] if args else None}
 
-    async def confirm(self, complaint_id: str, confirmation: Any, *, session: Any) -> None:
+    async def confirm(
+        self, complaint_id: str, confirmation: Any, *, caused_by: str, session: Any
+    ) -> None:
         self.decisions[complaint_id]["confirmation"] = confirmation

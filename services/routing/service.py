@@ -150,11 +150,14 @@ class RoutingService:
                 subject=_stored(subject),
                 excluded=[],
                 reroutes=0,
+                caused_by=event.id,
                 session=session,
             )
             return None, [routed]
 
-        if await self._uow.run_once(event, effect):
+        # No processed mark: the decision is kept per complaint with the events it was taken
+        # for, so a repeated submission collides with it (``RoutingStore.record``).
+        if await self._uow.run_unless_stored(effect):
             for decision in decided:
                 COMPLAINTS_ROUTED.labels(decision.agency.agency_id, _decided_by(decision)).inc()
 
@@ -180,6 +183,8 @@ class RoutingService:
             if earlier is None:
                 log.info("bounce_of_unrouted_complaint_left_to_admin")
                 return None, ()
+            if event.id in earlier.get("applied", ()):
+                return None, ()  # this bounce was decided on already
             excluded = sorted({*earlier.get("excluded", []), bounced_by})
             if earlier.get("reroutes", 0) >= MAX_REROUTES:
                 log.warning("reroute_loop_left_to_admin", excluded=excluded)
@@ -208,12 +213,14 @@ class RoutingService:
                 subject=_stored(subject),
                 excluded=excluded,
                 reroutes=earlier.get("reroutes", 0) + 1,
+                caused_by=event.id,
+                applied=earlier.get("applied", ()),
                 session=session,
             )
             decided.append(decision)
             return None, [self._routed(changed.complaint_id, decision, routed_at, event)]
 
-        if await self._uow.run_once(event, effect):
+        if await self._uow.run_unless_stored(effect):
             for decision in decided:
                 COMPLAINTS_ROUTED.labels(decision.agency.agency_id, "reroute").inc()
 
@@ -232,7 +239,7 @@ class RoutingService:
             )
             return None, ()
 
-        await self._uow.run_once(event, effect)
+        await self._uow.run(effect)  # an earlier publication arriving again changes nothing
 
     async def _owner_rules(
         self, directory: Directory, standard_id: str | None, *, session: Session
@@ -258,11 +265,12 @@ class RoutingService:
                     "at": changed.changed_at,
                     "action": changed.action.value,
                 },
+                caused_by=event.id,
                 session=session,
             )
             return None, ()
 
-        await self._uow.run_once(event, effect)
+        await self._uow.run(effect)  # noting the same settlement twice notes it once
 
     @staticmethod
     def _routed(

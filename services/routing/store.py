@@ -2,6 +2,7 @@
 the decisions made."""
 
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,9 @@ DIRECTORY_VERSIONS = "directory_versions"
 DECISIONS = "decisions"
 STANDARD_OWNERS = "standard_owners"
 _DIRECTORY_ID = "current"
+# The events a decision remembers having been taken for: far more than one complaint sees
+# between two copies of an event published twice.
+APPLIED_KEPT = 64
 
 
 class VersionConflict(Exception):
@@ -121,9 +125,16 @@ class RoutingStore:
         subject: dict[str, Any],
         excluded: list[str],
         reroutes: int,
+        caused_by: str,
+        applied: Sequence[str] = (),
         session: Session,
     ) -> None:
-        """Keep the decision with its explanation and what a re-route needs to decide again."""
+        """Keep the decision with its explanation and what a re-route needs to decide again.
+
+        The decision remembers the events it was taken for (``applied``, with ``caused_by``):
+        one taken for this event already makes this write collide on the complaint's key
+        (``DuplicateKeyError``), so a repeated event decides nothing twice, without a processed
+        mark of its own."""
         doc: dict[str, Any] = {
             "_id": complaint_id,
             "agency_id": decision.agency.agency_id,
@@ -138,15 +149,29 @@ class RoutingStore:
             **subject,
             "excluded": excluded,
             "reroutes": reroutes,
+            "applied": [*applied, caused_by][-APPLIED_KEPT:],
         }
-        await self._decisions.replace_one({"_id": complaint_id}, doc, upsert=True, session=session)
+        await self._decisions.replace_one(
+            {"_id": complaint_id, "applied": {"$ne": caused_by}}, doc, upsert=True, session=session
+        )
 
     async def confirm(
-        self, complaint_id: str, confirmation: dict[str, Any], *, session: Session
+        self,
+        complaint_id: str,
+        confirmation: dict[str, Any],
+        *,
+        caused_by: str,
+        session: Session | None,
     ) -> None:
-        """Note how the national admin settled a decision (confirmed or changed it)."""
+        """Note how the national admin settled a decision (confirmed or changed it), once per
+        event: a copy published again later does not overwrite a newer settlement."""
         await self._decisions.update_one(
-            {"_id": complaint_id}, {"$set": {"confirmation": confirmation}}, session=session
+            {"_id": complaint_id, "applied": {"$ne": caused_by}},
+            {
+                "$set": {"confirmation": confirmation},
+                "$push": {"applied": {"$each": [caused_by], "$slice": -APPLIED_KEPT}},
+            },
+            session=session,
         )
 
     async def decision(

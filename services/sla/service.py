@@ -78,6 +78,7 @@ class SlaService:
                 submitted.complaint_id,
                 region_code=submitted.region_code,
                 report_type=submitted.report_type.value,
+                caused_by=event.id,
                 session=session,
             )
             events = await self._check_standard(submitted, event, session=session)
@@ -109,7 +110,7 @@ class SlaService:
             )
             return None, ()
 
-        await self._uow.run_once(event, effect)
+        await self._uow.run(effect)  # an earlier publication arriving again changes nothing
 
     async def _check_standard(
         self, submitted: ComplaintSubmitted, cause: Event, *, session: Session
@@ -142,11 +143,15 @@ class SlaService:
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
             await self._store.remember_agency_zone(
-                routed.complaint_id, routed.agency_id, routed.time_zone, session=session
+                routed.complaint_id,
+                routed.agency_id,
+                routed.time_zone,
+                caused_by=event.id,
+                session=session,
             )
             return None, ()
 
-        await self._uow.run_once(event, effect)
+        await self._uow.run_unless_stored(effect)
 
     async def on_status_changed(self, event: Event[ComplaintStatusChanged]) -> None:
         """Clocks start, pause, resume, are met and stop with the lifecycle."""
@@ -155,13 +160,16 @@ class SlaService:
 
         async def effect(session: Session) -> tuple[None, Sequence[Event]]:
             started.clear()
-            events = await self._follow(changed, event, started, session=session)
+            known = await self._store.take_in(changed.complaint_id, event.id, session=session)
+            events = await self._follow(changed, event, started, known, session=session)
             return None, events
 
         await self._run(event, effect, started)
 
     async def _run(self, event: Event, effect: Any, started: list[SlaStage]) -> None:
-        if await self._uow.run_once(event, effect):
+        # No processed mark: the complaint's record remembers the events it took in, and the
+        # first write of each effect collides on a repeat (``SlaStore.take_in``).
+        if await self._uow.run_unless_stored(effect):
             for stage in started:
                 SLA_DEADLINES_SET.labels(stage.value).inc()
 
@@ -170,9 +178,11 @@ class SlaService:
         changed: ComplaintStatusChanged,
         cause: Event,
         started: list[SlaStage],
+        known: dict[str, Any],
         *,
         session: Session,
     ) -> list[Event]:
+        """``known``: what the SLA knows of the complaint (region, agencies' zones)."""
         cid, at, action = changed.complaint_id, changed.changed_at, changed.action
         store = self._store
         if changed.to_status in ENDED:
@@ -197,7 +207,6 @@ class SlaService:
             if paused is None:
                 return []
             started += [SlaStage.VERIFICATION, SlaStage.CEILING]
-            known = await store.complaint(cid, session=session) or {}
             clocks = self._file_clocks(
                 cid,
                 paused["remaining_working_days"],
@@ -215,7 +224,6 @@ class SlaService:
             )
             if action in MEETS_COMPLETION:
                 await self._meet_completion(cid, at, session=session)
-                known = await store.complaint(cid, session=session) or {}
                 started.append(SlaStage.REPLY_WINDOW)
                 window = self._clock(
                     cid,
@@ -241,8 +249,6 @@ class SlaService:
         await store.end_clocks(
             cid, state="met", at=at, stages=[SlaStage.VERIFICATION.value], session=session
         )
-        # One read of what SLA knows of the complaint serves every clock the forward starts.
-        known = await store.complaint(cid, session=session) or {}
         clocks = [
             self._clock(
                 cid,

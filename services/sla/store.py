@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session, keep_newer
@@ -16,6 +16,9 @@ CLOCKS = "clocks"
 CALENDAR_DAYS = "calendar_days"
 STANDARDS = "standards"
 COMPLAINTS = "complaints"
+# The events a complaint's record remembers having taken in: far more than one complaint sees
+# between two copies of an event published twice.
+APPLIED_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -74,30 +77,69 @@ class ClockStore:
             )
 
     async def remember_complaint(
-        self, complaint_id: str, *, region_code: str, report_type: str, session: Session
+        self,
+        complaint_id: str,
+        *,
+        region_code: str,
+        report_type: str,
+        caused_by: str,
+        session: Session | None,
     ) -> None:
         """What the SLA needs to know of a submitted complaint."""
-        await self._complaints.update_one(
-            {"_id": complaint_id},
-            {"$set": {"region_code": region_code, "report_type": report_type}},
-            upsert=True,
+        await self._take_in(
+            complaint_id,
+            caused_by,
+            {"region_code": region_code, "report_type": report_type},
             session=session,
         )
 
     async def remember_agency_zone(
-        self, complaint_id: str, agency_id: str, time_zone: str, *, session: Session
+        self,
+        complaint_id: str,
+        agency_id: str,
+        time_zone: str,
+        *,
+        caused_by: str,
+        session: Session | None,
     ) -> None:
         """The time zone routing gave for an agency of this complaint."""
-        await self._complaints.update_one(
-            {"_id": complaint_id},
-            {"$set": {f"agency_zones.{agency_id}": time_zone}},
-            upsert=True,
-            session=session,
+        await self._take_in(
+            complaint_id, caused_by, {f"agency_zones.{agency_id}": time_zone}, session=session
         )
 
-    async def complaint(self, complaint_id: str, *, session: Session) -> dict[str, Any] | None:
-        """What the SLA knows of a complaint."""
-        return await self._complaints.find_one({"_id": complaint_id}, session=session)
+    async def take_in(
+        self, complaint_id: str, caused_by: str, *, session: Session | None
+    ) -> dict[str, Any]:
+        """Note that event ``caused_by`` is being applied to this complaint; what the SLA knows
+        of it (one round trip for both)."""
+        return await self._take_in(complaint_id, caused_by, {}, session=session)
+
+    async def _take_in(
+        self,
+        complaint_id: str,
+        caused_by: str,
+        fields: dict[str, Any],
+        *,
+        session: Session | None,
+    ) -> dict[str, Any]:
+        """Apply ``fields`` for event ``caused_by``, which the complaint's record remembers:
+        once it holds that event, the write collides on the complaint's key
+        (``DuplicateKeyError``), so a repeated event changes nothing, without a processed mark
+        of its own."""
+        update: dict[str, Any] = {
+            "$push": {"applied": {"$each": [caused_by], "$slice": -APPLIED_KEPT}}
+        }
+        if fields:
+            update["$set"] = fields
+        doc: dict[str, Any] | None = await self._complaints.find_one_and_update(
+            {"_id": complaint_id, "applied": {"$ne": caused_by}},
+            update,
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        assert doc is not None  # an upsert returns the document it wrote
+        return doc
 
     async def end_clocks(
         self,
