@@ -12,7 +12,15 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from devstack import infra
+from kernel.logging import configure_logging
 from tests.figures import FIGURES, Figures
+
+
+@pytest.fixture(scope="session", autouse=True)
+def service_logging() -> None:
+    """Services under test log as they do when run: structlog left unconfigured renders each
+    warning's traceback with rich, seconds of CPU that stall the event loop the test shares."""
+    configure_logging(service="test", level="INFO", json=True)
 
 
 @pytest.fixture(scope="session")
