@@ -538,7 +538,16 @@ async def test_a_reply_after_the_window_is_refused_and_changes_nothing(
     before = await complaints.find_one({"_id": cid})
     late = await act(client, cid, people.reporter, action="reply", text="Belum diperbaiki")
     assert (late.status_code, late.json()["code"]) == (409, "reply_window_closed")
-    assert await complaints.find_one({"_id": cid}) == before
+    assert without_consumer_fields(await complaints.find_one({"_id": cid})) == (
+        without_consumer_fields(before)
+    )
+
+
+def without_consumer_fields(record: dict[str, Any] | None) -> dict[str, Any]:
+    """The record as the API writes it: intake's consumers fill in duplicate suggestions and
+    deadlines on their own time, so a refused request is judged on everything else."""
+    assert record is not None
+    return {k: v for k, v in record.items() if k not in {"possible_duplicates", "deadlines"}}
 
 
 async def test_the_public_page_escapes_what_the_public_wrote(
