@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from kernel.applied import taking_in, took_in
 from kernel.clock import Clock
 from kernel.group_commit import GroupCommit
 from kernel.logging import get_logger
@@ -429,6 +430,8 @@ class IntakeService:
             record = await self._store.get(routed.complaint_id, session=session)
             if record is None:
                 raise RejectedEvent(f"no complaint {routed.complaint_id!r} is stored here")
+            if took_in(record, event.id):
+                return None, ()
             # A first decision forwards; one after a Bukan Wewenang bounce re-routes. A complaint
             # an admin already moved on keeps its course.
             action = ROUTING_ACTIONS.get(ComplaintStatus(record["status"]))
@@ -441,7 +444,10 @@ class IntakeService:
                 if routed.reporter_choice is not None:
                     update["$set"]["reporter_choice"] = routed.reporter_choice
                 await self._store.apply(
-                    routed.complaint_id, record["version"], update, session=session
+                    routed.complaint_id,
+                    record["version"],
+                    taking_in(update, event.id),
+                    session=session,
                 )
                 return None, ()
             routed_to = Command(
@@ -475,7 +481,7 @@ class IntakeService:
             if routed.reporter_choice is not None:
                 update["$set"]["reporter_choice"] = routed.reporter_choice
             updated = await self._store.apply(
-                routed.complaint_id, record["version"], update, session=session
+                routed.complaint_id, record["version"], taking_in(update, event.id), session=session
             )
             changes = [
                 new_event(
@@ -488,7 +494,7 @@ class IntakeService:
             ]
             return None, [*changes, *public_snapshots(updated, event.correlation_id)]
 
-        await self._uow.run_once(event, effect)
+        await self._uow.run(effect)
 
     async def on_window_expired(self, event: Event[SlaWindowExpired]) -> None:
         """The reply window passed without a reply: the complaint closes."""
@@ -514,6 +520,8 @@ class IntakeService:
             record = await self._store.get(payload.complaint_id, session=session)
             if record is None:
                 raise RejectedEvent(f"no complaint {payload.complaint_id!r} is stored here")
+            if took_in(record, event.id):
+                return None, ()
             try:
                 transition = apply(
                     state_of(record),
@@ -528,7 +536,7 @@ class IntakeService:
             updated = await self._store.apply(
                 payload.complaint_id,
                 record["version"],
-                transition_update(record, transition),
+                taking_in(transition_update(record, transition), event.id),
                 session=session,
             )
             changed = new_event(
@@ -538,7 +546,7 @@ class IntakeService:
             )
             return None, [changed, *public_snapshots(updated, event.correlation_id)]
 
-        await self._uow.run_once(event, effect)
+        await self._uow.run(effect)
 
     async def on_standard_checked(self, event: Event[StandardChecked]) -> None:
         """Attach the standard in force, and any violation of it, to the complaint."""
@@ -552,14 +560,14 @@ class IntakeService:
         """What other services worked out about complaints (a deadline, the standard check),
         each shown on its complaint; consecutive ones are written together, in one write."""
 
-        async def effect(session: Session, fresh: Sequence[Event]) -> Sequence[Event]:
-            updates = merged_updates([annotation(event.data) for event in fresh])
-            if not await self._store.update_each(updates, session=session):
-                missing = sorted({complaint_id for complaint_id, _ in updates})
-                raise RejectedEvent(f"not every complaint of {missing} is stored here")
-            return ()
-
-        await self._uow.run_once_each(events, effect)
+        # No processed mark and no transaction of their own: each note sets fields to what the
+        # event says, so a redelivery (which comes in partition order, with every later note of
+        # the complaint after it) leaves the complaint as it was. In a consumer batch the write
+        # joins the batch's transaction.
+        updates = merged_updates([annotation(event.data) for event in events])
+        if not await self._store.update_each(updates, session=self._uow.session()):
+            missing = sorted({complaint_id for complaint_id, _ in updates})
+            raise RejectedEvent(f"not every complaint of {missing} is stored here")
 
 
 def _confirming_proposal(record: dict[str, Any], command: Command) -> Command:

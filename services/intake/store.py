@@ -166,7 +166,7 @@ class ComplaintStore:
         return result.matched_count == 1
 
     async def update_each(
-        self, updates: Sequence[tuple[str, dict[str, Any]]], *, session: Session
+        self, updates: Sequence[tuple[str, dict[str, Any]]], *, session: Session | None
     ) -> bool:
         """Apply updates by complaint ID, in order, in one write; False when a complaint of
         them is not stored (the others are updated: the caller's transaction decides)."""

@@ -12,6 +12,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from kernel.applied import APPLIED, not_yet_taken_in, taking_in
 from kernel.mongo import Document, Session
 from kernel.sealing import Sealer
 from schemas.complaint import ReporterContact
@@ -27,7 +28,6 @@ RATES = "delivery_rates"
 RATE_WINDOW_SECONDS = 3600
 # The IDs of the holder changes a complaint's file remembers having taken in: more than one
 # complaint ever sees between two copies of an event published twice.
-APPLIED_KEPT = 64
 
 PENDING, RETRYING, SENDING, SENT, FAILED = "pending", "retrying", "sending", "sent", "failed"
 WAITING = [PENDING, RETRYING]
@@ -104,20 +104,14 @@ class NotifyStore:
         must not undo them); the file as it is then (None: no file, or not ``read``)."""
         if not read:
             await self._files.update_one(
-                {"_id": complaint_id, "applied": {"$ne": event_id}},
-                {
-                    "$set": fields,
-                    "$push": {"applied": {"$each": [event_id], "$slice": -APPLIED_KEPT}},
-                },
+                {"_id": complaint_id, **not_yet_taken_in(event_id)},
+                taking_in({"$set": fields}, event_id),
                 session=session,
             )
             return None
         doc = await self._files.find_one_and_update(
-            {"_id": complaint_id, "applied": {"$ne": event_id}},
-            {
-                "$set": fields,
-                "$push": {"applied": {"$each": [event_id], "$slice": -APPLIED_KEPT}},
-            },
+            {"_id": complaint_id, **not_yet_taken_in(event_id)},
+            taking_in({"$set": fields}, event_id),
             return_document=ReturnDocument.AFTER,
             session=session,
         )
@@ -144,7 +138,7 @@ class NotifyStore:
         reporter = self._sealer.open(doc["reporter"]) if self._sealer else doc["reporter"]
         doc["reporter"] = ReporterContact.model_validate(reporter)
         doc["supporters"] = tuple(doc.get("supporters", ()))
-        doc.pop("applied", None)
+        doc.pop(APPLIED, None)
         return ComplaintFile(**doc)
 
     # officers, webhooks, preferences

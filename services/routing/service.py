@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from kernel.applied import APPLIED, took_in
 from kernel.logging import get_logger
 from kernel.metrics import COMPLAINTS_ROUTED, REROUTES_GIVEN_UP, ROUTING_DIRECTORY_CHANGES
 from kernel.mongo import Session, stored_precision
@@ -183,7 +184,7 @@ class RoutingService:
             if earlier is None:
                 log.info("bounce_of_unrouted_complaint_left_to_admin")
                 return None, ()
-            if event.id in earlier.get("applied", ()):
+            if took_in(earlier, event.id):
                 return None, ()  # this bounce was decided on already
             excluded = sorted({*earlier.get("excluded", []), bounced_by})
             if earlier.get("reroutes", 0) >= MAX_REROUTES:
@@ -214,7 +215,7 @@ class RoutingService:
                 excluded=excluded,
                 reroutes=earlier.get("reroutes", 0) + 1,
                 caused_by=event.id,
-                applied=earlier.get("applied", ()),
+                applied=earlier.get(APPLIED, ()),
                 session=session,
             )
             decided.append(decision)

@@ -9,6 +9,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from kernel.applied import APPLIED, not_yet_taken_in, remembered, taking_in
 from kernel.mongo import Document, Session, keep_newer
 from services.routing.domain import Decision, Directory
 
@@ -19,7 +20,6 @@ STANDARD_OWNERS = "standard_owners"
 _DIRECTORY_ID = "current"
 # The events a decision remembers having been taken for: far more than one complaint sees
 # between two copies of an event published twice.
-APPLIED_KEPT = 64
 
 
 class VersionConflict(Exception):
@@ -149,10 +149,13 @@ class RoutingStore:
             **subject,
             "excluded": excluded,
             "reroutes": reroutes,
-            "applied": [*applied, caused_by][-APPLIED_KEPT:],
+            APPLIED: remembered(list(applied), caused_by),
         }
         await self._decisions.replace_one(
-            {"_id": complaint_id, "applied": {"$ne": caused_by}}, doc, upsert=True, session=session
+            {"_id": complaint_id, **not_yet_taken_in(caused_by)},
+            doc,
+            upsert=True,
+            session=session,
         )
 
     async def confirm(
@@ -166,11 +169,8 @@ class RoutingStore:
         """Note how the national admin settled a decision (confirmed or changed it), once per
         event: a copy published again later does not overwrite a newer settlement."""
         await self._decisions.update_one(
-            {"_id": complaint_id, "applied": {"$ne": caused_by}},
-            {
-                "$set": {"confirmation": confirmation},
-                "$push": {"applied": {"$each": [caused_by], "$slice": -APPLIED_KEPT}},
-            },
+            {"_id": complaint_id, **not_yet_taken_in(caused_by)},
+            taking_in({"$set": {"confirmation": confirmation}}, caused_by),
             session=session,
         )
 

@@ -37,7 +37,7 @@ from services.sla.limits import (
     ended_state,
 )
 from services.sla.standard_check import violations
-from services.sla.store import ClockStore, NewClock
+from services.sla.store import ClockChange, ClockStore, NewClock
 from services.sla.timers import ClockState, Firing, Outcome, Phase, fire, warning_time
 
 SOURCE = "/lapor/sla"
@@ -141,7 +141,7 @@ class SlaService:
         """Remember the agency's time zone that routing resolved."""
         routed = event.data
 
-        async def effect(session: Session) -> tuple[None, Sequence[Event]]:
+        async def write(session: Session | None) -> None:
             await self._store.remember_agency_zone(
                 routed.complaint_id,
                 routed.agency_id,
@@ -149,9 +149,8 @@ class SlaService:
                 caused_by=event.id,
                 session=session,
             )
-            return None, ()
 
-        await self._uow.run_unless_stored(effect)
+        await self._uow.write_unless_stored(write)
 
     async def on_status_changed(self, event: Event[ComplaintStatusChanged]) -> None:
         """Clocks start, pause, resume, are met and stop with the lifecycle."""
@@ -219,36 +218,31 @@ class SlaService:
             await store.set_holder(cid, "unit", changed.unit_id, session=session)
             return []
         if action in MEETS_FIRST_FOLLOW_UP:
-            await store.end_clocks(
-                cid, state="met", at=at, stages=[SlaStage.FIRST_FOLLOW_UP.value], session=session
+            met = store.ending(cid, state="met", at=at, stages=[SlaStage.FIRST_FOLLOW_UP.value])
+            if action not in MEETS_COMPLETION:
+                await store.start_clocks([], after=[met], session=session)
+                return []
+            completion = await self._meet_completion(cid, at, session=session)
+            started.append(SlaStage.REPLY_WINDOW)
+            window = self._clock(
+                cid,
+                SlaStage.REPLY_WINDOW,
+                self._limits.auto_close,
+                zone=_zone(known, changed.agency_id),
+                agency_id=changed.agency_id,
+                holder="complainant",
+                at=at,
+                region=known.get("region_code"),
             )
-            if action in MEETS_COMPLETION:
-                await self._meet_completion(cid, at, session=session)
-                started.append(SlaStage.REPLY_WINDOW)
-                window = self._clock(
-                    cid,
-                    SlaStage.REPLY_WINDOW,
-                    self._limits.auto_close,
-                    zone=_zone(known, changed.agency_id),
-                    agency_id=changed.agency_id,
-                    holder="complainant",
-                    at=at,
-                    region=known.get("region_code"),
-                )
-                return await self._start([window], cause, session=session)
-            return []
+            return await self._start([window], cause, after=[met, *completion], session=session)
         if action in RESUMES_COMPLETION:
-            await store.end_clocks(
-                cid, state="met", at=at, stages=[SlaStage.REPLY_WINDOW.value], session=session
-            )
+            window_met = store.ending(cid, state="met", at=at, stages=[SlaStage.REPLY_WINDOW.value])
             resumed = await self._resume_completion(cid, at, session=session)
             started += [clock.deadline.stage for clock in resumed]
-            return await self._start(resumed, cause, session=session)
+            return await self._start(resumed, cause, after=[window_met], session=session)
         if action not in STARTS_CLOCKS or changed.agency_id is None:
             return []
-        await store.end_clocks(
-            cid, state="met", at=at, stages=[SlaStage.VERIFICATION.value], session=session
-        )
+        verified = store.ending(cid, state="met", at=at, stages=[SlaStage.VERIFICATION.value])
         clocks = [
             self._clock(
                 cid,
@@ -266,7 +260,7 @@ class SlaService:
             )
         ]
         started += [clock.deadline.stage for clock in clocks]
-        return await self._start(clocks, cause, session=session)
+        return await self._start(clocks, cause, after=[verified], session=session)
 
     def _days_left(self, clock: dict[str, Any], at: datetime) -> int:
         """Working days a clock has left at ``at``, counted in its region's calendar and zone."""
@@ -276,15 +270,18 @@ class SlaService:
             _local_day(at, zone), _local_day(clock["due_at"], zone)
         )
 
-    async def _meet_completion(self, cid: str, at: datetime, *, session: Session) -> None:
+    async def _meet_completion(
+        self, cid: str, at: datetime, *, session: Session
+    ) -> list[ClockChange]:
         """The answer meets the completion clock; it keeps the working days it had left, so a
-        re-opened report gives the agency back only what it had not used."""
+        re-opened report gives the agency back only what it had not used. The change, to be
+        written with the reply window that starts (none: no running completion clock)."""
         stage = SlaStage.COMPLETION.value
         clock = await self._store.running_clock(cid, stage, session=session)
         if clock is None:
-            return
+            return []
         remaining = self._days_left(clock, at) if at <= clock["due_at"] else None
-        await self._store.meet(cid, stage, remaining=remaining, at=at, session=session)
+        return [self._store.meeting(cid, stage, remaining=remaining, at=at)]
 
     async def _resume_completion(
         self, cid: str, at: datetime, *, session: Session
@@ -380,10 +377,16 @@ class SlaService:
         )
 
     async def _start(
-        self, clocks: Sequence[NewClock], cause: Event, *, session: Session
+        self,
+        clocks: Sequence[NewClock],
+        cause: Event,
+        *,
+        after: Sequence[ClockChange] = (),
+        session: Session,
     ) -> list[Event]:
-        """Store the clocks in one write; their "deadline set" events."""
-        await self._store.start_clocks(clocks, session=session)
+        """Store the clocks in one write, after the changes that end or meet others; their
+        "deadline set" events."""
+        await self._store.start_clocks(clocks, after=after, session=session)
         return [
             new_event(clock.deadline, source=SOURCE, correlation_id=cause.correlation_id)
             for clock in clocks

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, ReplaceOne, ReturnDocument, UpdateMany, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from kernel.applied import not_yet_taken_in, taking_in
 from kernel.mongo import Document, Session, keep_newer
 from schemas.events import SlaDeadlineSet
 from services.sla.timers import Phase
@@ -18,7 +19,10 @@ STANDARDS = "standards"
 COMPLAINTS = "complaints"
 # The events a complaint's record remembers having taken in: far more than one complaint sees
 # between two copies of an event published twice.
-APPLIED_KEPT = 64
+
+
+# A change of existing clocks (an end, a meeting), written together with the clocks that start.
+ClockChange = UpdateOne | UpdateMany
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,15 @@ def _clock(clock: NewClock) -> dict[str, Any]:
     }
 
 
+def _ending(
+    complaint_id: str, *, state: str, at: datetime, stages: list[str] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    query: dict[str, Any] = {"complaint_id": complaint_id, "state": "running"}
+    if stages is not None:
+        query["stage"] = {"$in": stages}
+    return query, {"$set": {"state": state, "ended_at": at, "armed": False}}
+
+
 class ClockStore:
     """Running and stopped clocks; due ones are found through the (state, due_at) index."""
 
@@ -67,14 +80,18 @@ class ClockStore:
         await self._clocks.create_index([("complaint_id", ASCENDING)])
         await self._clocks.create_index([("agency_id", ASCENDING), ("stage", ASCENDING)])
 
-    async def start_clocks(self, clocks: Sequence[NewClock], *, session: Session) -> None:
-        """Start (or restart, after re-routing or resuming) clocks, in one write."""
-        if clocks:
-            await self._clocks.bulk_write(
-                [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in map(_clock, clocks)],
-                ordered=True,
-                session=session,
-            )
+    async def start_clocks(
+        self,
+        clocks: Sequence[NewClock],
+        *,
+        after: Sequence[ClockChange] = (),
+        session: Session,
+    ) -> None:
+        """Start (or restart, after re-routing or resuming) clocks, in one write with the
+        changes that end or meet others first: a status change is one round trip here."""
+        starts = [ReplaceOne({"_id": doc["_id"]}, doc, upsert=True) for doc in map(_clock, clocks)]
+        if after or starts:
+            await self._clocks.bulk_write([*after, *starts], ordered=True, session=session)
 
     async def remember_complaint(
         self,
@@ -126,14 +143,9 @@ class ClockStore:
         once it holds that event, the write collides on the complaint's key
         (``DuplicateKeyError``), so a repeated event changes nothing, without a processed mark
         of its own."""
-        update: dict[str, Any] = {
-            "$push": {"applied": {"$each": [caused_by], "$slice": -APPLIED_KEPT}}
-        }
-        if fields:
-            update["$set"] = fields
         doc: dict[str, Any] | None = await self._complaints.find_one_and_update(
-            {"_id": complaint_id, "applied": {"$ne": caused_by}},
-            update,
+            {"_id": complaint_id, **not_yet_taken_in(caused_by)},
+            taking_in({"$set": fields} if fields else {}, caused_by),
             upsert=True,
             return_document=ReturnDocument.AFTER,
             session=session,
@@ -151,13 +163,36 @@ class ClockStore:
         session: Session,
     ) -> int:
         """Stop running clocks (all, or some stages) of a complaint; returns how many."""
-        query: dict[str, Any] = {"complaint_id": complaint_id, "state": "running"}
-        if stages is not None:
-            query["stage"] = {"$in": stages}
         result = await self._clocks.update_many(
-            query, {"$set": {"state": state, "ended_at": at, "armed": False}}, session=session
+            *_ending(complaint_id, state=state, at=at, stages=stages), session=session
         )
         return result.modified_count
+
+    @staticmethod
+    def ending(
+        complaint_id: str, *, state: str, at: datetime, stages: list[str] | None = None
+    ) -> ClockChange:
+        """The change that stops running clocks (all, or some stages) of a complaint, to be
+        written with the clocks that start (``start_clocks``)."""
+        return UpdateMany(*_ending(complaint_id, state=state, at=at, stages=stages))
+
+    @staticmethod
+    def meeting(
+        complaint_id: str, stage: str, *, remaining: int | None, at: datetime
+    ) -> ClockChange:
+        """The change that meets a running clock at ``at``, keeping the working days it had left
+        (None: late); written with the clocks that start."""
+        return UpdateOne(
+            {"_id": f"{complaint_id}:{stage}", "state": "running"},
+            {
+                "$set": {
+                    "state": "met",
+                    "ended_at": at,
+                    "armed": False,
+                    "remaining_working_days": remaining,
+                }
+            },
+        )
 
     async def running_clock(
         self, complaint_id: str, stage: str, *, session: Session
@@ -185,29 +220,6 @@ class ClockStore:
             session=session,
         )
         return result.modified_count == 1
-
-    async def meet(
-        self,
-        complaint_id: str,
-        stage: str,
-        *,
-        remaining: int | None,
-        at: datetime,
-        session: Session,
-    ) -> None:
-        """A running clock is met at ``at``, keeping the working days it had left (None: late)."""
-        await self._clocks.update_one(
-            {"_id": f"{complaint_id}:{stage}", "state": "running"},
-            {
-                "$set": {
-                    "state": "met",
-                    "ended_at": at,
-                    "armed": False,
-                    "remaining_working_days": remaining,
-                }
-            },
-            session=session,
-        )
 
     async def met_clock(
         self, complaint_id: str, stage: str, *, session: Session

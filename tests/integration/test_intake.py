@@ -15,7 +15,7 @@ from pymongo import AsyncMongoClient
 from devstack.infra import ServerProcess
 from kernel.outbox import OUTBOX_COLLECTION
 from schemas.complaint import Role
-from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaStage
+from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaEscalated, SlaStage
 from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, dead_letter_topic
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
@@ -271,23 +271,36 @@ async def test_routing_and_sla_outcomes_show_in_the_status_once_each(
     tracking_id = (await client.post("/v1/complaints", json=VALID)).json()["tracking_id"]
     routed = as_event(factories.routed(tracking_id))
     deadline = as_event(factories.deadline_set(tracking_id))
-    # The routed event arrives twice (a redelivery): it must be applied once.
-    await publish(bootstrap, COMPLAINT_EVENTS.name, [routed, routed, deadline])
+    escalated = as_event(
+        SlaEscalated(
+            complaint_id=tracking_id,
+            stage=SlaStage.COMPLETION,
+            agency_id="dinkes-kota-ambon",
+            due_at=datetime(2026, 12, 1, 14, 59, 59, tzinfo=UTC),
+            escalated_at=datetime(2026, 12, 3, 1, 0, tzinfo=UTC),
+            level=2,
+            escalate_to="national_admin",
+        )
+    )
+    # Each event arrives twice (a redelivery, a double publish): each is applied once.
+    twice = [routed, routed, deadline, escalated, deadline, escalated]
+    await publish(bootstrap, COMPLAINT_EVENTS.name, twice)
 
     async def reflected() -> dict[str, Any] | None:
         body: dict[str, Any] = (await client.get(f"/v1/complaints/{tracking_id}")).json()
-        return body if body["deadline"] else None
+        return body if body["deadline"] and body["status"] == "escalated" else None
 
     status = await eventually(reflected, timeout=30)
-    assert status["status"] == "forwarded_to_agency"
     assert status["agency"] == {"id": "dinkes-kota-ambon", "name": "Dinas Kesehatan Kota Ambon"}
     assert status["deadline"]["due_at"] == "2026-12-01T14:59:59Z"
-    # The deadline came after both copies of the routed event on the same partition.
+    # The last copy came after the first escalation on the same partition: all were taken in.
+    await asyncio.sleep(0)
     stored = await mongo[settings.database_name][COMPLAINTS].find_one({"_id": tracking_id})
     assert stored is not None
     assert [entry["to_status"] for entry in stored["history"]] == [
         "submitted",
         "forwarded_to_agency",
+        "escalated",
     ]
 
 

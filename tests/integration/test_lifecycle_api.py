@@ -19,7 +19,7 @@ from schemas.events import (
     SlaWindowExpired,
     StandardChecked,
 )
-from schemas.topics import COMPLAINT_EVENTS, PUBLIC_COMPLAINTS
+from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, PUBLIC_COMPLAINTS, dead_letter_topic
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
 from services.intake.store import COMPLAINTS
@@ -663,6 +663,41 @@ async def test_routing_decision_after_a_bounce_reroutes_it(
         "reroute",
         "system",
     )
+
+
+async def test_a_routing_decision_published_again_after_a_bounce_changes_nothing(
+    client: httpx.AsyncClient, people: People, bootstrap: str
+) -> None:
+    """The relay may publish a decision twice (it died before noting it sent): the copy that
+    comes after the agency bounced the complaint is the same decision, taken in already, not a
+    re-route to the agency that just refused it, nor a failure for an operator to look at."""
+    cid = await submit(client, people)
+    first = as_event(factories.routed(cid, agency_id=PADANG, agency_name="Pemkot Padang"))
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [first])
+
+    async def status_is(wanted: str) -> dict[str, Any] | None:
+        body = await detail(client, cid, people.admin)
+        return body if body["status"] == wanted else None
+
+    await eventually(lambda: status_is("forwarded_to_agency"), timeout=30)
+    await ok(client, cid, people.other_agency, action="bounce", reason="Bukan wewenang")
+    second = as_event(factories.routed(cid, agency_id=AMBON, agency_name="Pemkot Ambon"))
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [first, second])
+
+    body = await eventually(lambda: status_is("forwarded_to_agency"), timeout=30)
+    assert body["agency"] == {"id": AMBON, "name": "Pemkot Ambon"}
+    assert [entry["action"] for entry in body["history"]] == [
+        "submit",
+        "forward",
+        "bounce",
+        "reroute",
+    ]
+    # The copy came before the second decision on the complaint's partition: had it been
+    # dead-lettered, it would be on the topic by now.
+    dead = await read_topic(
+        bootstrap, dead_letter_topic(INTAKE_GROUP).name, until=lambda _: False, timeout=3
+    )
+    assert first.id not in {r.headers.get("ce_id") for r in dead}
 
 
 async def detail(client: httpx.AsyncClient, cid: str, who: dict[str, str]) -> dict[str, Any]:
