@@ -112,3 +112,25 @@ class RecentReports:
         kept = sorted(entry.reports.values(), key=lambda d: d["submitted_at"], reverse=True)
         entry.reports = {d["_id"]: d for d in kept[: self._limit]}
         return [d for d in kept[: self._limit] if since <= d["submitted_at"] <= moment]
+
+
+class JustFiled:
+    """What duplicate detection needs of the reports this process stored lately, until its
+    consumer takes their "submitted" event: reading each back from the database was one query
+    per report. Bounded; a report not found here (another replica filed it, the process
+    restarted, the event came again) is read from the store as before."""
+
+    def __init__(self, *, limit: int = 4096) -> None:
+        self._limit = limit
+        self._reports: OrderedDict[str, Document] = OrderedDict()
+
+    def add(self, record: Document) -> None:
+        """Remember a report just stored (only the fields compared, no contact details)."""
+        fields = {name: record[name] for name in REPORT_FIELDS if name in record}
+        self._reports[record["_id"]] = {"_id": record["_id"], **fields}
+        while len(self._reports) > self._limit:
+            self._reports.popitem(last=False)
+
+    def take(self, complaint_id: str) -> Document | None:
+        """The report as it was stored, once; None when this process does not have it."""
+        return self._reports.pop(complaint_id, None)

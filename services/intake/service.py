@@ -47,7 +47,7 @@ from services.intake.domain import (
 from services.intake.duplicates import WINDOW as DUPLICATE_WINDOW
 from services.intake.duplicates import likely_duplicates, regency_of
 from services.intake.lifecycle import OPEN_STATUSES, Command, IllegalTransition, apply
-from services.intake.recent import RecentReports
+from services.intake.recent import JustFiled, RecentReports
 from services.intake.store import ComplaintStore
 from services.intake.views import is_own, is_public, public_snapshot
 
@@ -122,6 +122,7 @@ class IntakeService:
         self._submissions = submissions
         self._reply_window = reply_window
         self._recent = RecentReports(store, window=DUPLICATE_WINDOW)
+        self._just_filed = JustFiled()
 
     async def submit(
         self,
@@ -182,6 +183,7 @@ class IntakeService:
                     if earlier is not None:
                         return earlier, False
                 continue  # tracking-ID collision: draw another
+            self._just_filed.add(record)
             COMPLAINTS_RECEIVED.labels(
                 create.channel.value, create.report_type.value, create.region_code[:2]
             ).inc()
@@ -204,7 +206,9 @@ class IntakeService:
         opens the complaint. Recomputing gives the same answer, so a redelivery needs no mark.
         """
         submitted = event.data
-        record = await self._store.get(submitted.complaint_id)
+        record = self._just_filed.take(submitted.complaint_id) or await self._store.get(
+            submitted.complaint_id
+        )
         if record is None:
             return  # filed through another intake deployment: not ours to annotate
         nearby = await self._recent.before(

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.intake.recent import RecentReports
+from services.intake.recent import JustFiled, RecentReports
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 WINDOW = timedelta(days=30)
@@ -113,3 +113,26 @@ async def test_in_a_burst_what_was_filed_since_is_read_at_most_once_a_catch_up_p
     assert "OTHER" in await before(cache, T0 + timedelta(seconds=3))
     assert len(source.reads) == 2
     assert source.reads[1][0] == T0 + timedelta(seconds=1)  # since the last read, not the burst
+
+
+def report(tracking_id: str) -> dict[str, Any]:
+    return {
+        "_id": tracking_id,
+        "title": f"Jalan rusak {tracking_id}",
+        "body": "Lubang besar",
+        "category": "infrastruktur.jalan",
+        "region_code": "81.71",
+        "location": None,
+        "submitted_at": T0,
+    }
+
+
+def test_a_report_just_filed_is_handed_over_once_without_its_reporter() -> None:
+    memo = JustFiled(limit=2)
+    for n in range(3):
+        memo.add({**report(f"LPR-{n}"), "reporter": {"name": "Siti"}})
+    assert memo.take("LPR-0") is None  # the oldest made room for the newest
+    taken = memo.take("LPR-2")
+    assert taken is not None and taken["_id"] == "LPR-2" and "reporter" not in taken
+    assert taken["title"] == report("LPR-2")["title"]
+    assert memo.take("LPR-2") is None  # a second copy of the event reads the store
