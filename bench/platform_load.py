@@ -48,7 +48,7 @@ from devstack import infra
 from devstack.mailsink import MailSink
 from devstack.platform import Platform, start_platform
 from schemas.events import ComplaintRouted, ComplaintSubmitted, NotificationSent, SlaDeadlineSet
-from schemas.topics import COMPLAINT_EVENTS
+from schemas.topics import COMPLAINT_EVENTS, NOTIFICATION_EVENTS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
@@ -322,11 +322,12 @@ async def collect_events(
     since: float = 0.0,
     expected: int = 0,
 ) -> None:
-    """Read the complaint topic until every wanted complaint has its notification (or the time
-    is up). Without ``wanted``: every complaint submitted after ``since``, until ``expected``
-    of them are notified."""
+    """Read the complaint and notification topics until every wanted complaint has its
+    notification (or the time is up). Without ``wanted``: every complaint submitted after
+    ``since``, until ``expected`` of them are notified."""
     consumer = AIOKafkaConsumer(
         COMPLAINT_EVENTS.name,
+        NOTIFICATION_EVENTS.name,
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

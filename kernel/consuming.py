@@ -98,16 +98,20 @@ class DeadLetters:
         MESSAGES_CONSUMED.labels(self._service, record.topic, event_type, "dead_lettered").inc()
 
 
-class _DropLagOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """A partition that moved to another member is no longer this one's lag to report."""
+class _OnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """A partition that moved to another member is no longer this one's lag to report, nor
+    are the group's memories of it to be trusted (``EventGroup.forget_on_revoke``)."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, forget: Sequence[Callable[[], None]]) -> None:
         self._service = service
+        self._forget = forget
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         for tp in revoked:
             with contextlib.suppress(KeyError):
                 CONSUMER_LAG.remove(self._service, tp.topic, str(tp.partition))
+        for forget in self._forget:
+            forget()
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         return None
@@ -147,7 +151,7 @@ class GroupConsumer:
             max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
             ack_policy=AckPolicy.MANUAL,
             decoder=self._decode,
-            listener=_DropLagOnRevoke(self._service),
+            listener=_OnRevoke(self._service, group.on_revoked),
             title=self.title,
             description=group.description,
         )

@@ -50,6 +50,12 @@ class EventGroup:
         self._handlers: dict[str, EventHandler] = {}
         self._payloads: dict[str, type[EventPayload]] = {}
         self._runs: dict[str, RunHandler] = {}
+        self.on_revoked: list[Callable[[], None]] = []
+
+    def forget_on_revoke(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever this instance loses partitions: what it kept in memory of
+        the aggregates on them may be changed by their next owner meanwhile."""
+        self.on_revoked.append(callback)
 
     def on(self, payload: type[P], handler: Callable[[Event[P]], Awaitable[None]]) -> None:
         """``handler`` takes every event of this type, already decoded as ``Event[payload]``."""

@@ -23,6 +23,7 @@ from schemas.regions import REGION_CODE_PATTERN
 from schemas.topics import (
     AGENCY_DIRECTORY,
     COMPLAINT_EVENTS,
+    NOTIFICATION_EVENTS,
     PUBLIC_COMPLAINTS,
     STANDARD_EVENTS,
     UNDELIVERABLE_NOTIFICATIONS,
@@ -284,10 +285,11 @@ class RecipientRole(StrEnum):
 
 class NotificationSent(ComplaintEvent):
     """A message was handed over to its channel (the mail server, SMS gateway, webhook
-    receiver or inbox accepted it)."""
+    receiver or inbox accepted it). Version 2: on ``lapor.notification-events.v1``; the body is
+    version 1's."""
 
     NAME = "notification.sent"
-    VERSION = 1
+    VERSION = 2
 
     notification_id: str
     recipient_role: RecipientRole
@@ -307,10 +309,11 @@ class NotificationSent(ComplaintEvent):
 
 class NotificationFailed(ComplaintEvent):
     """A message could not be delivered after its last attempt (or was refused for good); it
-    is in the delivery dead-letter topic for an operator."""
+    is in the delivery dead-letter topic for an operator. Version 2: on
+    ``lapor.notification-events.v1``; the body is version 1's."""
 
     NAME = "notification.failed"
-    VERSION = 1
+    VERSION = 2
 
     notification_id: str
     recipient_role: RecipientRole
@@ -321,6 +324,30 @@ class NotificationFailed(ComplaintEvent):
     attempts: int = Field(ge=0)
     error: str = Field(max_length=500, description="The last error, without personal data.")
     failed_at: AwareDatetime
+
+
+class NotificationSentV1(NotificationSent):
+    """Deprecated: ``notification.sent`` as it was published on ``lapor.complaint-events.v1``
+    until version 2 moved it to ``lapor.notification-events.v1``. Published again, next to
+    version 2, only while ``NOTIFY_PUBLISH_V1_FACTS`` is on, for subscribers still moving."""
+
+    VERSION = 1
+
+
+class NotificationFailedV1(NotificationFailed):
+    """Deprecated: ``notification.failed`` as it was published on ``lapor.complaint-events.v1``;
+    published next to version 2 only while ``NOTIFY_PUBLISH_V1_FACTS`` is on."""
+
+    VERSION = 1
+
+
+def as_v1(
+    payload: NotificationSent | NotificationFailed,
+) -> NotificationSentV1 | NotificationFailedV1:
+    """The deprecated version 1 of a notification fact (same body, the old topic)."""
+    if isinstance(payload, NotificationFailed):
+        return NotificationFailedV1(**payload.model_dump())
+    return NotificationSentV1(**payload.model_dump())
 
 
 class NotificationUndeliverable(EventPayload):
@@ -479,9 +506,13 @@ COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
         SlaEscalated,
         SlaWindowExpired,
         ComplaintSupported,
-        NotificationSent,
-        NotificationFailed,
+        NotificationSentV1,
+        NotificationFailedV1,
     )
+}
+NOTIFICATION_EVENT_TYPES: dict[str, type[EventPayload]] = {
+    NotificationSent.event_type(): NotificationSent,
+    NotificationFailed.event_type(): NotificationFailed,
 }
 PUBLIC_EVENT_TYPES: dict[str, type[EventPayload]] = {
     PublicComplaintSnapshot.event_type(): PublicComplaintSnapshot
@@ -505,6 +536,10 @@ def topic_of(kind: type[EventPayload]) -> TopicSpec:
     """The one topic events of this kind go to."""
     if issubclass(kind, PublicComplaintSnapshot):
         return PUBLIC_COMPLAINTS
+    if issubclass(kind, NotificationSentV1 | NotificationFailedV1):
+        return COMPLAINT_EVENTS
+    if issubclass(kind, NotificationSent | NotificationFailed):
+        return NOTIFICATION_EVENTS
     if issubclass(kind, ComplaintEvent):
         return COMPLAINT_EVENTS
     if issubclass(kind, StandardPublished | StandardSuperseded):

@@ -28,8 +28,19 @@ COMPLAINT_EVENTS = TopicSpec(
     name="lapor.complaint-events.v1",
     partitions=12,
     description=(
-        "Every fact about a complaint (submitted, routed, deadline set, notification sent, ...), "
+        "Every fact about a complaint's course (submitted, routed, deadline set, status "
+        "changed, ...), "
         "keyed by complaint ID. Internal: carries reporter contact details."
+    ),
+)
+
+NOTIFICATION_EVENTS = TopicSpec(
+    name="lapor.notification-events.v1",
+    partitions=12,
+    description=(
+        "What notify did about each complaint (a notification sent, one that failed for good), "
+        "keyed by complaint ID. Facts only notify produces, on a topic of their own so that the "
+        "services that follow complaints do not fetch them; no addresses, no texts."
     ),
 )
 
@@ -75,6 +86,7 @@ def dead_letter_topic(consumer_group: str) -> TopicSpec:
 
 PRODUCT_TOPICS: tuple[TopicSpec, ...] = (
     COMPLAINT_EVENTS,
+    NOTIFICATION_EVENTS,
     STANDARD_EVENTS,
     PUBLIC_COMPLAINTS,
     AGENCY_DIRECTORY,

@@ -101,6 +101,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         rate_per_hour=settings.notify_rate_per_hour,
         claim_batch=settings.notify_claim_batch,
         publish=runtime.publishers.publish_now,
+        v1_facts=settings.notify_publish_v1_facts,
     )
     service = NotifyService(
         store=store,
@@ -109,6 +110,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         digest_window=timedelta(seconds=settings.notify_digest_window_seconds),
         lease=timedelta(seconds=settings.notify_lease_seconds),
         on_recorded=dispatcher.hand,
+        v1_facts=settings.notify_publish_v1_facts,
     )
     consumer = runtime.include(handlers.router(runtime, service))
 

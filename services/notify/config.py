@@ -92,6 +92,12 @@ class NotifySettings(ServiceSettings):
         "messages; a change made through another replica reaches messages within this time "
         "(0: read for every event).",
     )
+    notify_publish_v1_facts: bool = Field(
+        default=False,
+        description="Also publish notification.sent and notification.failed as version 1 on "
+        "lapor.complaint-events.v1 (deprecated), next to version 2 on "
+        "lapor.notification-events.v1, while subscribers move.",
+    )
     notify_rate_per_hour: int = Field(
         default=30,
         ge=1,

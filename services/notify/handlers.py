@@ -11,7 +11,9 @@ from schemas.events import (
     ComplaintSubmitted,
     ComplaintSupported,
     NotificationFailed,
+    NotificationFailedV1,
     NotificationSent,
+    NotificationSentV1,
     NotificationUndeliverable,
     SlaBreached,
     SlaDeadlineSet,
@@ -21,7 +23,14 @@ from schemas.events import (
 from schemas.topics import COMPLAINT_EVENTS, NOTIFY_GROUP
 from services.notify.service import NotifyService
 
-PUBLISHES = (NotificationSent, NotificationFailed, NotificationUndeliverable)
+# Version 1 of the notification facts only while NOTIFY_PUBLISH_V1_FACTS is on (deprecated).
+PUBLISHES = (
+    NotificationSent,
+    NotificationFailed,
+    NotificationUndeliverable,
+    NotificationSentV1,
+    NotificationFailedV1,
+)
 # The lifecycle facts someone is told about; each keeps the complaint's file current and plans
 # its messages (``services.notify.domain`` says which, to whom, on which channel).
 HANDLED = (
@@ -47,6 +56,7 @@ def subscriptions(service: NotifyService) -> EventGroup:
     )
     for kind in HANDLED:
         group.on(kind, service.on_event)
+    group.forget_on_revoke(service.forget_files)
     return group
 
 

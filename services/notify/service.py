@@ -31,6 +31,7 @@ from schemas.events import (
     NotificationSent,
     NotificationUndeliverable,
     RecipientRole,
+    as_v1,
 )
 from services.notify.channels import Channel, DeliveryFailure, Outgoing, PermanentFailure
 from services.notify.domain import (
@@ -42,6 +43,7 @@ from services.notify.domain import (
     holder_fields,
     plan,
 )
+from services.notify.file_cache import FileCache
 from services.notify.policy import KINDS, backoff, first_send_at
 from services.notify.rendering import TemplateRenderer
 from services.notify.store import FAILED, PENDING, RETRYING, SENT, NotifyStore, rate_subject
@@ -49,6 +51,7 @@ from services.notify.store import FAILED, PENDING, RETRYING, SENT, NotifyStore, 
 SOURCE = "/lapor/notify"
 # Names the notification.sent of each message (``sent_event_id``).
 SENT_EVENTS = uuid.UUID("6f1d7c52-3a0e-4c4f-9b1e-5d2a8e7c4b10")
+V1_COPIES = uuid.UUID("0c5e2b7a-94d1-4f3e-8a61-2b7d9e4c1f08")
 # How long delivered messages' queue entries wait to be deleted together.
 FORGET_SECONDS = 1.0
 log = get_logger(__name__)
@@ -66,10 +69,13 @@ class NotifyService:
         digest_window: timedelta,
         lease: timedelta = timedelta(seconds=60),
         on_recorded: Callable[[Sequence[dict[str, Any]]], None] | None = None,
+        v1_facts: bool = False,
     ) -> None:
         self._store = store
         self._uow = uow
         self._on_recorded = on_recorded
+        self._v1_facts = v1_facts
+        self._files = FileCache()
         self._renderer = renderer
         self._digest_window = digest_window
         self._lease = lease
@@ -118,7 +124,7 @@ class NotifyService:
                 for doc in docs
                 if doc["channel"] == "inbox"
             ]
-            return None, events
+            return None, with_v1_copies(events, self._v1_facts)
 
         if not await self._uow.run_unless_stored(effect):
             return
@@ -138,15 +144,19 @@ class NotifyService:
         payload = event.data
         store = self._store
         file: ComplaintFile | None
+        if isinstance(payload, ComplaintSubmitted | ComplaintStatusChanged | ComplaintRouted):
+            self._files.forget(payload.complaint_id)
         if isinstance(payload, ComplaintSubmitted):
             file = file_from(payload)  # as stored: no need to read it back
-            await store.save_file(file, session=session)
+            if await store.save_file(file, session=session):
+                self._keep_once_committed(file)
             return file
         if isinstance(payload, ComplaintStatusChanged):
             # Who holds the complaint now, and the file as it is then, in one round trip.
             file = await store.update_file(
                 payload.complaint_id, holder_fields(payload), event_id=event.id, session=session
             )
+            self._keep_once_committed(file)
         elif isinstance(payload, ComplaintRouted):
             await store.update_file(
                 payload.complaint_id,
@@ -157,15 +167,27 @@ class NotifyService:
             )
             return None
         elif isinstance(payload, ComplaintSupported):
+            self._files.forget(payload.complaint_id)
             await store.add_supporter(
                 payload.complaint_id, payload.supporter_account, session=session
             )
             return None
         else:
-            file = await store.file(event.subject, session=session)
+            file = self._files.get(event.subject)
+            if file is None:
+                file = await store.file(event.subject, session=session)
+                self._keep_once_committed(file)
         if file is None:
             log.info("notification_for_unknown_complaint", event_type=event.type)
         return file
+
+    def _keep_once_committed(self, file: ComplaintFile | None) -> None:
+        if file is not None:
+            self._uow.after_commit(lambda: self._files.keep(file))
+
+    def forget_files(self) -> None:
+        """Forget every file kept in memory (this instance lost partitions)."""
+        self._files.clear()
 
     async def _audience(self, file: Any, *, session: Session | None) -> Audience:
         agency = file.agency_id
@@ -234,7 +256,9 @@ class Dispatcher:
         claim_batch: int = 1,
         publish: Callable[[Sequence[Event]], Awaitable[None]] | None = None,
         forget_seconds: float = FORGET_SECONDS,
+        v1_facts: bool = False,
     ) -> None:
+        self._v1_facts = v1_facts
         self._store = store
         self._publish = publish
         self._forget_seconds = forget_seconds
@@ -532,6 +556,7 @@ class Dispatcher:
             )
             for m in batch
         ]
+        events = with_v1_copies(events, self._v1_facts)
         try:
             if self._publish is None:
                 raise LookupError("no publisher: the outbox relays them")
@@ -646,9 +671,29 @@ class Dispatcher:
                     new_event(failed, source=SOURCE, correlation_id=correlation, now=now),
                     new_event(dead, source=SOURCE, correlation_id=correlation, now=now),
                 ]
-            return None, events
+            return None, with_v1_copies(events, self._v1_facts)
 
         await self._uow.run(give_up)
+
+
+def with_v1_copies(events: Sequence[Event], on: bool) -> list[Event]:
+    """``events``, and when ``on`` the deprecated version 1 of each notification fact among
+    them, on the topic version 1 used; its ID is derived from version 2's, so a copy published
+    twice is the same event twice."""
+    if not on:
+        return list(events)
+    copies = [
+        new_event(
+            as_v1(event.data),
+            source=event.source,
+            correlation_id=event.correlation_id,
+            now=event.time,
+            event_id=uuid.uuid5(V1_COPIES, event.id).hex,
+        )
+        for event in events
+        if isinstance(event.data, NotificationSent | NotificationFailed)
+    ]
+    return [*events, *copies]
 
 
 def sent_event_id(message_id: str) -> str:

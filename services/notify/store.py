@@ -78,17 +78,18 @@ class NotifyStore:
 
     # complaint files
 
-    async def save_file(self, file: ComplaintFile, *, session: Session | None) -> None:
+    async def save_file(self, file: ComplaintFile, *, session: Session | None) -> bool:
         """Remember how to reach the people of a complaint (once: a repeated submission leaves
-        the file as later events made it)."""
+        the file as later events made it); False when it was there already."""
         doc = asdict(file)
         reporter = file.reporter.model_dump(mode="json")
         doc["reporter"] = self._sealer.seal(reporter) if self._sealer else reporter
         doc["supporters"] = list(file.supporters)
         doc["_id"] = doc.pop("complaint_id")
-        await self._files.update_one(
+        result = await self._files.update_one(
             {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session
         )
+        return result.upserted_id is not None
 
     async def update_file(
         self,

@@ -5,7 +5,7 @@ from faststream.kafka import KafkaRouter
 from kernel.runtime import Runtime
 from kernel.subscriptions import EventGroup
 from schemas.events import (
-    ComplaintRouted,
+    AgencyPublished,
     ComplaintStatusChanged,
     ComplaintSubmitted,
     SlaBreached,
@@ -16,7 +16,7 @@ from schemas.events import (
     StandardChecked,
     StandardPublished,
 )
-from schemas.topics import COMPLAINT_EVENTS, SLA_GROUP, STANDARD_EVENTS
+from schemas.topics import AGENCY_DIRECTORY, COMPLAINT_EVENTS, SLA_GROUP, STANDARD_EVENTS
 from services.sla.service import SlaService
 
 PUBLISHES = (
@@ -30,17 +30,17 @@ PUBLISHES = (
 
 
 def subscriptions(service: SlaService) -> EventGroup:
-    """The lifecycle that starts, pauses, meets and stops each clock, and the promises of each
-    published standard."""
+    """The lifecycle that starts, pauses, meets and stops each clock, the promises of each
+    published standard, and each agency's time zone."""
     group = EventGroup(
         SLA_GROUP,
-        topics=[COMPLAINT_EVENTS, STANDARD_EVENTS],
+        topics=[COMPLAINT_EVENTS, STANDARD_EVENTS, AGENCY_DIRECTORY],
         description="SLA runs each complaint's clocks (verification, first follow-up, "
         "completion, reply window) in working days of the agency's zone, and checks the "
         "experience against the published standard.",
     )
     group.on(ComplaintSubmitted, service.on_submitted)
-    group.on(ComplaintRouted, service.on_routed)
+    group.on(AgencyPublished, service.on_agency_published)
     group.on(ComplaintStatusChanged, service.on_status_changed)
     group.on(StandardPublished, service.on_standard_published)
     return group

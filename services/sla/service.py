@@ -1,5 +1,7 @@
 """SLA use cases: clocks follow the lifecycle; the sweep fires the ones whose moment came."""
 
+import math
+import time
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -12,7 +14,7 @@ from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import LifecycleAction as A
 from schemas.envelope import Event, EventPayload, new_event
 from schemas.events import (
-    ComplaintRouted,
+    AgencyPublished,
     ComplaintStatusChanged,
     ComplaintSubmitted,
     SlaBreached,
@@ -41,6 +43,8 @@ from services.sla.store import ClockChange, ClockStore, NewClock
 from services.sla.timers import ClockState, Firing, Outcome, Phase, fire, warning_time
 
 SOURCE = "/lapor/sla"
+# How old the memory of agencies' zones may grow before it is read again.
+ZONES_REFRESH_SECONDS = 60.0
 FALLBACK_ZONE = "Asia/Jakarta"
 
 log = get_logger(__name__)
@@ -63,6 +67,8 @@ class SlaService:
         self._settings = settings
         self._limits = settings.limits()
         self._policy = settings.policy()
+        self._zones: dict[str, str] = {}
+        self._zones_read_at = -math.inf
 
     def use_calendars(self, calendars: CalendarBook) -> None:
         """Deadlines computed from now on use these calendars (admins declared days)."""
@@ -137,20 +143,28 @@ class SlaService:
             STANDARD_VIOLATIONS.labels(kind).inc()
         return [new_event(checked, source=SOURCE, correlation_id=cause.correlation_id)]
 
-    async def on_routed(self, event: Event[ComplaintRouted]) -> None:
-        """Remember the agency's time zone that routing resolved."""
-        routed = event.data
+    async def on_agency_published(self, event: Event[AgencyPublished]) -> None:
+        """Keep each agency's time zone as routing's directory describes it: where a clock of a
+        complaint forwarded to it counts its working days."""
+        agency = event.data
+        await self._store.keep_agency(
+            agency.agency_id,
+            time_zone=agency.time_zone,
+            directory_version=agency.directory_version,
+        )
+        self._zones[agency.agency_id] = agency.time_zone
 
-        async def write(session: Session | None) -> None:
-            await self._store.remember_agency_zone(
-                routed.complaint_id,
-                routed.agency_id,
-                routed.time_zone,
-                caused_by=event.id,
-                session=session,
-            )
-
-        await self._uow.write_unless_stored(write)
+    async def _agency_zone(self, agency_id: str | None) -> str | None:
+        """The directory's zone of an agency, from memory; read again from the store when one
+        is missing or the memory is older than ``ZONES_REFRESH_SECONDS`` (another replica may
+        have taken an agency's change)."""
+        if agency_id is None:
+            return None
+        stale = time.monotonic() - self._zones_read_at > ZONES_REFRESH_SECONDS
+        if stale or (agency_id not in self._zones and time.monotonic() - self._zones_read_at > 1):
+            self._zones = await self._store.agency_zones()
+            self._zones_read_at = time.monotonic()
+        return self._zones.get(agency_id)
 
     async def on_status_changed(self, event: Event[ComplaintStatusChanged]) -> None:
         """Clocks start, pause, resume, are met and stop with the lifecycle."""
@@ -228,7 +242,7 @@ class SlaService:
                 cid,
                 SlaStage.REPLY_WINDOW,
                 self._limits.auto_close,
-                zone=_zone(known, changed.agency_id),
+                zone=_zone(known, changed.agency_id, await self._agency_zone(changed.agency_id)),
                 agency_id=changed.agency_id,
                 holder="complainant",
                 at=at,
@@ -248,7 +262,7 @@ class SlaService:
                 cid,
                 stage,
                 days,
-                zone=_zone(known, changed.agency_id),
+                zone=_zone(known, changed.agency_id, await self._agency_zone(changed.agency_id)),
                 agency_id=changed.agency_id,
                 holder="unit" if changed.unit_id else "agency",
                 at=at,
@@ -502,9 +516,13 @@ def _payload(clock: dict[str, Any], outcome: Outcome, now: datetime) -> EventPay
     return SlaWindowExpired(complaint_id=cid, stage=stage, expired_at=now)
 
 
-def _zone(known: dict[str, Any], agency_id: str | None) -> str:
-    """The agency's time zone routing resolved, else the complaint's province's."""
+def _zone(known: dict[str, Any], agency_id: str | None, directory_zone: str | None) -> str:
+    """The agency's time zone in routing's directory, else the complaint's province's.
+
+    (Records from before the directory was followed kept the zone of each ``complaint.routed``
+    under ``agency_zones``: still honoured.)"""
     zone = (known.get("agency_zones") or {}).get(agency_id) if agency_id else None
+    zone = zone or directory_zone
     if zone is None and known.get("region_code"):
         # An agency routing did not resolve (forwarded by hand): the complaint's province.
         zone = time_zone_of(known["region_code"])

@@ -17,6 +17,7 @@ CLOCKS = "clocks"
 CALENDAR_DAYS = "calendar_days"
 STANDARDS = "standards"
 COMPLAINTS = "complaints"
+AGENCIES = "agencies"
 # The events a complaint's record remembers having taken in: far more than one complaint sees
 # between two copies of an event published twice.
 
@@ -71,6 +72,7 @@ class ClockStore:
         self._complaints = db[COMPLAINTS]
         self._days = db[CALENDAR_DAYS]
         self._standards = db[STANDARDS]
+        self._agencies = db[AGENCIES]
 
     async def create_indexes(self) -> None:
         """Index the query that finds clocks falling due."""
@@ -110,19 +112,19 @@ class ClockStore:
             session=session,
         )
 
-    async def remember_agency_zone(
-        self,
-        complaint_id: str,
-        agency_id: str,
-        time_zone: str,
-        *,
-        caused_by: str,
-        session: Session | None,
-    ) -> None:
-        """The time zone routing gave for an agency of this complaint."""
-        await self._take_in(
-            complaint_id, caused_by, {f"agency_zones.{agency_id}": time_zone}, session=session
+    async def keep_agency(self, agency_id: str, *, time_zone: str, directory_version: int) -> None:
+        """Keep the zone of an agency as the newest directory describes it."""
+        await keep_newer(
+            self._agencies,
+            agency_id,
+            {"time_zone": time_zone, "directory_version": directory_version},
+            order="directory_version",
         )
+
+    async def agency_zones(self) -> dict[str, str]:
+        """The time zone of every agency the directory described."""
+        cursor = self._agencies.find({}, {"time_zone": 1})
+        return {doc["_id"]: doc["time_zone"] async for doc in cursor}
 
     async def take_in(
         self, complaint_id: str, caused_by: str, *, session: Session | None

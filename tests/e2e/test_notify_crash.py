@@ -23,7 +23,7 @@ from devstack.mailsink import MailSink
 from devstack.platform import start_service, wait_ready
 from schemas.complaint import ReporterContact
 from schemas.events import NotificationSent
-from schemas.topics import COMPLAINT_EVENTS
+from schemas.topics import COMPLAINT_EVENTS, NOTIFICATION_EVENTS
 from services.intake.domain import new_tracking_id
 from services.notify.channels import email_message_id
 from services.notify.store import MESSAGES
@@ -131,7 +131,7 @@ async def test_kill_9_mid_batch_loses_and_doubles_nothing(
     assert await log.count_documents({}) == COMPLAINTS  # one record per event and recipient
     seen = await read_topic(
         bootstrap,
-        COMPLAINT_EVENTS.name,
+        NOTIFICATION_EVENTS.name,
         until=lambda rs: {e.subject for e in events} <= subjects(rs, NotificationSent),
         timeout=30,
     )

@@ -21,7 +21,7 @@ from schemas.events import (
     SlaBreached,
     SlaStage,
 )
-from schemas.topics import COMPLAINT_EVENTS, UNDELIVERABLE_NOTIFICATIONS
+from schemas.topics import COMPLAINT_EVENTS, NOTIFICATION_EVENTS, UNDELIVERABLE_NOTIFICATIONS
 from services.intake.domain import new_tracking_id
 from services.notify.app import create_app
 from services.notify.channels import email_message_id
@@ -163,7 +163,7 @@ async def test_each_message_is_delivered_once_and_anonim_stays_hidden_from_the_a
 
     seen = await read_topic(
         bootstrap,
-        COMPLAINT_EVENTS.name,
+        NOTIFICATION_EVENTS.name,
         until=lambda rs: len(payloads(rs, cid, NotificationSent)) >= 5,
     )
     sent = payloads(seen, cid, NotificationSent)
@@ -238,7 +238,7 @@ async def test_a_failing_sms_gateway_is_retried_with_backoff_then_dead_lettered(
 
     seen = await read_topic(
         bootstrap,
-        COMPLAINT_EVENTS.name,
+        NOTIFICATION_EVENTS.name,
         until=lambda rs: bool(payloads(rs, cid, NotificationFailed)),
     )
     # The outbox publishes at least once (consumers drop repeats by ce_id): one failure, maybe

@@ -25,6 +25,7 @@ from tests import factories
 from tests.conftest import service_env
 from tests.support import (
     Seen,
+    announce_agencies,
     as_event,
     bearer,
     eventually,
@@ -60,12 +61,18 @@ def deadlines(cid: str, records: list[Seen]) -> dict[str, SlaDeadlineSet]:
     return found
 
 
+@pytest.fixture
+async def directory(
+    client: httpx.AsyncClient, bootstrap: str, mongo_url: str, db_suffix: str
+) -> None:
+    """Routing's directory has been announced (the Ambon city health office is in WIT)."""
+    await announce_agencies(bootstrap, mongo_url, f"it_sla_{db_suffix}")
+
+
 async def forwarded(
-    bootstrap: str, cid: str, *, routed_zone: str | None, **changes: Any
+    bootstrap: str, cid: str, *, region_code: str = "81.71", **changes: Any
 ) -> dict[str, SlaDeadlineSet]:
-    events = [as_event(factories.submitted(cid, region_code="81.71"))]
-    if routed_zone is not None:
-        events.append(as_event(factories.routed(cid, time_zone=routed_zone)))
+    events = [as_event(factories.submitted(cid, region_code=region_code))]
     forward = as_event(factories.status_changed(cid, **changes))
     # A redelivery starts nothing twice: once a later complaint on the same partition has its
     # clocks, both copies were handled.
@@ -91,18 +98,21 @@ async def forwarded(
 
 
 async def test_forwarding_starts_first_follow_up_and_completion_in_the_agency_zone(
-    client: httpx.AsyncClient, bootstrap: str
+    client: httpx.AsyncClient, bootstrap: str, directory: None
 ) -> None:
     cid = factories.new_tracking_id()
-    # Tuesday 24 Nov, WIT; 26 Nov is a configured holiday.
-    found = await forwarded(bootstrap, cid, routed_zone="Asia/Jayapura")
+    # Filed in Jakarta (WIB), forwarded on Tuesday 24 Nov to an Ambon office, whose working
+    # days end in WIT as routing's directory says; 26 Nov is a configured holiday.
+    found = await forwarded(bootstrap, cid, region_code="31.71")
     first, completion = found["first_follow_up"], found["completion"]
     assert first.due_at == datetime(2026, 12, 2, *WIT_END_OF_DAY, tzinfo=UTC)
     assert (completion.working_days, completion.due_at) == (
         14,
         datetime(2026, 12, 15, *WIT_END_OF_DAY, tzinfo=UTC),
     )
-    assert {d.time_zone for d in found.values()} == {"Asia/Jayapura"}
+    assert {first.time_zone, completion.time_zone} == {"Asia/Jayapura"}
+    # The national desk's clocks run where the complaint was filed.
+    assert {found["verification"].time_zone, found["ceiling"].time_zone} == {"Asia/Jakarta"}
 
     assert (await client.get(f"/v1/clocks/{cid}")).status_code == 401
     citizen = bearer(Role.CITIZEN, "c")
@@ -139,7 +149,8 @@ async def test_completion_limit_follows_type_and_examination_class(
     found = await forwarded(
         bootstrap,
         cid,
-        routed_zone=None,  # forwarded by hand: the complaint's province decides the zone
+        # An agency the directory does not describe: the complaint's province decides the zone.
+        agency_id="dinas-tanpa-direktori",
         actor_role="national_admin",
         report_type=report_type,
         needs_examination=needs_examination,
@@ -149,10 +160,10 @@ async def test_completion_limit_follows_type_and_examination_class(
 
 
 async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
-    client: httpx.AsyncClient, bootstrap: str
+    client: httpx.AsyncClient, bootstrap: str, directory: None
 ) -> None:
     cid = factories.new_tracking_id()
-    await forwarded(bootstrap, cid, routed_zone="Asia/Jayapura")
+    await forwarded(bootstrap, cid)
     to_unit = factories.status_changed(
         cid,
         action=LifecycleAction.FORWARD_TO_UNIT,
@@ -217,7 +228,7 @@ async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
 
 
 async def test_days_an_admin_declares_move_the_deadlines_of_that_region(
-    client: httpx.AsyncClient, bootstrap: str
+    client: httpx.AsyncClient, bootstrap: str, directory: None
 ) -> None:
     day = {"date": "2026-11-25", "kind": "holiday", "region_prefix": "81.71", "name": "HUT Kota"}
     assert (
@@ -230,7 +241,7 @@ async def test_days_an_admin_declares_move_the_deadlines_of_that_region(
     assert (await client.put("/v1/calendar/days", json=day, headers=ADMIN)).status_code == 200
     try:
         assert day in (await client.get("/v1/calendar/days")).json()
-        found = await forwarded(bootstrap, factories.new_tracking_id(), routed_zone="Asia/Jayapura")
+        found = await forwarded(bootstrap, factories.new_tracking_id())
         # 25 Nov (Ambon's holiday) and 26 Nov (configured) are off: five working days end 3 Dec.
         assert found["first_follow_up"].due_at == datetime(2026, 12, 3, *WIT_END_OF_DAY, tzinfo=UTC)
     finally:

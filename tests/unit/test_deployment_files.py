@@ -134,6 +134,9 @@ def test_asyncapi_describes_every_event_with_resolvable_payloads() -> None:
         "id.go.lapor.sla.escalated.v1",
         "id.go.lapor.sla.window_expired.v1",
         "id.go.lapor.sla.standard_checked.v1",
+        # Version 2 on the notification topic, version 1 (deprecated) where it was.
+        "id.go.lapor.notification.sent.v2",
+        "id.go.lapor.notification.failed.v2",
         "id.go.lapor.notification.sent.v1",
         "id.go.lapor.notification.failed.v1",
         "id.go.lapor.notification.undeliverable.v1",
