@@ -152,7 +152,6 @@ EXPECTED = {
     },
     "notify": {
         ComplaintSubmitted: "on_event",
-        ComplaintRouted: "on_event",
         SlaDeadlineSet: "on_event",
         ComplaintStatusChanged: "on_event",
     },

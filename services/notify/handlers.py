@@ -6,7 +6,6 @@ from kernel.runtime import Runtime
 from kernel.subscriptions import EventGroup
 from schemas.events import (
     ComplaintMerged,
-    ComplaintRouted,
     ComplaintStatusChanged,
     ComplaintSubmitted,
     ComplaintSupported,
@@ -33,9 +32,9 @@ PUBLISHES = (
 )
 # The lifecycle facts someone is told about; each keeps the complaint's file current and plans
 # its messages (``services.notify.domain`` says which, to whom, on which channel).
+# (Not complaint.routed: it calls for no message, and the forward that follows names the agency.)
 HANDLED = (
     ComplaintSubmitted,
-    ComplaintRouted,
     ComplaintStatusChanged,
     ComplaintMerged,
     ComplaintSupported,

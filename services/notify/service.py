@@ -23,7 +23,6 @@ from kernel.mongo import Session, is_unavailable, stored_precision
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import Event, new_event
 from schemas.events import (
-    ComplaintRouted,
     ComplaintStatusChanged,
     ComplaintSubmitted,
     ComplaintSupported,
@@ -144,7 +143,7 @@ class NotifyService:
         payload = event.data
         store = self._store
         file: ComplaintFile | None
-        if isinstance(payload, ComplaintSubmitted | ComplaintStatusChanged | ComplaintRouted):
+        if isinstance(payload, ComplaintSubmitted | ComplaintStatusChanged):
             self._files.forget(payload.complaint_id)
         if isinstance(payload, ComplaintSubmitted):
             file = file_from(payload)  # as stored: no need to read it back
@@ -157,15 +156,6 @@ class NotifyService:
                 payload.complaint_id, holder_fields(payload), event_id=event.id, session=session
             )
             self._keep_once_committed(file)
-        elif isinstance(payload, ComplaintRouted):
-            await store.update_file(
-                payload.complaint_id,
-                {"agency_name": payload.agency_name},
-                event_id=event.id,
-                session=session,
-                read=False,
-            )
-            return None
         elif isinstance(payload, ComplaintSupported):
             self._files.forget(payload.complaint_id)
             await store.add_supporter(

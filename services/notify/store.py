@@ -98,18 +98,10 @@ class NotifyStore:
         *,
         event_id: str,
         session: Session | None,
-        read: bool = True,
     ) -> ComplaintFile | None:
         """Make the file say what event ``event_id`` says of who holds the complaint, unless the
         file already took it in (an event published twice comes again after newer ones, and
-        must not undo them); the file as it is then (None: no file, or not ``read``)."""
-        if not read:
-            await self._files.update_one(
-                {"_id": complaint_id, **not_yet_taken_in(event_id)},
-                taking_in({"$set": fields}, event_id),
-                session=session,
-            )
-            return None
+        must not undo them); the file as it is then (None: no file)."""
         doc = await self._files.find_one_and_update(
             {"_id": complaint_id, **not_yet_taken_in(event_id)},
             taking_in({"$set": fields}, event_id),
