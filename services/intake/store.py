@@ -1,5 +1,6 @@
 """MongoDB adapter for complaints: the ``complaints`` and ``supports`` collections intake owns."""
 
+import contextlib
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -7,6 +8,7 @@ from typing import Any
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from kernel.mongo import Document, Session
 from kernel.sealing import Sealer
@@ -18,6 +20,7 @@ SUPPORTS = "supports"
 ACTION_KEYS = "action_keys"
 # A client retries within minutes; a week covers an app that queued its calls offline.
 ACTION_KEY_TTL_SECONDS = 7 * 24 * 3600
+UNUSED_REGION_INDEX = "region_code_1_submitted_at_-1"
 
 
 class ConcurrentUpdate(Exception):
@@ -50,24 +53,29 @@ class ComplaintStore:
         return {status: found.get(status, 0) for status in statuses}
 
     async def create_indexes(self) -> None:
-        """Unique Idempotency-Key, and the lookups the API serves."""
+        """The indexes the queries need, and no other: every write of a complaint updates an
+        entry in each (each comment names the query that uses it)."""
         await self._action_keys.create_index("at", expireAfterSeconds=ACTION_KEY_TTL_SECONDS)
+        # A retried POST finds what its Idempotency-Key created (``by_idempotency_key``).
         await self._complaints.create_index(
             "idempotency.key",
             unique=True,
             partialFilterExpression={"idempotency.key": {"$exists": True}},
         )
+        # The national admin's and auditor's list by status (GET /v1/complaints?status=).
         await self._complaints.create_index([("status", 1), ("submitted_at", -1)])
+        # An agency's and a unit's queue (``scope_filter``), newest first.
         await self._complaints.create_index(
             [("agency.id", 1), ("unit_id", 1), ("submitted_at", -1)]
         )
+        # A citizen's own reports and those they follow (the two sides of its ``$or``).
         await self._complaints.create_index([("reporter_id", 1), ("submitted_at", -1)])
         await self._complaints.create_index([("followers", 1)])
-        await self._complaints.create_index([("region_code", 1), ("submitted_at", -1)])
         # The duplicate check's lookup: equality on both keys, newest first.
         await self._complaints.create_index(
             [("regency", 1), ("category_group", 1), ("submitted_at", -1)]
         )
+        # Public lists: the portal, Open311 requests and updates (``public_filter``).
         await self._complaints.create_index(
             [("confidential", 1), ("status", 1), ("submitted_at", -1)]
         )
@@ -76,6 +84,10 @@ class ComplaintStore:
             [("integration_client", 1), ("submitted_at", -1)],
             partialFilterExpression={"integration_client": {"$exists": True}},
         )
+        # No query filters on the region code alone: the index earlier versions made only
+        # cost every write, so migrating drops it.
+        with contextlib.suppress(OperationFailure):
+            await self._complaints.drop_index(UNUSED_REGION_INDEX)
 
     async def insert_many(self, records: Sequence[dict[str, Any]], session: Session) -> None:
         """Store new complaints (their contact details sealed), in order."""

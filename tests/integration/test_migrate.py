@@ -5,6 +5,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from kernel.settings import ServiceSettings
+from services.intake.store import COMPLAINTS, UNUSED_REGION_INDEX
 from services.migrate import migrate
 
 
@@ -21,3 +22,15 @@ async def test_migrate_creates_each_services_indexes_idempotently(
     assert any("expireAfterSeconds" in info for info in processed.values())
     clocks = await mongo["lapor_sla"]["clocks"].index_information()
     assert len(clocks) > 2
+
+
+async def test_migrate_drops_the_complaint_index_no_query_uses(
+    mongo_url: str, mongo: AsyncMongoClient[Any]
+) -> None:
+    complaints = mongo["lapor_intake"][COMPLAINTS]
+    # What a deployment of an earlier version has.
+    await complaints.create_index([("region_code", 1), ("submitted_at", -1)])
+    await migrate(ServiceSettings(service_name="admin", mongo_url=mongo_url))
+    kept = {name for name in await complaints.index_information()}
+    assert UNUSED_REGION_INDEX not in kept
+    assert "regency_1_category_group_1_submitted_at_-1" in kept  # the duplicate check's
