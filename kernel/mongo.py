@@ -1,6 +1,7 @@
 """The MongoDB client (PyMongo async) and the transaction helper every store uses."""
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -10,7 +11,13 @@ from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
 
 from kernel.metrics import DATABASE_COMMAND_SECONDS, DATABASE_COMMANDS
 from kernel.settings import ServiceSettings
@@ -182,3 +189,10 @@ async def keep_newer(
         {"_id": key, **sorts_before(order, doc[order])}, {"$set": doc}, session=session
     )
     await collection.update_one({"_id": key}, {"$setOnInsert": doc}, upsert=True, session=session)
+
+
+async def drop_index_if_present(collection: AsyncCollection[Document], name: str) -> None:
+    """Drop an index earlier versions created and no query uses any more (every write paid for
+    it); nothing when it is not there."""
+    with contextlib.suppress(OperationFailure):
+        await collection.drop_index(name)

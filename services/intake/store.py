@@ -1,6 +1,5 @@
 """MongoDB adapter for complaints: the ``complaints`` and ``supports`` collections intake owns."""
 
-import contextlib
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -8,9 +7,8 @@ from typing import Any
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
 
-from kernel.mongo import Document, Session
+from kernel.mongo import Document, Session, drop_index_if_present
 from kernel.sealing import Sealer
 from services.intake.duplicates import category_group
 from services.intake.recent import REPORT_FIELDS
@@ -86,8 +84,7 @@ class ComplaintStore:
         )
         # No query filters on the region code alone: the index earlier versions made only
         # cost every write, so migrating drops it.
-        with contextlib.suppress(OperationFailure):
-            await self._complaints.drop_index(UNUSED_REGION_INDEX)
+        await drop_index_if_present(self._complaints, UNUSED_REGION_INDEX)
 
     async def insert_many(self, records: Sequence[dict[str, Any]], session: Session) -> None:
         """Store new complaints (their contact details sealed), in order."""

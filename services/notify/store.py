@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from kernel.applied import APPLIED, not_yet_taken_in, taking_in
-from kernel.mongo import Document, Session
+from kernel.mongo import Document, Session, drop_index_if_present
 from kernel.sealing import Sealer
 from schemas.complaint import ReporterContact
 from services.notify.domain import ComplaintFile, Officer, Preferences
@@ -25,6 +25,7 @@ PREFERENCES = "preferences"
 MESSAGES = "messages"
 QUEUE = "delivery_queue"
 RATES = "delivery_rates"
+UNUSED_LOG_INDEX = "channel_1_status_1_next_attempt_at_1"
 RATE_WINDOW_SECONDS = 3600
 # The IDs of the holder changes a complaint's file remembers having taken in: more than one
 # complaint ever sees between two copies of an event published twice.
@@ -60,14 +61,18 @@ class NotifyStore:
         self._rates = db[RATES]
 
     async def create_indexes(self) -> None:
-        """The queue (per channel, by due time), the log per complaint, inboxes, rate limits."""
-        await self._messages.create_index(
-            [("channel", ASCENDING), ("status", ASCENDING), ("next_attempt_at", ASCENDING)]
-        )
+        """The queue (per channel, by due time), the log per complaint, inboxes, rate limits.
+
+        The log has no index by channel, status and due time: senders claim from the queue, and
+        every message written would pay for it; migrating drops it where earlier versions made
+        it."""
+        # A complaint's messages (GET /v1/complaints/{id}/notifications).
         await self._messages.create_index([("complaint_id", ASCENDING), ("recorded_at", ASCENDING)])
+        # A recipient's inbox.
         await self._messages.create_index(
             [("recipient", ASCENDING), ("channel", ASCENDING), ("sent_at", DESCENDING)]
         )
+        await drop_index_if_present(self._messages, UNUSED_LOG_INDEX)
         await self._queue.create_index(
             [("channel", ASCENDING), ("status", ASCENDING), ("next_attempt_at", ASCENDING)]
         )
