@@ -28,11 +28,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from kernel.lease import Lease
 from kernel.logging import get_logger
 from kernel.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
-from kernel.mongo import Document, Session
+from kernel.mongo import Document, Session, drop_index_if_present
 from schemas.envelope import Event, encode
 from schemas.events import topic_for
 
 OUTBOX_COLLECTION = "outbox"
+UNUSED_OUTBOX_INDEX = "created_at_1"
 # Prometheus scrapes every 15-30 s: a fresher gauge is read by nobody, and the two reads it
 # takes were a tenth of the embedded database's operations with five relays.
 BACKLOG_OBSERVE_SECONDS = 15.0
@@ -60,6 +61,12 @@ class Outbox:
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._collection = db[OUTBOX_COLLECTION]
+
+    async def create_indexes(self) -> None:
+        """None: records are read oldest first by ``_id`` (an ObjectId, in creation order), and
+        each is written and deleted once, so an index would be paid for twice per event in
+        every service. Earlier versions made one on ``created_at``: it is dropped."""
+        await drop_index_if_present(self._collection, UNUSED_OUTBOX_INDEX)
 
     async def add(self, events: Sequence[Event[Any]], *, session: Session) -> list[Document]:
         """Store events; they are published, each to its topic, only if the transaction commits.
@@ -134,8 +141,7 @@ class OutboxRelay:
         self._wake.set()
 
     async def start(self) -> None:
-        """Create the outbox index and start relaying in the background."""
-        await self._collection.create_index([("created_at", ASCENDING)])
+        """Start relaying in the background."""
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._service}")
 
     async def stop(self) -> None:

@@ -79,8 +79,9 @@ class UnitOfWork:
         self._relay = relay
 
     async def create_indexes(self) -> None:
-        """Expire dedup records once no redelivery can reach them."""
+        """Expire dedup records once no redelivery can reach them; the outbox's indexes."""
         await self._processed.create_index("processed_at", expireAfterSeconds=PROCESSED_TTL_SECONDS)
+        await self._outbox.create_indexes()
 
     @contextlib.asynccontextmanager
     async def batch(self, event_ids: Sequence[str]) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from kernel.outbox import OUTBOX_COLLECTION
 from kernel.settings import ServiceSettings
 from services.intake.store import COMPLAINTS, UNUSED_REGION_INDEX
 from services.migrate import migrate
@@ -38,3 +39,12 @@ async def test_migrate_drops_the_indexes_no_query_uses(
     assert UNUSED_REGION_INDEX not in kept
     assert "regency_1_category_group_1_submitted_at_-1" in kept  # the duplicate check's
     assert UNUSED_LOG_INDEX not in set(await messages.index_information())
+
+
+async def test_the_outbox_keeps_no_index_but_its_id(
+    mongo_url: str, mongo: AsyncMongoClient[Any]
+) -> None:
+    outbox = mongo["lapor_sla"][OUTBOX_COLLECTION]
+    await outbox.create_index([("created_at", 1)])  # as earlier versions made it
+    await migrate(ServiceSettings(service_name="admin", mongo_url=mongo_url))
+    assert set(await outbox.index_information()) == {"_id_"}
