@@ -58,9 +58,16 @@ def peak_rss_mib() -> float:
 
 async def run(total: int) -> dict[str, Any]:
     server = infra.start_mongo()
+    # The sweep publishes its firings (each event published before its clock moves): a broker.
+    broker = infra.start_kafka()
     try:
         url = infra.mongo_url(server)
-        settings = SlaSettings(mongo_url=url, mongo_database="bench_sla", sla_sweep_enabled=False)
+        settings = SlaSettings(
+            mongo_url=url,
+            mongo_database="bench_sla",
+            sla_sweep_enabled=False,
+            kafka_bootstrap_servers=infra.kafka_bootstrap(broker),
+        )
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(url, tz_aware=True)
         db = client[settings.database_name]
         await ClockStore(db).create_indexes()
@@ -80,14 +87,20 @@ async def run(total: int) -> dict[str, Any]:
         load_seconds = time.perf_counter() - loaded
         insert_rate = total / load_seconds
 
-        service: SlaService = create_app(settings).state.sla_service
-        # create_app builds the runtime but does not start it: start what the sweep needs.
-        swept = time.perf_counter()
-        fired = await service.fire_due(MOMENT)
-        sweep_seconds = time.perf_counter() - swept
-        idle = time.perf_counter()
-        fired_again = await service.fire_due(MOMENT)
-        idle_seconds = time.perf_counter() - idle
+        app = create_app(settings)
+        service: SlaService = app.state.sla_service
+        # create_app builds the runtime but does not start it: start what the sweep needs
+        # (topics, producers, the outbox relay), not the consumers.
+        await app.state.runtime.start()
+        try:
+            swept = time.perf_counter()
+            fired = await service.fire_due(MOMENT)
+            sweep_seconds = time.perf_counter() - swept
+            idle = time.perf_counter()
+            fired_again = await service.fire_due(MOMENT)
+            idle_seconds = time.perf_counter() - idle
+        finally:
+            await app.state.runtime.stop()
         await client.close()
         return {
             "open_clocks": total,
@@ -107,6 +120,7 @@ async def run(total: int) -> dict[str, Any]:
         }
     finally:
         server.stop()
+        broker.stop()
 
 
 def main() -> None:

@@ -65,7 +65,11 @@ def create_app(settings: SlaSettings) -> FastAPI:
         collective_leave=settings.sla_collective_leave,
     )
     service = SlaService(
-        store=store, uow=runtime.uow, calendars=CalendarBook(calendar), settings=settings
+        store=store,
+        uow=runtime.uow,
+        calendars=CalendarBook(calendar),
+        settings=settings,
+        publish=runtime.publishers.publish_now,
     )
 
     async def reload_calendars() -> None:

@@ -2,7 +2,8 @@
 
 import math
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +44,7 @@ from services.sla.store import ClockChange, ClockStore, NewClock
 from services.sla.timers import ClockState, Firing, Outcome, Phase, fire, warning_time
 
 SOURCE = "/lapor/sla"
+FIRINGS = uuid.UUID("3b8f0c6e-2d4a-4e9b-a7c1-5f6e8d9a0b21")
 # How old the memory of agencies' zones may grow before it is read again.
 ZONES_REFRESH_SECONDS = 60.0
 FALLBACK_ZONE = "Asia/Jakarta"
@@ -60,7 +62,9 @@ class SlaService:
         uow: UnitOfWork,
         calendars: CalendarBook,
         settings: SlaSettings,
+        publish: Callable[[Sequence[Event]], Awaitable[None]] | None = None,
     ) -> None:
+        self._publish = publish
         self._store = store
         self._uow = uow
         self._calendars = calendars
@@ -409,9 +413,15 @@ class SlaService:
     async def fire_due(self, now: datetime, *, batch: int = 500) -> int:
         """Fire every clock whose moment has come by ``now``; returns how many fired.
 
-        Each batch is one transaction: the clocks move to their next phase and the events go
-        to the outbox together. A clock another sweeper moved meanwhile fails its guard, the
-        transaction is abandoned and the batch is read again, so no event is published twice.
+        Each batch's events are published first, then the clocks move to their next phase in
+        one write, with no outbox and no transaction: a firing is then one write of the
+        database, where storing its event in the outbox cost two more (the record and its
+        deletion). Each event's ID is derived from the clock and the moment it fires for, so a
+        batch published again (this process died before moving the clocks, or another sweeper
+        fired the same clocks) is the same events again, which consumers drop by their ID.
+        With the broker away, publishing fails and nothing moves: the next sweep fires the
+        same clocks again. (Built without a publisher, the service stores the events in the
+        outbox with the moves instead.)
         """
         fired = 0
         while True:
@@ -419,42 +429,44 @@ class SlaService:
             if not due:
                 return fired
             plans = [(clock, self._outcome(clock, now)) for clock in due]
+            moves = [
+                (
+                    clock,
+                    outcome.phase.value if outcome else Phase.DONE.value,
+                    outcome.level if outcome else clock["level"],
+                    outcome.next_fire_at if outcome else None,
+                )
+                for clock, outcome in plans
+            ]
+            events = [
+                new_event(
+                    _payload(clock, outcome, now),
+                    source=SOURCE,
+                    correlation_id=f"sla-{clock['_id']}",
+                    event_id=firing_event_id(clock),
+                )
+                for clock, outcome in plans
+                if outcome is not None
+            ]
+            if self._publish is not None:
+                await self._publish(events)
+                moved = await self._store.advance_many(moves, session=None)
+            else:
 
-            async def effect(
-                session: Session, plans: list[tuple[dict[str, Any], Outcome | None]] = plans
-            ) -> tuple[int, Sequence[Event]]:
-                moves = [
-                    (
-                        clock,
-                        outcome.phase.value if outcome else Phase.DONE.value,
-                        outcome.level if outcome else clock["level"],
-                        outcome.next_fire_at if outcome else None,
-                    )
-                    for clock, outcome in plans
-                ]
-                if not await self._store.advance_many(moves, session=session):
-                    raise _Moved(f"{len(moves)} clocks")
-                events = [
-                    new_event(
-                        _payload(clock, outcome, now),
-                        source=SOURCE,
-                        correlation_id=f"sla-{clock['_id']}",
-                    )
-                    for clock, outcome in plans
-                    if outcome is not None
-                ]
-                return len(events), events
+                async def effect(
+                    session: Session, moves: list[Any] = moves, events: list[Event] = events
+                ) -> tuple[bool, Sequence[Event]]:
+                    return await self._store.advance_many(moves, session=session), events
 
-            try:
-                count = await self._uow.run(effect)
-            except _Moved as moved:
-                log.info("clock_moved_by_another_sweeper", clock=str(moved))
-                continue
+                moved = await self._uow.run(effect)
+            if not moved:
+                # Another sweeper moved some of these first (and published the same events).
+                log.info("clock_moved_by_another_sweeper", clocks=len(moves))
             for clock, outcome in plans:
                 if outcome is not None:
                     agency = clock.get("agency_id") or "none"
                     SLA_FIRINGS.labels(outcome.firing.value, agency).inc()
-            fired += count
+            fired += len(events)
 
     def _outcome(self, clock: dict[str, Any], now: datetime) -> Outcome | None:
         state = ClockState(
@@ -470,8 +482,12 @@ class SlaService:
         return fire(state, now=now, policy=self._policy, calendar=calendar)
 
 
-class _Moved(Exception):
-    """A clock was advanced by someone else between our read and our write."""
+def firing_event_id(clock: dict[str, Any]) -> str:
+    """The ID of the event a clock's firing publishes: the same for every sweep that fires the
+    clock at the same point (its ID, phase, level and moment), new once it moved on or was
+    restarted."""
+    point = f"{clock['_id']}|{clock['phase']}|{clock['level']}|{clock['next_fire_at'].isoformat()}"
+    return uuid.uuid5(FIRINGS, point).hex
 
 
 def _local_day(moment: datetime, zone: str) -> date:

@@ -274,10 +274,13 @@ class ClockStore:
         return await cursor.to_list(None)
 
     async def advance_many(
-        self, moves: list[tuple[dict[str, Any], str, int, datetime | None]], *, session: Session
+        self,
+        moves: list[tuple[dict[str, Any], str, int, datetime | None]],
+        *,
+        session: Session | None,
     ) -> bool:
-        """Move many clocks past their firings in one round trip; False (and the caller must
-        abandon the transaction) when any of them was moved by someone else meanwhile."""
+        """Move many clocks past their firings in one round trip, each only if it still stands
+        where it was read; False when any of them was moved by someone else meanwhile."""
         if not moves:
             return True
         requests = [
