@@ -195,22 +195,6 @@ class UnitOfWork:
             raise
         return True
 
-    async def write_unless_stored(self, write: Callable[[Session | None], Awaitable[None]]) -> bool:
-        """One write that causes no events and carries its own natural key: it needs no
-        transaction of its own (a single document's write is atomic), only the batch's when
-        inside one. False for a repeat, which collides on the key and stores nothing."""
-        batch = _BATCH.get()
-        if batch is not None:
-            await write(batch.session)  # a collision aborts the batch, as in run_unless_stored
-            return True
-        try:
-            await write(None)
-        except Exception as exc:
-            if is_duplicate_key(exc):
-                return False
-            raise
-        return True
-
     async def run_once_each(self, events: Sequence[Event], effect: RunEffect) -> list[Event]:
         """Apply ``effect`` to those of ``events`` not applied before (in a batch, all of them
         in one call: one write for many events); returns the events it was applied to.

@@ -186,13 +186,6 @@ class InMemoryUnitOfWork:
             return False
         return True
 
-    async def write_unless_stored(self, write: Callable[[Any], Awaitable[None]]) -> bool:
-        try:
-            await write(None)
-        except DuplicateKeyError:
-            return False
-        return True
-
     def session(self) -> None:
         return None
 

@@ -143,8 +143,8 @@ class NotifyService:
         payload = event.data
         store = self._store
         file: ComplaintFile | None
-        if isinstance(payload, ComplaintSubmitted | ComplaintStatusChanged):
-            self._files.forget(payload.complaint_id)
+        if isinstance(payload, ComplaintSubmitted | ComplaintStatusChanged | ComplaintSupported):
+            self._files.forget(payload.complaint_id)  # about to change
         if isinstance(payload, ComplaintSubmitted):
             file = file_from(payload)  # as stored: no need to read it back
             if await store.save_file(file, session=session):
@@ -157,7 +157,6 @@ class NotifyService:
             )
             self._keep_once_committed(file)
         elif isinstance(payload, ComplaintSupported):
-            self._files.forget(payload.complaint_id)
             await store.add_supporter(
                 payload.complaint_id, payload.supporter_account, session=session
             )

@@ -47,6 +47,9 @@ SOURCE = "/lapor/sla"
 FIRINGS = uuid.UUID("3b8f0c6e-2d4a-4e9b-a7c1-5f6e8d9a0b21")
 # How old the memory of agencies' zones may grow before it is read again.
 ZONES_REFRESH_SECONDS = 60.0
+# An agency not in memory is read again at most this often (one the directory lacks would
+# otherwise cost a read per event).
+ZONES_MISS_RETRY_SECONDS = 1.0
 FALLBACK_ZONE = "Asia/Jakarta"
 
 log = get_logger(__name__)
@@ -62,7 +65,7 @@ class SlaService:
         uow: UnitOfWork,
         calendars: CalendarBook,
         settings: SlaSettings,
-        publish: Callable[[Sequence[Event]], Awaitable[None]] | None = None,
+        publish: Callable[[Sequence[Event]], Awaitable[None]],
     ) -> None:
         self._publish = publish
         self._store = store
@@ -164,8 +167,9 @@ class SlaService:
         have taken an agency's change)."""
         if agency_id is None:
             return None
-        stale = time.monotonic() - self._zones_read_at > ZONES_REFRESH_SECONDS
-        if stale or (agency_id not in self._zones and time.monotonic() - self._zones_read_at > 1):
+        age = time.monotonic() - self._zones_read_at
+        missing = agency_id not in self._zones
+        if age > ZONES_REFRESH_SECONDS or (missing and age > ZONES_MISS_RETRY_SECONDS):
             self._zones = await self._store.agency_zones()
             self._zones_read_at = time.monotonic()
         return self._zones.get(agency_id)
@@ -420,8 +424,7 @@ class SlaService:
         batch published again (this process died before moving the clocks, or another sweeper
         fired the same clocks) is the same events again, which consumers drop by their ID.
         With the broker away, publishing fails and nothing moves: the next sweep fires the
-        same clocks again. (Built without a publisher, the service stores the events in the
-        outbox with the moves instead.)
+        same clocks again.
         """
         fired = 0
         while True:
@@ -448,18 +451,8 @@ class SlaService:
                 for clock, outcome in plans
                 if outcome is not None
             ]
-            if self._publish is not None:
-                await self._publish(events)
-                moved = await self._store.advance_many(moves, session=None)
-            else:
-
-                async def effect(
-                    session: Session, moves: list[Any] = moves, events: list[Event] = events
-                ) -> tuple[bool, Sequence[Event]]:
-                    return await self._store.advance_many(moves, session=session), events
-
-                moved = await self._uow.run(effect)
-            if not moved:
+            await self._publish(events)
+            if not await self._store.advance_many(moves, session=None):
                 # Another sweeper moved some of these first (and published the same events).
                 log.info("clock_moved_by_another_sweeper", clocks=len(moves))
             for clock, outcome in plans:
