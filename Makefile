@@ -16,12 +16,12 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/lapor-devstack
 
-## tools: promtool and Prometheus (alert rule tests, a real scrape) and kubectl (kustomize),
-## from Debian's packages when the machine lacks them
+## tools: promtool and Prometheus (alert rule tests, a real scrape), kubectl (kustomize) and
+## docker-compose (the compose file as Debian's reads it), from Debian's packages when missing
 tools:
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v kubectl >/dev/null || { \
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v kubectl >/dev/null && command -v docker-compose >/dev/null || { \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) apt-get install -y -qq --no-install-recommends prometheus kubectl >/dev/null; }
+	  $(SUDO) apt-get install -y -qq --no-install-recommends prometheus kubectl docker-compose >/dev/null; }
 	@$(SUDO) systemctl disable --now prometheus >/dev/null 2>&1 || true  # tests start their own
 
 ## test: lint, type-check, then every test that is not marked slow

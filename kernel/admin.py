@@ -2,8 +2,8 @@
 
 - ``create-topics``: create every topic (product and dead-letter) with its partitions and
   policy, against ``KAFKA_BOOTSTRAP_SERVERS``; run once per deployment (compose does).
-- ``migrate``: create every service's MongoDB indexes, against ``MONGO_URL`` (idempotent; the
-  ``lapor-migrate`` Job runs it before a release).
+- ``migrate``: create every service's MongoDB indexes, against ``MONGO_URL`` (idempotent;
+  ``--service NAME`` for one: each pod's init container runs it for its own service).
 - ``replay-dlq TOPIC``: re-publish a dead-letter topic's records to their original topics
   (after the cause is fixed); resumes where the last replay stopped.
 - ``rebuild SERVICE``: make the service's read models again from the event stream in another
@@ -34,7 +34,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="lapor-admin", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("create-topics", help="create every topic the platform needs")
-    commands.add_parser("migrate", help="create every service's MongoDB indexes")
+    migrate_cmd = commands.add_parser("migrate", help="create every service's MongoDB indexes")
+    migrate_cmd.add_argument(
+        "--service",
+        action="append",
+        choices=SERVICES,
+        help="only this service's database (repeatable; a pod's init container migrates its own)",
+    )
     replay_cmd = commands.add_parser("replay-dlq", help="re-publish a dead-letter topic")
     replay_cmd.add_argument("topic", help="e.g. lapor.dlq.routing")
     replay_cmd.add_argument("--limit", type=int, help="at most this many records")
@@ -68,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "migrate":
         from services.migrate import migrate  # the services' stores: only this command needs them
 
-        for database in asyncio.run(migrate(ServiceSettings(service_name="admin"))):
+        base = ServiceSettings(service_name="admin")
+        for database in asyncio.run(migrate(base, only=args.service)):
             print(f"indexes ready in {database}")
     elif args.command == "replay-dlq":
         report = asyncio.run(

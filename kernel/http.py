@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,7 +34,13 @@ from schemas.complaint import Actor, Role
 CORRELATION_HEADER = "X-Correlation-ID"
 PROBLEM_JSON = "application/problem+json"
 # How an OpenAPI "responses" entry says its body is a problem document.
-PROBLEM_RESPONSE: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
+PROBLEM_RESPONSE: dict[str, Any] = {
+    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+}
+# For an operation that serves anonymous callers as well as signed-in ones (filing a report,
+# following it by its tracking ID): FastAPI adds it to the bearer requirement its dependency
+# declares, so the operation's security reads "a bearer token, or none".
+ANONYMOUS_ALLOWED: dict[str, Any] = {"security": [{}]}
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = 5
 
@@ -41,19 +48,36 @@ ReadinessCheck = Callable[[], Awaitable[None]]
 
 log = get_logger(__name__)
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-_PROBLEM_JSON: dict[str, Any] = {"content": {"application/problem+json": {}}}
 # Every operation may answer these (documented once for all, so that clients and schema-based
 # testers know them); an operation lists its own specific ones too.
 COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Malformed request (not JSON, unparsable body)", **_PROBLEM_JSON},
-    401: {"description": "No or invalid bearer token", **_PROBLEM_JSON},
-    403: {"description": "The caller's role or agency may not do this", **_PROBLEM_JSON},
-    404: {"description": "No such resource", **_PROBLEM_JSON},
-    413: {"description": "Request body too large", **_PROBLEM_JSON},
-    422: {"description": "Validation failed; each error names its field", **_PROBLEM_JSON},
-    429: {"description": "Too many anonymous requests; see Retry-After", **_PROBLEM_JSON},
-    503: {"description": "The database does not answer; see Retry-After", **_PROBLEM_JSON},
+    400: {"description": "Malformed request (not JSON, unparsable body)", **PROBLEM_RESPONSE},
+    401: {"description": "No or invalid bearer token", **PROBLEM_RESPONSE},
+    403: {"description": "The caller's role or agency may not do this", **PROBLEM_RESPONSE},
+    404: {"description": "No such resource", **PROBLEM_RESPONSE},
+    413: {"description": "Request body too large", **PROBLEM_RESPONSE},
+    422: {"description": "Validation failed; each error names its field", **PROBLEM_RESPONSE},
+    429: {"description": "Too many anonymous requests; see Retry-After", **PROBLEM_RESPONSE},
+    503: {"description": "The database does not answer; see Retry-After", **PROBLEM_RESPONSE},
+    500: {
+        "description": "An unexpected error (logged with the correlation ID)",
+        **PROBLEM_RESPONSE,
+    },
+    "default": {"description": "Any other error, as a problem document", **PROBLEM_RESPONSE},
 }
+
+
+class Problem(BaseModel):
+    """An error as every LAPOR API answers it: RFC 9457 problem details, with ``code`` for
+    programs to branch on. Some problems add fields (``errors`` on a 422 names each field)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["urn:lapor:problem:validation_failed"])
+    title: str
+    status: int = Field(ge=400, le=599)
+    code: str = Field(description="Stable, machine-readable reason.")
+    detail: str
 
 
 class Component(Protocol):
@@ -243,11 +267,14 @@ class ObserveRequests:
         finally:
             # An error that escapes the app's handlers becomes a 500 outside: counted as one.
             template = getattr(scope.get("route"), "path", "unmatched")
-            method = scope.get("method", "")
-            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, method, template).observe(
-                time.perf_counter() - started
-            )
+            # Probes and scrapes are not what users get: counted, they outnumber real requests
+            # and dilute the error-rate and latency SLIs.
+            if template not in OPERATIONS_PATHS:
+                method = scope.get("method", "")
+                HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+                HTTP_LATENCY.labels(self.service, method, template).observe(
+                    time.perf_counter() - started
+                )
 
 
 def create_app(
@@ -295,6 +322,16 @@ def create_app(
         openapi_tags=openapi_tags,
         responses=COMMON_PROBLEMS,
     )
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = Problem.model_json_schema()
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:
@@ -304,7 +341,12 @@ def create_app(
         "/readyz",
         tags=["operations"],
         summary="Readiness: the database and the broker answer",
-        responses={503: {"description": "A dependency does not answer"}},
+        responses={
+            503: {
+                "description": "A dependency does not answer (`checks` names it)",
+                **PROBLEM_RESPONSE,
+            }
+        },
     )
     async def readyz() -> Response:
         failures: dict[str, str] = {}

@@ -156,7 +156,7 @@ async def ensure_topics(settings: ServiceSettings, topics: Iterable[TopicSpec]) 
                 name=topic.name,
                 num_partitions=topic.partitions,
                 replication_factor=settings.kafka_replication_factor,
-                topic_configs=topic.config(),
+                topic_configs=topic.config(replication_factor=settings.kafka_replication_factor),
             )
             for topic in topics
         ]

@@ -93,6 +93,12 @@ COMPLAINTS_ROUTED = Counter(
     "Routing decisions, by agency and how they were made (rule, fallback, proposal, reroute).",
     ["agency", "decided_by"],
 )
+ROUTING_DELAY = Histogram(
+    "lapor_complaint_routing_delay_seconds",
+    "Time from a complaint's submission to routing's first decision on it (the routing SLO's "
+    "indicator: consumer lag and outages count against it).",
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0),
+)
 REROUTES_GIVEN_UP = Counter(
     "lapor_reroutes_left_to_admin_total",
     "Bounced complaints routing did not re-route automatically, by why (loop, no agency left).",

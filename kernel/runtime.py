@@ -5,11 +5,15 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from faststream.kafka import KafkaBroker, KafkaRouter
+from prometheus_client import Gauge
+from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel import kafka, mongo, streams
 from kernel.consuming import DeadLetters, GroupConsumer
 from kernel.http import ReadinessCheck
+from kernel.lease import Lease
 from kernel.logging import get_logger
+from kernel.mongo import Document
 from kernel.outbox import OutboxRelay
 from kernel.settings import ServiceSettings
 from kernel.subscriptions import EventGroup
@@ -152,11 +156,45 @@ class Periodic:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._task, timeout=15)
 
+    async def _tick(self) -> None:
+        await self._job()
+
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                await self._job()
+                await self._tick()
             except Exception:
                 log.warning("periodic_job_failed", job=self._job.__name__, exc_info=True)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._seconds)
+
+
+class DatabaseGauges(Periodic):
+    """Sets gauges of figures the whole database holds (open complaints, queued messages), in
+    one replica at a time: every replica reads the same database, so were each to export them,
+    ``sum`` over the replicas would be N times the figure and an alert's threshold N times too
+    low. The replica holding the lease exports them; the others export none of their series."""
+
+    def __init__(
+        self,
+        job: Callable[[], Awaitable[None]],
+        *,
+        seconds: float,
+        db: AsyncDatabase[Document],
+        gauges: Sequence[Gauge],
+    ) -> None:
+        super().__init__(job, seconds=seconds)
+        # Lapses after three missed periods: a dead holder's figures move to another replica.
+        self.lease = Lease(db, f"gauges-{job.__name__}", seconds=max(3 * seconds, 10.0))
+        self._gauges = gauges
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.lease.release()
+
+    async def _tick(self) -> None:
+        if await self.lease.hold():
+            await self._job()
+            return
+        for gauge in self._gauges:
+            gauge.clear()  # another replica exports them

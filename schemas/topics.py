@@ -17,11 +17,15 @@ class TopicSpec:
     compacted: bool = False
     retention_ms: int = 30 * 24 * 3600 * 1000
 
-    def config(self) -> dict[str, str]:
-        """Topic-level configuration for the admin API and for Strimzi ``KafkaTopic`` resources."""
+    def config(self, *, replication_factor: int = 1) -> dict[str, str]:
+        """Topic-level configuration for the admin API and for Strimzi ``KafkaTopic`` resources.
+
+        A write is acknowledged (``acks=all``) once all replicas but one have it: with three,
+        one broker may be down and nothing acknowledged is lost when another fails."""
+        insync = {"min.insync.replicas": str(max(1, replication_factor - 1))}
         if self.compacted:
-            return {"cleanup.policy": "compact"}
-        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+            return {"cleanup.policy": "compact", **insync}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms), **insync}
 
 
 COMPLAINT_EVENTS = TopicSpec(

@@ -1,10 +1,11 @@
 """Create every MongoDB index each service needs, in each service's database (idempotent).
 
-Services create their indexes at start-up too; this runs them ahead of a release (the
-``lapor-migrate`` Job) so that a new index is built before the code that relies on it serves.
+Services create their indexes at start-up too; this runs them ahead of the code that relies on
+them (on Kubernetes, each pod's init container for its own service), so that a new index is
+built before the code that relies on it serves.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -27,11 +28,13 @@ INDEXERS: dict[str, list[Indexer]] = {
 }
 
 
-async def migrate(base: ServiceSettings) -> list[str]:
-    """Indexes of every service (its own store and its outbox/processed-events collections);
-    returns the databases done."""
+async def migrate(base: ServiceSettings, *, only: Sequence[str] | None = None) -> list[str]:
+    """Indexes of every service, or of those ``only`` names (its own store and its
+    outbox/processed-events collections); returns the databases done."""
     done = []
     for service, indexers in INDEXERS.items():
+        if only and service not in only:
+            continue
         # Each service's own database (lapor_<service>), unless MONGO_DATABASE names one for all.
         settings = base.model_copy(update={"service_name": service})
         client = mongo.connect(settings)

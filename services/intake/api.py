@@ -4,12 +4,19 @@ from collections.abc import Callable
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security
 from fastapi.responses import HTMLResponse
+from fastapi.security import APIKeyHeader
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
-from kernel.http import PROBLEM_RESPONSE, ProblemError, correlation_id, signed_in
+from kernel.http import (
+    ANONYMOUS_ALLOWED,
+    PROBLEM_RESPONSE,
+    ProblemError,
+    correlation_id,
+    signed_in,
+)
 from schemas.complaint import (
     TRACKING_ID_PATTERN,
     Actor,
@@ -47,6 +54,14 @@ from services.intake.views import (
 )
 
 PROBLEM = PROBLEM_RESPONSE
+# An integration client's key (an agency's app filing for the people who use it), instead of a
+# bearer token; Open311 clients send it as ``api_key``.
+INTEGRATION_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="IntegrationClientKey",
+    description="An integration client's key (POST /v1/integration-clients makes one).",
+    auto_error=False,
+)
 # Autoescaped: report texts are written by the public.
 _PAGES = Environment(
     loader=PackageLoader("services.intake", "templates"), autoescape=True, undefined=StrictUndefined
@@ -180,6 +195,7 @@ def router(
         response_model=ComplaintStatusView,
         tags=["complaints"],
         summary="Submit a complaint, suggestion or information request",
+        openapi_extra=ANONYMOUS_ALLOWED,
         responses={
             200: {"description": "A retry with the same Idempotency-Key: the earlier complaint"},
             400: {"description": "Malformed JSON", **PROBLEM},
@@ -198,14 +214,7 @@ def router(
         response: Response,
         actor: Caller,
         idempotency_key: IdempotencyKey = None,
-        x_api_key: Annotated[
-            str | None,
-            Header(
-                max_length=200,
-                description="An integration client's key (an agency's app filing for the "
-                "people who use it); instead of a bearer token.",
-            ),
-        ] = None,
+        x_api_key: Annotated[str | None, Security(INTEGRATION_KEY)] = None,
     ) -> ComplaintStatusView:
         client = None
         if x_api_key is not None:
@@ -266,6 +275,7 @@ def router(
         response_model=ComplaintDetail | ComplaintStatusView,
         tags=["complaints"],
         summary="Track a complaint: its status by tracking ID, or all of it with authority",
+        openapi_extra=ANONYMOUS_ALLOWED,
         responses={
             403: {"description": "A token without authority over it", **PROBLEM},
             404: {"description": "No such tracking ID", **PROBLEM},

@@ -8,7 +8,7 @@ from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.group_commit import GroupCommit
 from kernel.metrics import COMPLAINTS_OPEN
-from kernel.runtime import Periodic, Runtime, Startable
+from kernel.runtime import DatabaseGauges, Runtime, Startable
 from services.intake import handlers
 from services.intake.api import router
 from services.intake.catalog import ServiceCatalog
@@ -70,7 +70,9 @@ def create_app(settings: IntakeSettings) -> FastAPI:
             runtime,
             Startable(store.create_indexes),
             consumer,
-            Periodic(open_gauges, seconds=OPEN_GAUGE_SECONDS),
+            DatabaseGauges(
+                open_gauges, seconds=OPEN_GAUGE_SECONDS, db=runtime.db, gauges=[COMPLAINTS_OPEN]
+            ),
         ],
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),

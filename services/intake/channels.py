@@ -3,7 +3,8 @@
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request, Security
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kernel.http import PROBLEM_RESPONSE, ProblemError, correlation_id
@@ -13,6 +14,13 @@ from services.intake.service import IntakeService
 from services.intake.sms import UnreadableSms, accepted_reply, parse
 
 PROBLEM = PROBLEM_RESPONSE
+# The shared secret the SMS gateway sends with every inbound message (INTAKE_SMS_GATEWAY_TOKEN).
+GATEWAY_TOKEN = APIKeyHeader(
+    name="X-Gateway-Token",
+    scheme_name="SmsGatewayToken",
+    description="The SMS gateway's shared secret.",
+    auto_error=False,
+)
 
 
 class SmsInbound(BaseModel):
@@ -54,7 +62,7 @@ def sms_router(service: IntakeService, *, token: str, default_region: str) -> AP
     async def inbound(
         message: SmsInbound,
         request: Request,
-        x_gateway_token: Annotated[str | None, Header(max_length=256)] = None,
+        x_gateway_token: Annotated[str | None, Security(GATEWAY_TOKEN)] = None,
     ) -> SmsReply:
         if not token:
             raise ProblemError(404, "channel_disabled", "the SMS channel is not configured")

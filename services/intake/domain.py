@@ -62,6 +62,10 @@ def fingerprint_of(request: BaseModel) -> str:
     return hashlib.sha256(request.model_dump_json().encode()).hexdigest()
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class ComplaintCreate(BaseModel):
     """What a citizen (or an integrated app) submits."""
 
@@ -78,12 +82,17 @@ class ComplaintCreate(BaseModel):
         examples=["kesehatan.puskesmas"],
     )
     region_code: str = Field(
+        # Not a real default: left out, it is resolved from ``location``, and without one the
+        # empty code fails the pattern. The schema shows no default (one that breaks its own
+        # pattern makes the OpenAPI document invalid).
         default="",
         validate_default=True,
         pattern=REGION_CODE_PATTERN,
         description="Kemendagri code of where it happened (province, regency/city, ...). "
-        "When left out, resolved from ``location`` to the region whose seat is nearest.",
+        "Required unless ``location`` is given: then, when left out, it is resolved to the "
+        "region whose seat is nearest.",
         examples=["81.71"],
+        json_schema_extra=_no_default,
     )
     report_type: ReportType = Field(examples=[ReportType.PENGADUAN])
     anonymous: bool = Field(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from kernel.http import correlation_id
-from schemas.complaint import TRACKING_ID_PATTERN, ComplaintStatus
+from schemas.complaint import TRACKING_ID_PATTERN, ComplaintStatus, ReportType
 from services.intake import open311
 from services.intake.catalog import ServiceCatalog
 from services.intake.clients import ClientRegistry
@@ -22,6 +22,42 @@ from services.intake.views import is_public, public_filter
 PREFIX = "/open311/v2"
 FORMATS = ("json", "xml")
 _TRACKING = re.compile(TRACKING_ID_PATTERN)
+
+
+# What GeoReport v2 clients post (the handler reads the raw form, so FastAPI cannot describe it).
+_TEXT = {"type": "string"}
+NEW_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["api_key", "service_code"],
+                "properties": {
+                    "api_key": {**_TEXT, "description": "The client's key."},
+                    "service_code": {**_TEXT, "description": "From GET /services."},
+                    "lat": {"type": "number", "minimum": -90, "maximum": 90},
+                    "long": {"type": "number", "minimum": -180, "maximum": 180},
+                    "address_string": {**_TEXT, "description": "Instead of lat and long."},
+                    "description": {**_TEXT, "maxLength": open311.DESCRIPTION_LIMIT},
+                    "email": {**_TEXT, "format": "email"},
+                    "phone": _TEXT,
+                    "first_name": _TEXT,
+                    "last_name": _TEXT,
+                    "media_url": {**_TEXT, "format": "uri"},
+                    "attribute[region_code]": {
+                        **_TEXT,
+                        "description": "Kemendagri region code (or give lat and long).",
+                    },
+                    "attribute[report_type]": {
+                        **_TEXT,
+                        "enum": [report_type.value for report_type in ReportType],
+                    },
+                },
+            }
+        }
+    },
+}
 
 
 def _respond(body: bytes, media_type: str, status: int = 200) -> Response:
@@ -97,7 +133,12 @@ def open311_router(
 
         return await _guarded(fmt, run)
 
-    @api.post("/requests.{fmt}", summary="Open311 create a service request (form-encoded)")
+    @api.post(
+        "/requests.{fmt}",
+        summary="Open311 create a service request (form-encoded)",
+        status_code=201,
+        openapi_extra={"requestBody": NEW_REQUEST_BODY},
+    )
     async def create(fmt: str, request: Request) -> Response:
         async def run(fmt: str) -> Response:
             form = parse_qs((await request.body()).decode("utf-8", "replace"))

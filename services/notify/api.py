@@ -138,7 +138,12 @@ def notify_router(*, store: NotifyStore, caller: Callable[..., Any]) -> APIRoute
     @api.post(
         "/deliveries/{message_id}/retry",
         summary="Re-queue a dead-lettered message (after fixing its channel)",
-        responses={409: {"description": "Not a failed message (or no such message)"}},
+        responses={
+            409: {
+                "description": "Not a failed message (or no such message)",
+                **http.PROBLEM_RESPONSE,
+            }
+        },
     )
     async def retry(message_id: MessageId, actor: Caller) -> dict[str, Any]:
         admin = http.require_role(actor, Role.NATIONAL_ADMIN)

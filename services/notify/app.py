@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.metrics import NOTIFICATION_QUEUE
-from kernel.runtime import Periodic, Runtime, Startable
+from kernel.runtime import DatabaseGauges, Runtime, Startable
 from schemas.topics import UNDELIVERABLE_NOTIFICATIONS
 from services.notify import handlers
 from services.notify.api import notify_router
@@ -130,7 +130,12 @@ def create_app(settings: NotifySettings) -> FastAPI:
             Startable(prepare, stop=client.aclose),  # closed after the dispatcher stops
             consumer,
             dispatcher,
-            Periodic(queue_gauges, seconds=QUEUE_GAUGE_SECONDS),
+            DatabaseGauges(
+                queue_gauges,
+                seconds=QUEUE_GAUGE_SECONDS,
+                db=runtime.db,
+                gauges=[NOTIFICATION_QUEUE],
+            ),
         ],
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),

@@ -36,11 +36,12 @@ IfMatch = Annotated[
         pattern=r'^(W/)?"?\d{1,9}"?$',
     ),
 ]
+PROBLEM = http.PROBLEM_RESPONSE
 EDIT_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid token"},
-    403: {"description": "Only the national admin edits routing"},
-    412: {"description": "The directory changed since the version in If-Match"},
-    422: {"description": "The edit would make the directory inconsistent"},
+    401: {"description": "No or invalid token", **PROBLEM},
+    403: {"description": "Only the national admin edits routing", **PROBLEM},
+    412: {"description": "The directory changed since the version in If-Match", **PROBLEM},
+    422: {"description": "The edit would make the directory inconsistent", **PROBLEM},
 }
 
 
@@ -129,7 +130,7 @@ def routing_router(
         "/rules/{rule_id}",
         response_model=Directory,
         summary="Remove a routing rule (a new directory version)",
-        responses={**EDIT_ERRORS, 404: {"description": "No such rule"}},
+        responses={**EDIT_ERRORS, 404: {"description": "No such rule", **PROBLEM}},
     )
     async def delete_rule(
         rule_id: RuleId, actor: Caller, response: Response, if_match: IfMatch = None

@@ -9,7 +9,12 @@ from typing import Any, Literal
 
 from kernel.applied import APPLIED, took_in
 from kernel.logging import get_logger
-from kernel.metrics import COMPLAINTS_ROUTED, REROUTES_GIVEN_UP, ROUTING_DIRECTORY_CHANGES
+from kernel.metrics import (
+    COMPLAINTS_ROUTED,
+    REROUTES_GIVEN_UP,
+    ROUTING_DELAY,
+    ROUTING_DIRECTORY_CHANGES,
+)
 from kernel.mongo import Session, stored_precision
 from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import Actor, LifecycleAction, ReportType, Role
@@ -161,6 +166,8 @@ class RoutingService:
         if await self._uow.run_unless_stored(effect):
             for decision in decided:
                 COMPLAINTS_ROUTED.labels(decision.agency.agency_id, _decided_by(decision)).inc()
+            waited = datetime.now(UTC) - submitted.submitted_at
+            ROUTING_DELAY.observe(max(waited.total_seconds(), 0.0))
 
     async def on_status_changed(self, event: Event[ComplaintStatusChanged]) -> None:
         """Bukan Wewenang: decide again without the agencies that bounced it ("no wrong door").

@@ -11,7 +11,7 @@ from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.lease import Lease
 from kernel.metrics import SLA_MEDIAN_FIRST_FOLLOW_UP, SLA_ON_TIME_RATE, SLA_OPEN_OVERDUE
-from kernel.runtime import Periodic, Runtime, Startable
+from kernel.runtime import DatabaseGauges, Periodic, Runtime, Startable
 from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
 from services.sla import handlers
 from services.sla.calendar import WorkingCalendar
@@ -98,7 +98,12 @@ def create_app(settings: SlaSettings) -> FastAPI:
             Startable(store.create_indexes),
             consumer,
             *([sweeper] if settings.sla_sweep_enabled else []),
-            Periodic(refresh_compliance, seconds=settings.sla_compliance_refresh_seconds),
+            DatabaseGauges(
+                refresh_compliance,
+                seconds=settings.sla_compliance_refresh_seconds,
+                db=runtime.db,
+                gauges=[SLA_ON_TIME_RATE, SLA_OPEN_OVERDUE, SLA_MEDIAN_FIRST_FOLLOW_UP],
+            ),
             # Other replicas' declarations arrive within a minute; this replica's at once.
             Periodic(reload_calendars, seconds=60),
         ],
@@ -136,9 +141,6 @@ def create_app(settings: SlaSettings) -> FastAPI:
         if viewer.role in http.AGENCY_ROLES:
             agency_id = viewer.agency_id  # the agency side sees its own figures only
         figures = compliance(await store.agency_clocks(agency_id), now=clock.now(), by_unit=by_unit)
-        if not by_unit:
-            for figure in figures:
-                observe_compliance(figure)
         return [asdict(figure) for figure in figures]
 
     @api.get("/calendar/days", tags=["calendar"], summary="Days admins declared")

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from kernel.http import (
     AGENCY_ROLES,
+    PROBLEM_RESPONSE,
     ProblemError,
     correlation_id,
     require_agency,
@@ -22,7 +23,7 @@ from services.standards.importing import RowError, UnreadableFile, parse, read_r
 from services.standards.scoring import agency_scores, zone_counts
 from services.standards.service import NotADraft, StandardsService, VersionNotFound
 
-PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+PROBLEM = PROBLEM_RESPONSE
 StandardId = Annotated[str, Path(pattern=STANDARD_ID_PATTERN)]
 AgencyQuery = Annotated[str | None, Query(pattern=r"^[a-z0-9-]{2,80}$")]
 Status = Literal["draft", "published"]

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from kernel import http
 from kernel.auth import TokenVerifier
 from kernel.metrics import STANDARDS_AGENCY_SCORE, STANDARDS_BY_ZONE
-from kernel.runtime import Periodic, Runtime, Startable
+from kernel.runtime import DatabaseGauges, Runtime, Startable
 from services.standards import handlers
 from services.standards.api import router
 from services.standards.config import StandardsSettings
@@ -43,7 +43,12 @@ def create_app(settings: StandardsSettings) -> FastAPI:
             runtime,
             Startable(store.create_indexes),
             consumer,
-            Periodic(compliance_gauges, seconds=settings.standards_score_refresh_seconds),
+            DatabaseGauges(
+                compliance_gauges,
+                seconds=settings.standards_score_refresh_seconds,
+                db=runtime.db,
+                gauges=[STANDARDS_BY_ZONE, STANDARDS_AGENCY_SCORE],
+            ),
         ],
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),

@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry, Gauge
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import AutoReconnect
 
 from kernel.kafka import Publisher, ensure_topics
 from kernel.mongo import in_transaction
 from kernel.outbox import Outbox, OutboxRelay
+from kernel.runtime import DatabaseGauges
 from kernel.settings import ServiceSettings
 from kernel.subscriptions import EventGroup
 from kernel.unit_of_work import UnitOfWork
@@ -250,3 +252,42 @@ async def test_a_slow_batch_is_cut_short_so_the_instance_keeps_its_partitions(
         await eventually(lambda: asyncio.sleep(0, result=wanted <= set(handled)), timeout=60)
         await asyncio.sleep(1)  # a redelivery after a lost membership would show up now
     assert sorted(handled) == sorted(wanted)  # each once: the member never lost its partitions
+
+
+async def test_database_wide_gauges_are_exported_by_one_replica_and_move_when_it_stops(
+    settings: ServiceSettings, mongo: AsyncMongoClient[Any]
+) -> None:
+    """Two replicas read the same queue: only one exports its size, so that ``sum`` over the
+    replicas is the size (an alert's threshold would otherwise be N times too low)."""
+    db = mongo[settings.database_name]
+    await db["queue"].insert_many([{"n": n} for n in range(3)])
+
+    def replica() -> tuple[DatabaseGauges, Gauge]:
+        # Each replica is its own process with its own registry.
+        gauge = Gauge("queued", "messages queued", ["channel"], registry=CollectorRegistry())
+
+        async def queued() -> None:
+            gauge.labels("email").set(await db["queue"].count_documents({}))
+
+        return DatabaseGauges(queued, seconds=0.2, db=db, gauges=[gauge]), gauge
+
+    def exported(gauge: Gauge) -> list[float]:
+        return [s.value for m in gauge.collect() for s in m.samples]
+
+    first, first_gauge = replica()
+    second, second_gauge = replica()
+    await first.start()
+    await eventually(lambda: _ready(exported(first_gauge) == [3.0]))
+    second_gauge.labels("email").set(99)  # what it exported before the lease was taken
+    await second.start()
+    await eventually(lambda: _ready(exported(second_gauge) == []))
+    await asyncio.sleep(0.5)
+    assert exported(first_gauge) == [3.0] and exported(second_gauge) == []
+
+    await first.stop()  # releases the lease: the other replica takes the figures over
+    await eventually(lambda: _ready(exported(second_gauge) == [3.0]))
+    await second.stop()
+
+
+async def _ready(condition: bool) -> bool:
+    return condition

@@ -48,3 +48,16 @@ async def test_the_outbox_keeps_no_index_but_its_id(
     await outbox.create_index([("created_at", 1)])  # as earlier versions made it
     await migrate(ServiceSettings(service_name="admin", mongo_url=mongo_url))
     assert set(await outbox.index_information()) == {"_id_"}
+
+
+async def test_a_pods_init_container_migrates_its_own_service_only(
+    mongo_url: str, mongo: AsyncMongoClient[Any]
+) -> None:
+    """Each pod builds its own service's indexes before it serves (``--service``), and touches
+    no other service's database."""
+    settings = ServiceSettings(
+        service_name="admin", mongo_url=mongo_url, mongo_database="one_{service}"
+    )
+    assert await migrate(settings, only=["sla"]) == ["one_sla"]
+    assert len(await mongo["one_sla"]["clocks"].index_information()) > 2
+    assert "one_intake" not in await mongo.list_database_names()

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -58,7 +59,12 @@ def routed_for(complaint_id: str, records: list[Seen]) -> list[ComplaintRouted]:
 async def test_a_submitted_complaint_is_routed_with_its_reason(
     client: httpx.AsyncClient, bootstrap: str
 ) -> None:
-    event = as_event(submitted("kesehatan.puskesmas", "81.71.03"))
+    event = as_event(
+        factories.submitted(
+            category="kesehatan.puskesmas", region_code="81.71.03", submitted_at=datetime.now(UTC)
+        )
+    )
+    delays_before = await routing_delays(client)
     await publish(bootstrap, COMPLAINT_EVENTS.name, [event])
     cid = event.subject
 
@@ -80,6 +86,21 @@ async def test_a_submitted_complaint_is_routed_with_its_reason(
     ).json()
     assert decision["agency_id"] == "dinkes-kota-ambon"
     assert decision["alternatives"] == ["kesehatan-maluku", "umum-ambon", "umum-maluku"]
+    # The routing SLO's indicator counted it, as routed within 30 seconds of its submission.
+    count, within = await routing_delays(client)
+    assert count >= delays_before[0] + 1 and within >= delays_before[1] + 1
+
+
+async def routing_delays(client: httpx.AsyncClient) -> tuple[float, float]:
+    """How many decisions the routing-delay histogram counted, and how many within 30 s."""
+    text = (await client.get("/metrics")).text
+    count = within = 0.0
+    for line in text.splitlines():
+        if line.startswith("lapor_complaint_routing_delay_seconds_count "):
+            count = float(line.split()[-1])
+        if line.startswith('lapor_complaint_routing_delay_seconds_bucket{le="30.0"} '):
+            within = float(line.split()[-1])
+    return count, within
 
 
 async def test_a_redelivered_event_is_routed_once(

@@ -47,6 +47,7 @@ async def client(
         **service_env(bootstrap, mongo_url, f"it_sla_{db_suffix}"),  # type: ignore[arg-type]
         sla_extra_holidays=["2026-11-26"],
         outbox_poll_seconds=0.2,
+        sla_compliance_refresh_seconds=0.5,
     )
     async with running(create_app(settings)) as client:
         yield client
@@ -223,8 +224,13 @@ async def test_a_follow_up_meets_the_first_clock_and_closing_stops_the_rest(
     assert (
         await client.get("/v1/compliance", headers=bearer(Role.CITIZEN, "c"))
     ).status_code == 403
-    metrics = (await client.get("/metrics")).text
-    assert 'lapor_sla_open_overdue_complaints{agency="dinkes-kota-ambon"}' in metrics
+
+    async def exported() -> bool:
+        # By the replica holding the figures' lease, at its next refresh.
+        metrics = (await client.get("/metrics")).text
+        return 'lapor_sla_open_overdue_complaints{agency="dinkes-kota-ambon"}' in metrics
+
+    await eventually(exported, timeout=10)
 
 
 async def test_days_an_admin_declares_move_the_deadlines_of_that_region(

@@ -6,7 +6,9 @@ endpoints, non-root read-only containers, and topics created by the platform's o
 """
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +84,10 @@ def test_kustomization_lists_every_manifest() -> None:
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_each_deployment_is_probed_non_root_and_read_only(name: str) -> None:
-    docs = load_all(ROOT / f"k8s/base/{name}.yaml")
-    deployment = next(d for d in docs if d["kind"] == "Deployment")
-    service = next(d for d in docs if d["kind"] == "Service")
+    docs = load_all(ROOT / "k8s/base/workloads.yaml")
+    named = [d for d in docs if d["metadata"]["name"] == f"lapor-{name}"]
+    deployment = next(d for d in named if d["kind"] == "Deployment")
+    service = next(d for d in named if d["kind"] == "Service")
     pod = deployment["spec"]["template"]["spec"]
     [container] = pod["containers"]
     port = DEFAULT_PORTS[name]
@@ -102,15 +105,20 @@ def test_each_deployment_is_probed_non_root_and_read_only(name: str) -> None:
     assert service["spec"]["ports"][0]["port"] == port
 
 
-def test_config_map_holds_only_real_settings() -> None:
-    docs = load_all(ROOT / "k8s/base/config.yaml")
-    config_map = next(d for d in docs if d["kind"] == "ConfigMap")
-    assert set(config_map["data"]) <= KNOWN_VARIABLES
-    job = next(d for d in docs if d["kind"] == "Job")
-    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == [
-        "lapor-admin",
-        "create-topics",
-    ]
+@pytest.mark.parametrize(
+    "path",
+    [
+        "k8s/base/kustomization.yaml",
+        "k8s/overlays/dev/kustomization.yaml",
+        "k8s/overlays/prod/kustomization.yaml",
+        "k8s/components/without-topic-operator/kustomization.yaml",
+    ],
+)
+def test_config_maps_hold_only_real_settings(path: str) -> None:
+    kustomization = yaml.safe_load((ROOT / path).read_text())
+    for generated in kustomization["configMapGenerator"]:
+        names = {literal.split("=", 1)[0] for literal in generated["literals"]}
+        assert names <= KNOWN_VARIABLES, names - KNOWN_VARIABLES
 
 
 def test_published_asyncapi_document_is_current() -> None:
@@ -202,3 +210,45 @@ def test_asyncapi_says_who_sends_and_receives_what_including_dead_letters_and_se
     [scheme] = production["security"]
     resolved = document["components"]["securitySchemes"][scheme["$ref"].rsplit("/", 1)[1]]
     assert resolved["type"] == "scramSha512"
+
+
+def test_topics_an_admin_creates_keep_acknowledged_writes_through_a_broker_failure() -> None:
+    """``lapor-admin create-topics`` (and services creating their own topics) ask for all
+    replicas but one in sync: with three, a write acknowledged survives one broker's loss."""
+    for topic in all_topics():
+        assert topic.config(replication_factor=3)["min.insync.replicas"] == "2"
+        assert topic.config(replication_factor=1)["min.insync.replicas"] == "1"
+
+
+def _docker_compose(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "GRAFANA_ADMIN_PASSWORD"}
+    return subprocess.run(
+        ["docker-compose", "-f", "docker-compose.yml", *args],
+        cwd=ROOT,
+        env={**environment, **env},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_debians_docker_compose_reads_the_file_as_deployed() -> None:
+    """Debian's docker-compose (1.29, the one a ministry's Debian server has) renders the file;
+    what it renders keeps Kafka's data on its volume, waits for a writable MongoDB primary
+    and for the mail server, runs pinned releases, and has no default Grafana password."""
+    ran = _docker_compose("config", GRAFANA_ADMIN_PASSWORD="from-the-operator")
+    assert ran.returncode == 0, ran.stderr
+    config = yaml.safe_load(ran.stdout)
+    services = config["services"]
+    kafka = services["kafka"]
+    [volume] = kafka["volumes"]  # "name:target:mode"
+    assert volume.split(":")[1] == kafka["environment"]["KAFKA_LOG_DIRS"]
+    assert "isWritablePrimary" in " ".join(services["mongo"]["healthcheck"]["test"])
+    assert services["notify"]["depends_on"]["mailpit"]["condition"] == "service_healthy"
+    assert "healthcheck" in services["mailpit"]
+    for name, service in services.items():
+        image = service["image"]
+        if image != "lapor-platform:local":
+            assert re.search(r":v?\d+\.\d+\.\d+$", image), f"{name} runs a floating tag: {image}"
+    assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == "from-the-operator"
+    refused = _docker_compose("config")
+    assert refused.returncode != 0 and "GRAFANA_ADMIN_PASSWORD" in refused.stderr

@@ -94,6 +94,27 @@ async def test_requests_are_counted_by_route_template_and_status(
     assert counted("/broken", "500") == crashed + 1  # an escaped error is a 500 on the board
 
 
+async def test_probes_and_scrapes_are_not_counted_as_requests(client: httpx.AsyncClient) -> None:
+    """Kubernetes probes every few seconds and Prometheus scrapes: counted, they would be most
+    of the traffic the error-rate and latency SLOs are computed from."""
+
+    def probe_series() -> float:
+        return sum(
+            sample.value
+            for metric in HTTP_REQUESTS.collect()
+            for sample in metric.samples
+            if sample.labels.get("service") == SERVICE
+            and sample.labels.get("route") in {"/healthz", "/readyz", "/metrics"}
+        )
+
+    before, served = probe_series(), counted("/things/{thing_id}", "200")
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert (await client.get(path)).status_code == 200
+    await client.get("/things/a")
+    assert probe_series() == before == 0
+    assert counted("/things/{thing_id}", "200") == served + 1
+
+
 async def test_anonymous_callers_over_the_limit_get_429_and_signed_in_ones_do_not() -> None:
     limiter = RateLimiter(per_minute=1, burst=2)
     transport = httpx.ASGITransport(app=app_under_test(limiter))

@@ -1,8 +1,13 @@
-"""Every kustomize overlay renders, validates against the Kubernetes schemas, and agrees with
-the code: topics, alert rules, probes, security and what each overlay promises."""
+"""Every kustomize overlay renders, validates against the Kubernetes schemas, agrees with the
+code (topics, Kafka users, alert rules, ingress paths) and does what it says once applied: every
+NetworkPolicy selects pods, every pod can reach DNS, Kafka and MongoDB and nothing else it does
+not need, every selector finds what it is meant to (``tests/kubernetes_model.py`` works out
+what Kubernetes would)."""
 
 import importlib.util
+import re
 import subprocess
+import tempfile
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -14,24 +19,40 @@ import yaml
 
 from kernel.settings import ServiceSettings
 from schemas.topics import all_topics
+from tests.kubernetes_model import (
+    Peer,
+    egress_allowed,
+    ingress_allowed,
+    pods,
+    policies,
+    scrape_label_sets,
+    selected_by,
+    selects,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ("dev", "prod")
+COMMON_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+)
 KUBERNETES = "1.33.0"
 SERVICES = ("intake", "routing", "sla", "notify", "standards")
 # Custom resources the Kubernetes schemas do not know; checked field by field below.
-CUSTOM = {"KafkaTopic", "ServiceMonitor", "PrometheusRule"}
+CUSTOM = {"KafkaTopic", "KafkaUser", "ServiceMonitor", "PrometheusRule", "ExternalSecret"}
+
+
+def render(directory: Path) -> list[dict[str, Any]]:
+    output = subprocess.run(
+        ["kubectl", "kustomize", str(directory)], check=True, capture_output=True, text=True
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(output) if doc]
 
 
 @cache
 def rendered(overlay: str) -> list[dict[str, Any]]:
-    output = subprocess.run(
-        ["kubectl", "kustomize", str(ROOT / "k8s" / "overlays" / overlay)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [doc for doc in yaml.safe_load_all(output) if doc]
+    return render(ROOT / "k8s" / "overlays" / overlay)
 
 
 def of_kind(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
@@ -64,98 +85,321 @@ def test_a_broken_manifest_is_caught() -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_each_service_has_probes_limits_pdb_hpa_and_monitor(overlay: str) -> None:
+def test_each_service_has_probes_limits_pdb_hpa_and_is_scraped(overlay: str) -> None:
     deployments = of_kind(overlay, "Deployment")
+    [monitor] = of_kind(overlay, "ServiceMonitor").values()
+    scraped = {labels["component"] for labels in scrape_label_sets(rendered(overlay), monitor)}
     for name in SERVICES:
         pod = deployments[f"lapor-{name}"]["spec"]["template"]["spec"]
         container = pod["containers"][0]
         assert {"livenessProbe", "readinessProbe", "startupProbe"} <= set(container)
         assert container["resources"]["limits"] and container["resources"]["requests"]
-        assert container["securityContext"]["readOnlyRootFilesystem"] is True
-        assert container["securityContext"]["allowPrivilegeEscalation"] is False
-        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert container["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
+        assert (
+            pod["terminationGracePeriodSeconds"]
+            > container["lifecycle"]["preStop"]["sleep"]["seconds"] + 15
+        )  # the pre-stop pause, then the consumers' graceful stop
         assert f"lapor-{name}" in of_kind(overlay, "PodDisruptionBudget")
         hpa = of_kind(overlay, "HorizontalPodAutoscaler")[f"lapor-{name}"]
         assert hpa["spec"]["scaleTargetRef"]["name"] == f"lapor-{name}"
         assert hpa["spec"]["maxReplicas"] <= 12  # the complaint topic's partitions
-        monitor = of_kind(overlay, "ServiceMonitor")[f"lapor-{name}"]
-        assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+        assert name in scraped
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_meets_the_restricted_pod_security_standard(overlay: str) -> None:
+    """The namespace enforces Pod Security Admission's ``restricted`` profile, which would
+    refuse any pod (init containers included) that does not meet it."""
+    [namespace] = of_kind(overlay, "Namespace").values()
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    allowed_volumes = {"configMap", "secret", "emptyDir", "projected", "downwardAPI"}
+    for pod in pods(rendered(overlay)):
+        spec = pod.spec
+        assert not {"hostNetwork", "hostPID", "hostIPC"} & set(spec), pod.workload
+        for volume in spec.get("volumes", []):
+            assert set(volume) - {"name"} <= allowed_volumes, pod.workload
+        for container in spec["containers"] + spec.get("initContainers", []):
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False, pod.workload
+            assert security["capabilities"]["drop"] == ["ALL"], pod.workload
+            assert not security.get("privileged"), pod.workload
+            non_root = security.get("runAsNonRoot", spec["securityContext"].get("runAsNonRoot"))
+            assert non_root is True, pod.workload
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_and_pod_carries_the_common_labels(overlay: str) -> None:
+    for pod in pods(rendered(overlay)):
+        missing = [label for label in COMMON_LABELS if label not in pod.labels]
+        assert missing == [], f"{pod.workload}'s pods lack {missing}"
+        assert pod.labels["app.kubernetes.io/part-of"] == "lapor"
+    for doc in rendered(overlay):
+        assert doc["metadata"]["labels"]["app.kubernetes.io/part-of"] == "lapor", doc["kind"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_selector_finds_what_it_is_meant_to(overlay: str) -> None:
+    """A NetworkPolicy, a PodDisruptionBudget, a Service or a spread constraint that selects no
+    pod does nothing, silently."""
+    everything = rendered(overlay)
+    found = pods(everything)
+    for policy in policies(everything):
+        chosen = [pod.workload for pod in found if selected_by(policy, pod)]
+        assert chosen, f"NetworkPolicy {policy['metadata']['name']} selects no pod"
+    for budget in of_kind(overlay, "PodDisruptionBudget").values():
+        chosen = [p.workload for p in found if selects(budget["spec"]["selector"], p.labels)]
+        assert chosen == [budget["metadata"]["name"]]
+    for service in of_kind(overlay, "Service").values():
+        selector = {"matchLabels": service["spec"]["selector"]}
+        chosen = [p.workload for p in found if selects(selector, p.labels)]
+        assert chosen == [service["metadata"]["name"]]
+    for pod in found:
+        for spread in pod.spec.get("topologySpreadConstraints", []):
+            assert selects(spread["labelSelector"], pod.labels), pod.workload
+            keys = set(spread.get("matchLabelKeys", [])) - {"pod-template-hash"}
+            assert keys <= set(pod.labels), pod.workload  # the controller adds the hash
+
+
+def _kafka_port(overlay: str) -> int:
+    [config] = of_kind(overlay, "ConfigMap").values()
+    return int(config["data"]["KAFKA_BOOTSTRAP_SERVERS"].rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_reaches_dns_kafka_and_mongodb_and_only_notify_the_outside(
+    overlay: str,
+) -> None:
+    """Simulated from the rendered NetworkPolicies: Strimzi's brokers run beside the platform
+    (its KafkaTopics and KafkaUsers must live in the cluster's namespace), MongoDB anywhere."""
+    everything = rendered(overlay)
+    namespace = of_kind(overlay, "Namespace")
+    [ns] = namespace
+    dns = Peer("kube-system", {"k8s-app": "kube-dns"})
+    broker = Peer(ns, {"strimzi.io/cluster": "lapor", "strimzi.io/kind": "Kafka"})
+    mongodb = Peer(None)  # a replica set outside the cluster, or a pod elsewhere
+    internet = Peer(None)
+    other_pod = Peer("elsewhere", {"app": "anything"})
+    for pod in pods(everything):
+        assert egress_allowed(everything, pod, dns, 53, "UDP"), pod.workload
+        assert egress_allowed(everything, pod, dns, 53, "TCP"), pod.workload
+        assert egress_allowed(everything, pod, broker, _kafka_port(overlay), "TCP"), pod.workload
+        assert egress_allowed(everything, pod, mongodb, 27017, "TCP"), pod.workload
+        assert not egress_allowed(everything, pod, other_pod, 8080, "TCP"), pod.workload
+        sends_mail = pod.labels["app.kubernetes.io/component"] == "notify"
+        assert egress_allowed(everything, pod, internet, 443, "TCP") is sends_mail, pod.workload
+        assert egress_allowed(everything, pod, internet, 587, "TCP") is sends_mail, pod.workload
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_ingress_controller_and_prometheus_reach_the_pods(overlay: str) -> None:
+    everything = rendered(overlay)
+    controller = Peer("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+    prometheus = Peer("monitoring", {"app.kubernetes.io/name": "prometheus"})
+    neighbour = Peer(next(iter(of_kind(overlay, "Namespace"))), {"app": "someone-else"})
+    for pod in pods(everything):
+        if pod.labels["app.kubernetes.io/component"] not in SERVICES:
+            continue
+        port = pod.spec["containers"][0]["ports"][0]["containerPort"]
+        assert ingress_allowed(everything, pod, controller, port), pod.workload
+        assert ingress_allowed(everything, pod, prometheus, port), pod.workload
+        assert not ingress_allowed(everything, pod, neighbour, port), pod.workload
+
+
+def test_the_ingress_sends_every_api_path_to_its_service_and_hides_operations() -> None:
+    """Each path of each service's OpenAPI document, with its parameters filled in, reaches
+    that service through the Ingress (exact match first, then the longest prefix, as the
+    Ingress API specifies); /metrics and the probes reach nothing."""
+    [ingress] = of_kind("prod", "Ingress").values()
+    rules: list[tuple[str, str, str]] = [
+        (p["path"], p["pathType"], p["backend"]["service"]["name"])
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    ]
+
+    def route(path: str) -> str | None:
+        exact = [svc for rule, kind, svc in rules if kind == "Exact" and rule == path]
+        if exact:
+            return exact[0]
+        segments = path.strip("/").split("/")
+        prefixes = [
+            (len(rule.strip("/").split("/")), svc)
+            for rule, kind, svc in rules
+            if kind == "Prefix"
+            and segments[: len(rule.strip("/").split("/"))] == rule.strip("/").split("/")
+        ]
+        return max(prefixes)[1] if prefixes else None
+
+    for service, listed in generator()._api_paths().items():
+        for path in listed:
+            concrete = re.sub(r"\{[^}]+\}", "x", path)
+            assert route(concrete) == f"lapor-{service}", path
+    for hidden in ("/metrics", "/healthz", "/readyz"):
+        assert route(hidden) is None
 
 
 def test_overlays_differ_where_they_promise_to() -> None:
-    dev, prod = of_kind("dev", "Deployment"), of_kind("prod", "Deployment")
-    assert {d["spec"]["replicas"] for d in dev.values()} == {1}
-    assert {d["spec"]["replicas"] for d in prod.values()} == {3}
-    assert of_kind("dev", "ConfigMap") and of_kind("prod", "ConfigMap")
+    for overlay in OVERLAYS:
+        # The autoscaler owns the replica count: a Deployment that names one fights it.
+        assert all("replicas" not in d["spec"] for d in of_kind(overlay, "Deployment").values())
+    dev = of_kind("dev", "HorizontalPodAutoscaler")
+    assert {(h["spec"]["minReplicas"], h["spec"]["maxReplicas"]) for h in dev.values()} == {(1, 1)}
+    prod = {
+        n: h["spec"]["minReplicas"] for n, h in of_kind("prod", "HorizontalPodAutoscaler").items()
+    }
+    assert prod == {
+        "lapor-intake": 3,
+        "lapor-routing": 3,
+        "lapor-notify": 3,
+        "lapor-sla": 2,
+        "lapor-standards": 2,
+    }
     [prod_config] = of_kind("prod", "ConfigMap").values()
     assert prod_config["data"]["ENVIRONMENT"] == "production"
-    env = prod["lapor-intake"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    deployments = of_kind("prod", "Deployment")
+    env = deployments["lapor-intake"]["spec"]["template"]["spec"]["containers"][0]["env"]
     jwt = next(e for e in env if e["name"] == "AUTH_JWT_SECRET")
     assert jwt["valueFrom"]["secretKeyRef"]["name"] == "lapor-auth"
     keys = next(e for e in env if e["name"] == "PII_KEYS")
     assert keys["valueFrom"]["secretKeyRef"]["name"] == "lapor-pii"
-    # Every Deployment points at the config map the overlay generated (hashed name).
-    config_name = prod_config["metadata"]["name"]
-    refs = {
-        ref["configMapRef"]["name"]
-        for d in prod.values()
-        for ref in d["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    assert {d["metadata"]["namespace"] for d in rendered("prod") if d["kind"] != "Namespace"} == {
+        "lapor"
     }
-    assert refs == {config_name}
-    assert {d["metadata"]["namespace"] for d in rendered("prod")} == {"lapor"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_a_change_of_configuration_rolls_every_pod(overlay: str) -> None:
+    """The ConfigMap's name carries a hash of its content, and every container (init
+    containers included) refers to it by that name: new settings, new pod templates."""
+    [config] = of_kind(overlay, "ConfigMap").values()
+    assert re.fullmatch(r"lapor-config-[a-z0-9]{10}", config["metadata"]["name"])
+    for pod in pods(rendered(overlay)):
+        for container in pod.spec["containers"] + pod.spec.get("initContainers", []):
+            refs = {ref["configMapRef"]["name"] for ref in container.get("envFrom", [])}
+            assert refs == {config["metadata"]["name"]}, pod.workload
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_pod_builds_its_own_indexes_before_it_serves(overlay: str) -> None:
+    """No Job to order against the Deployments or to re-create on a new image: the migration
+    is each pod's init container, for its own service's database."""
+    assert of_kind(overlay, "Job") == {}
+    for name, deployment in of_kind(overlay, "Deployment").items():
+        [init] = deployment["spec"]["template"]["spec"]["initContainers"]
+        service = name.removeprefix("lapor-")
+        assert init["command"] == ["lapor-admin", "migrate", "--service", service]
+        assert init["image"] == deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def test_images_name_a_registry() -> None:
+    for pod in pods(rendered("prod")):
+        for container in pod.spec["containers"] + pod.spec.get("initContainers", []):
+            registry = container["image"].split("/", 1)[0]
+            assert "." in registry, container["image"]  # a host, not a Docker Hub default
 
 
 def test_network_policies_deny_by_default_and_open_only_what_is_needed() -> None:
-    policies = of_kind("prod", "NetworkPolicy")
-    deny = policies["lapor-default-deny"]["spec"]
+    policies_by_name = of_kind("prod", "NetworkPolicy")
+    deny = policies_by_name["lapor-default-deny"]["spec"]
     assert deny["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in deny
-    ports = {rule["ports"][0]["port"] for rule in policies["lapor-platform-out"]["spec"]["egress"]}
-    assert ports == {53, 9092, 27017}
-    notify_out = {p["port"] for p in policies["lapor-notify-out"]["spec"]["egress"][0]["ports"]}
-    assert notify_out == {25, 465, 587, 443}
-    assert policies["lapor-notify-out"]["spec"]["podSelector"]["matchLabels"] == {
-        "app.kubernetes.io/component": "notify"
-    }
 
 
 def test_kafka_topics_are_the_platforms_topics() -> None:
-    declared = {t["spec"]["topicName"]: t["spec"] for t in of_kind("prod", "KafkaTopic").values()}
+    declared = {t["spec"]["topicName"]: t for t in of_kind("prod", "KafkaTopic").values()}
     assert set(declared) == {topic.name for topic in all_topics()}
     for topic in all_topics():
-        spec = declared[topic.name]
+        resource = declared[topic.name]
+        assert resource["apiVersion"] == "kafka.strimzi.io/v1"  # v1beta2 is gone in Strimzi 1.0
+        spec = resource["spec"]
         assert spec["partitions"] == topic.partitions
         assert spec["config"]["cleanup.policy"] == topic.config()["cleanup.policy"]
+        assert spec["config"]["min.insync.replicas"] == "2"
     dev = {
-        t["spec"]["topicName"]: t["spec"]["replicas"] for t in of_kind("dev", "KafkaTopic").values()
+        t["spec"]["topicName"]: (t["spec"]["replicas"], t["spec"]["config"]["min.insync.replicas"])
+        for t in of_kind("dev", "KafkaTopic").values()
     }
-    assert set(dev.values()) == {1}
+    assert set(dev.values()) == {(1, "1")}
+
+
+def test_without_the_topic_operator_the_services_create_their_topics() -> None:
+    with tempfile.TemporaryDirectory(dir=ROOT / "k8s") as overlay:
+        (Path(overlay) / "kustomization.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                    "kind": "Kustomization",
+                    "resources": ["../overlays/prod"],
+                    "components": ["../components/without-topic-operator"],
+                }
+            )
+        )
+        docs = render(Path(overlay))
+    assert not [d for d in docs if d["kind"] == "KafkaTopic"]
+    [config] = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert config["data"]["KAFKA_CREATE_TOPICS"] == "true"
 
 
 def test_generated_files_are_current() -> None:
     module = generator()
-    topics = list(yaml.safe_load_all((ROOT / "k8s/base/kafka-topics.yaml").read_text()))
-    assert topics == module.kafka_topics(), "regenerate with: python k8s/make_resources.py"
-    rule = yaml.safe_load((ROOT / "k8s/base/prometheus-rule.yaml").read_text())
-    assert rule == module.prometheus_rule(), "regenerate with: python k8s/make_resources.py"
-
-
-def test_the_migrate_job_runs_the_platform_command() -> None:
-    job = of_kind("prod", "Job")["lapor-migrate"]
-    container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["lapor-admin", "migrate"]
-
-
-def test_production_talks_to_kafka_over_tls_with_scram_from_the_strimzi_user_secret() -> None:
-    [config] = of_kind("prod", "ConfigMap").values()
-    talking_to_kafka = {
-        **of_kind("prod", "Deployment"),
-        "lapor-create-topics": of_kind("prod", "Job")["lapor-create-topics"],
+    expected = {
+        "k8s/base/workloads.yaml": module.workloads(),
+        "k8s/base/kafka-topics.yaml": module.kafka_topics(),
+        "k8s/base/prometheus-rule.yaml": [module.prometheus_rule()],
+        "k8s/base/ingress.yaml": [module.ingress()],
+        "k8s/overlays/prod/kafka-users.yaml": module.kafka_users(),
+        "k8s/overlays/prod/kafka-credentials.yaml": module.kafka_credentials(),
     }
-    for name, workload in talking_to_kafka.items():
+    for path, docs in expected.items():
+        committed = [d for d in yaml.safe_load_all((ROOT / path).read_text()) if d]
+        assert committed == docs, f"{path}: regenerate with python k8s/make_resources.py"
+
+
+def test_runbook_links_move_with_the_base_url() -> None:
+    rule = generator().prometheus_rule("https://wiki.kementerian.go.id/lapor/ops")
+    links = [
+        r["annotations"]["runbook_url"]
+        for group in rule["spec"]["groups"]
+        for r in group["rules"]
+        if "alert" in r
+    ]
+    assert links and all(
+        link.startswith("https://wiki.kementerian.go.id/lapor/ops#") for link in links
+    )
+
+
+def test_each_service_is_a_kafka_user_allowed_only_its_own_topics_and_groups() -> None:
+    users = of_kind("prod", "KafkaUser")
+    assert set(users) == {f"lapor-{s}" for s in SERVICES}
+    intake = users["lapor-intake"]["spec"]
+    assert intake["authentication"] == {"type": "scram-sha-512"}
+    acls = {
+        (a["resource"]["type"], a["resource"]["name"], op)
+        for a in intake["authorization"]["acls"]
+        for op in a["operations"]
+    }
+    assert ("group", "intake", "Read") in acls
+    assert ("group", "routing", "Read") not in acls
+    assert ("topic", "lapor.complaint-events.v1", "Write") in acls
+    assert ("topic", "lapor.dlq.intake", "Write") in acls
+    assert ("topic", "lapor.dlq.routing", "Write") not in acls
+    assert all(a["resource"]["patternType"] == "literal" for a in intake["authorization"]["acls"])
+    routing = {
+        (a["resource"]["name"], op)
+        for a in users["lapor-routing"]["spec"]["authorization"]["acls"]
+        for op in a["operations"]
+    }
+    assert ("lapor.agencies.v1", "Write") in routing  # the directory it publishes
+
+
+def test_production_talks_to_kafka_over_tls_as_each_services_own_user() -> None:
+    [config] = of_kind("prod", "ConfigMap").values()
+    for name, workload in of_kind("prod", "Deployment").items():
         pod = workload["spec"]["template"]["spec"]
         env = {e["name"]: e for e in pod["containers"][0]["env"]}
+        assert env["KAFKA_SASL_USERNAME"]["value"] == name
         password = env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
-        assert password == {"name": "lapor", "key": "password"}, name
+        assert password == {"name": name, "key": "password"}, name  # the User Operator's
         mount = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
         assert config["data"]["KAFKA_SSL_CAFILE"].startswith(mount["kafka-ca"] + "/"), name
     # The rendered configuration is one the services accept (as production).
@@ -164,6 +408,7 @@ def test_production_talks_to_kafka_over_tls_with_scram_from_the_strimzi_user_sec
     }
     settings = ServiceSettings(
         **data,
+        kafka_sasl_username="lapor-intake",
         kafka_sasl_password="from-the-secret",
         auth_jwt_secret="x" * 40,
         pii_keys=["bGFwb3ItdGVzdC1rZXktbm90LWZvci1wcm9kdWN0aW9uIQ=="],
@@ -172,3 +417,19 @@ def test_production_talks_to_kafka_over_tls_with_scram_from_the_strimzi_user_sec
         "SASL_SSL",
         "SCRAM-SHA-512",
     )
+
+
+def test_secrets_come_from_the_secret_store() -> None:
+    """Every Secret a prod pod reads is either made by an ExternalSecret or by Strimzi (the
+    users' passwords, the cluster CA): none has to be created by hand."""
+    made = {e["spec"]["target"]["name"] for e in of_kind("prod", "ExternalSecret").values()}
+    made |= set(of_kind("prod", "KafkaUser")) | {"lapor-cluster-ca-cert"}
+    for pod in pods(rendered("prod")):
+        for container in pod.spec["containers"] + pod.spec.get("initContainers", []):
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] in made, (pod.workload, ref)
+        for volume in pod.spec.get("volumes", []):
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] in made
