@@ -5,6 +5,7 @@ cannot drift from the code; tests/unit/test_k8s.py fails when a committed file d
   HorizontalPodAutoscaler, and one ServiceMonitor for them all (ports from the dev stack);
 - ``base/ingress.yaml``: the Ingress that sends each API path to its service (from the
   services' OpenAPI documents) and exposes no probe and no ``/metrics``;
+- ``base/grafana-dashboards.yaml``: the Grafana dashboards, for Grafana's dashboard sidecar;
 - ``base/kafka-topics.yaml``: Strimzi ``KafkaTopic``s from ``schemas/topics.py``;
 - ``base/prometheus-rule.yaml``: the ``PrometheusRule`` from ``ops/prometheus/rules``, with
   runbook links under ``--runbook-base`` (where the platform team publishes docs/operations.md);
@@ -344,6 +345,25 @@ def kafka_topics(replicas: int = 3) -> list[dict[str, Any]]:
     ]
 
 
+def grafana_dashboards() -> list[dict[str, Any]]:
+    """The dashboards of ops/grafana/dashboards as ConfigMaps that Grafana's dashboard sidecar
+    (kube-prometheus-stack's, label ``grafana_dashboard``) loads into the folder LAPOR; they
+    read the data source whose uid is ``prometheus``, that chart's default."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": f"lapor-dashboard-{path.stem}",
+                "labels": {"grafana_dashboard": "1"},
+                "annotations": {"grafana_folder": "LAPOR"},
+            },
+            "data": {path.name: path.read_text()},
+        }
+        for path in sorted((ROOT / "ops" / "grafana" / "dashboards").glob("*.json"))
+    ]
+
+
 def _acl(kind: str, name: str, operations: list[str]) -> dict[str, Any]:
     return {
         "resource": {"type": kind, "name": name, "patternType": "literal"},
@@ -452,6 +472,7 @@ def main() -> None:
     _write(BASE / "workloads.yaml", workloads(), "k8s/make_resources.py (SCALE)")
     _write(BASE / "kafka-topics.yaml", kafka_topics(), "schemas/topics.py")
     _write(BASE / "ingress.yaml", [ingress()], "the services' OpenAPI paths")
+    _write(BASE / "grafana-dashboards.yaml", grafana_dashboards(), "ops/grafana/dashboards")
     _write(
         BASE / "prometheus-rule.yaml", [prometheus_rule(args.runbook_base)], "ops/prometheus/rules"
     )

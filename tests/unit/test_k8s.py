@@ -5,6 +5,7 @@ not need, every selector finds what it is meant to (``tests/kubernetes_model.py`
 what Kubernetes would)."""
 
 import importlib.util
+import json
 import re
 import subprocess
 import tempfile
@@ -57,6 +58,14 @@ def rendered(overlay: str) -> list[dict[str, Any]]:
 
 def of_kind(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in rendered(overlay) if d["kind"] == kind}
+
+
+def platform_config(overlay: str) -> dict[str, Any]:
+    """The services' settings (the generated ConfigMap; the others hold dashboards)."""
+    [config] = [
+        c for n, c in of_kind(overlay, "ConfigMap").items() if n.startswith("lapor-config-")
+    ]
+    return config
 
 
 def generator() -> ModuleType:
@@ -163,7 +172,7 @@ def test_every_selector_finds_what_it_is_meant_to(overlay: str) -> None:
 
 
 def _kafka_port(overlay: str) -> int:
-    [config] = of_kind(overlay, "ConfigMap").values()
+    config = platform_config(overlay)
     return int(config["data"]["KAFKA_BOOTSTRAP_SERVERS"].rsplit(":", 1)[1])
 
 
@@ -255,7 +264,7 @@ def test_overlays_differ_where_they_promise_to() -> None:
         "lapor-sla": 2,
         "lapor-standards": 2,
     }
-    [prod_config] = of_kind("prod", "ConfigMap").values()
+    prod_config = platform_config("prod")
     assert prod_config["data"]["ENVIRONMENT"] == "production"
     deployments = of_kind("prod", "Deployment")
     env = deployments["lapor-intake"]["spec"]["template"]["spec"]["containers"][0]["env"]
@@ -272,7 +281,7 @@ def test_overlays_differ_where_they_promise_to() -> None:
 def test_a_change_of_configuration_rolls_every_pod(overlay: str) -> None:
     """The ConfigMap's name carries a hash of its content, and every container (init
     containers included) refers to it by that name: new settings, new pod templates."""
-    [config] = of_kind(overlay, "ConfigMap").values()
+    config = platform_config(overlay)
     assert re.fullmatch(r"lapor-config-[a-z0-9]{10}", config["metadata"]["name"])
     for pod in pods(rendered(overlay)):
         for container in pod.spec["containers"] + pod.spec.get("initContainers", []):
@@ -336,7 +345,7 @@ def test_without_the_topic_operator_the_services_create_their_topics() -> None:
         )
         docs = render(Path(overlay))
     assert not [d for d in docs if d["kind"] == "KafkaTopic"]
-    [config] = [d for d in docs if d["kind"] == "ConfigMap"]
+    [config] = [d for d in docs if d["metadata"]["name"].startswith("lapor-config-")]
     assert config["data"]["KAFKA_CREATE_TOPICS"] == "true"
 
 
@@ -347,6 +356,7 @@ def test_generated_files_are_current() -> None:
         "k8s/base/kafka-topics.yaml": module.kafka_topics(),
         "k8s/base/prometheus-rule.yaml": [module.prometheus_rule()],
         "k8s/base/ingress.yaml": [module.ingress()],
+        "k8s/base/grafana-dashboards.yaml": module.grafana_dashboards(),
         "k8s/overlays/prod/kafka-users.yaml": module.kafka_users(),
         "k8s/overlays/prod/kafka-credentials.yaml": module.kafka_credentials(),
     }
@@ -393,7 +403,7 @@ def test_each_service_is_a_kafka_user_allowed_only_its_own_topics_and_groups() -
 
 
 def test_production_talks_to_kafka_over_tls_as_each_services_own_user() -> None:
-    [config] = of_kind("prod", "ConfigMap").values()
+    config = platform_config("prod")
     for name, workload in of_kind("prod", "Deployment").items():
         pod = workload["spec"]["template"]["spec"]
         env = {e["name"]: e for e in pod["containers"][0]["env"]}
@@ -433,3 +443,17 @@ def test_secrets_come_from_the_secret_store() -> None:
         for volume in pod.spec.get("volumes", []):
             if "secret" in volume:
                 assert volume["secret"]["secretName"] in made
+
+
+def test_grafana_on_kubernetes_gets_the_dashboards() -> None:
+    """The same dashboards as compose's Grafana, as ConfigMaps the Grafana sidecar loads."""
+    maps = [
+        m
+        for m in of_kind("prod", "ConfigMap").values()
+        if "grafana_dashboard" in m["metadata"]["labels"]
+    ]
+    loaded = {json.loads(text)["title"] for m in maps for text in m["data"].values()}
+    shipped = {
+        json.loads(p.read_text())["title"] for p in (ROOT / "ops/grafana/dashboards").glob("*.json")
+    }
+    assert loaded == shipped and len(shipped) == 3

@@ -278,3 +278,24 @@ def test_the_slo_rules_are_generated_from_their_declaration() -> None:
     assert committed == slos.rule_groups(), "regenerate with: python ops/prometheus/slos.py"
     alerts = {r["alert"] for g in committed["groups"] for r in g["rules"] if "alert" in r}
     assert len(alerts) == 2 * len(slos.SLOS)
+
+
+async def test_the_lag_of_a_partition_moved_to_another_member_is_no_longer_reported() -> None:
+    """Each member reports the lag of the partitions it holds; a revoked partition's series
+    would otherwise freeze at its last value and keep a lag alert firing for nobody."""
+    from aiokafka import TopicPartition
+
+    from kernel.consuming import _OnRevoke
+    from kernel.metrics import CONSUMER_LAG
+
+    topic = "lapor.complaint-events.v1"
+    CONSUMER_LAG.labels("lag-test", topic, "3").set(1500)
+    CONSUMER_LAG.labels("lag-test", topic, "4").set(7)
+    await _OnRevoke("lag-test", []).on_partitions_revoked([TopicPartition(topic, 3)])
+    reported = {
+        s.labels["partition"]: s.value
+        for m in CONSUMER_LAG.collect()
+        for s in m.samples
+        if s.labels["service"] == "lag-test"
+    }
+    assert reported == {"4": 7}
