@@ -16,13 +16,22 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/lapor-devstack
 
-## tools: promtool and Prometheus (alert rule tests, a real scrape), kubectl (kustomize) and
-## docker-compose (the compose file as Debian's reads it), from Debian's packages when missing
-tools:
+## tools: promtool and Prometheus (alert rule tests, a real scrape), kubectl (kustomize),
+## docker-compose (the compose file as Debian's reads it) and Node (the operators' custom resource
+## schemas, pinned in tests/crd), from Debian's packages and npm when missing
+CRD_STAMP := tests/crd/node_modules/.installed
+tools: $(CRD_STAMP)
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v kubectl >/dev/null && command -v docker-compose >/dev/null || { \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) apt-get install -y -qq --no-install-recommends prometheus kubectl docker-compose >/dev/null; }
 	@$(SUDO) systemctl disable --now prometheus >/dev/null 2>&1 || true  # tests start their own
+
+$(CRD_STAMP): tests/crd/package.json tests/crd/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+	npm ci --prefix tests/crd --no-audit --no-fund --loglevel=error
+	touch $(CRD_STAMP)
 
 ## test: lint, type-check, then every test that is not marked slow
 test: $(STAMP) tools check

@@ -42,6 +42,8 @@ KUBERNETES = "1.33.0"
 SERVICES = ("intake", "routing", "sla", "notify", "standards")
 # Custom resources the Kubernetes schemas do not know; checked field by field below.
 CUSTOM = {"KafkaTopic", "KafkaUser", "ServiceMonitor", "PrometheusRule", "ExternalSecret"}
+# Custom resources the vendored operator schemas cover (tests/crd).
+OPERATED = {"KafkaTopic", "KafkaUser", "ServiceMonitor", "PrometheusRule"}
 
 
 def render(directory: Path) -> list[dict[str, Any]]:
@@ -457,3 +459,46 @@ def test_grafana_on_kubernetes_gets_the_dashboards() -> None:
         json.loads(p.read_text())["title"] for p in (ROOT / "ops/grafana/dashboards").glob("*.json")
     }
     assert loaded == shipped and len(shipped) == 3
+
+
+def operator_schema_errors(resources: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each custom resource checked against the operators' schemas (tests/crd: Strimzi 1.0.0's
+    CRDs, prometheus-operator's monitoring.coreos.com/v1, pinned by its package-lock)."""
+    ran = subprocess.run(
+        ["node", str(ROOT / "tests/crd/validate.mjs")],
+        input=json.dumps(resources),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {f"{r['kind']}/{r['name']}": r["errors"] for r in json.loads(ran.stdout)}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_operator_resource_passes_the_operators_schemas(overlay: str) -> None:
+    operated = [d for d in rendered(overlay) if d["kind"] in OPERATED]
+    assert {d["kind"] for d in operated} >= {"KafkaTopic", "ServiceMonitor", "PrometheusRule"}
+    errors = operator_schema_errors(operated)
+    assert len(errors) == len(operated)
+    assert {name: e for name, e in errors.items() if e} == {}
+
+
+def test_the_operator_schemas_refuse_what_the_operators_would() -> None:
+    [topic] = [t for t in of_kind("prod", "KafkaTopic").values()][:1]
+    user = of_kind("prod", "KafkaUser")["lapor-intake"]
+    old_api = {  # gone in Strimzi 1.0
+        **topic,
+        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "metadata": {"name": "old-api"},
+    }
+    wrong_type = {**topic, "spec": {**topic["spec"], "partitions": "twelve"}}
+    acl = {**user["spec"]["authorization"]["acls"][0]}
+    acl["operation"] = acl.pop("operations")[0]  # the form Strimzi's v1 API dropped
+    old_acl = {
+        **user,
+        "spec": {**user["spec"], "authorization": {"type": "simple", "acls": [acl]}},
+    }
+    found = operator_schema_errors([old_api, wrong_type, old_acl])
+    assert len(found) == 3 and all(found.values())
+    messages = " ".join(m for errors in found.values() for m in errors)
+    assert "not served" in messages and "operations" in messages
