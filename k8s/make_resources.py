@@ -44,27 +44,38 @@ PRE_STOP_SECONDS = 5
 
 
 @dataclass(frozen=True)
-class Scale:
-    """How far the HorizontalPodAutoscaler moves a service (prod raises some floors)."""
+class Workload:
+    """One Deployment: a service, the roles its processes play (``PROCESS_ROLES``; None for
+    both), and how far its HorizontalPodAutoscaler moves it (prod raises some floors)."""
 
+    service: str
     min_replicas: int
     max_replicas: int
+    role: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"lapor-{self.service}" + ("-workers" if self.role == "workers" else "")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels its objects and pods carry (kustomize adds ``part-of``)."""
+        return {"app.kubernetes.io/name": self.name, "app.kubernetes.io/component": self.service}
 
 
-# At most 12: the complaint topic's partitions (more consumers than partitions sit idle). The
-# SLA service scales less: its sweep runs in one replica at a time.
-SCALE = {
-    "intake": Scale(2, 10),
-    "routing": Scale(2, 6),
-    "sla": Scale(2, 4),
-    "notify": Scale(2, 8),
-    "standards": Scale(2, 4),
-}
-
-
-def labels(service: str) -> dict[str, str]:
-    """The labels a service's objects and pods carry (kustomize adds ``part-of``)."""
-    return {"app.kubernetes.io/name": f"lapor-{service}", "app.kubernetes.io/component": service}
+# A consuming Deployment scales to 12 at most: the complaint topic's partitions (more members
+# than partitions sit idle). Intake's API grows with citizens' requests, past what its consumer
+# group could use, so it runs in a Deployment of its own. SLA scales less: its sweep runs in one
+# replica at a time.
+WORKLOADS = (
+    Workload("intake", 2, 20, role="api"),
+    Workload("intake", 2, 12, role="workers"),
+    Workload("routing", 2, 6),
+    Workload("sla", 2, 4),
+    Workload("notify", 2, 8),
+    Workload("standards", 2, 4),
+)
+SERVICES = tuple(dict.fromkeys(w.service for w in WORKLOADS))
 
 
 def _hardened() -> dict[str, Any]:
@@ -90,21 +101,23 @@ def _probe(path: str, *, every: int, failures: int) -> dict[str, Any]:
     }
 
 
-def deployment(service: str) -> dict[str, Any]:
-    """One service's pods: its own indexes built first, then the service, hardened."""
+def deployment(workload: Workload) -> dict[str, Any]:
+    """One workload's pods: its service's indexes built first, then the service, hardened."""
+    service = workload.service
     port = DEFAULT_PORTS[service]
+    roles = [] if workload.role is None else [{"name": "PROCESS_ROLES", "value": workload.role}]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": f"lapor-{service}", "labels": labels(service)},
+        "metadata": {"name": workload.name, "labels": workload.labels},
         "spec": {
             # No replicas: the HorizontalPodAutoscaler owns the count, and a count here would
             # reset it on every apply.
             "revisionHistoryLimit": 5,
             "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-            "selector": {"matchLabels": {"app.kubernetes.io/name": f"lapor-{service}"}},
+            "selector": {"matchLabels": {"app.kubernetes.io/name": workload.name}},
             "template": {
-                "metadata": {"labels": labels(service)},
+                "metadata": {"labels": workload.labels},
                 "spec": {
                     "serviceAccountName": "lapor",
                     "automountServiceAccountToken": False,
@@ -137,7 +150,11 @@ def deployment(service: str) -> dict[str, Any]:
                             "image": IMAGE,
                             "args": [service],
                             "ports": [{"name": "http", "containerPort": port}],
-                            "env": [{"name": "HTTP_PORT", "value": str(port)}, _mongo_url()],
+                            "env": [
+                                {"name": "HTTP_PORT", "value": str(port)},
+                                *roles,
+                                _mongo_url(),
+                            ],
                             "envFrom": [{"configMapRef": {"name": "lapor-config"}}],
                             "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
                             "livenessProbe": _probe("/healthz", every=10, failures=3),
@@ -158,18 +175,19 @@ def deployment(service: str) -> dict[str, Any]:
 
 
 def workloads() -> list[dict[str, Any]]:
-    """Every service's Deployment, Service, PodDisruptionBudget and autoscaler, and the one
-    ServiceMonitor that scrapes them."""
+    """Every workload's Deployment, Service (the API's, or the workers' metrics), disruption
+    budget and autoscaler, and the one ServiceMonitor that scrapes them."""
     docs: list[dict[str, Any]] = []
-    for service, scale in SCALE.items():
-        name = f"lapor-{service}"
+    for workload in WORKLOADS:
+        name = workload.name
+        service = workload.service
         selector = {"matchLabels": {"app.kubernetes.io/name": name}}
         docs += [
-            deployment(service),
+            deployment(workload),
             {
                 "apiVersion": "v1",
                 "kind": "Service",
-                "metadata": {"name": name, "labels": labels(service)},
+                "metadata": {"name": name, "labels": workload.labels},
                 "spec": {
                     "selector": {"app.kubernetes.io/name": name},
                     "ports": [
@@ -180,17 +198,17 @@ def workloads() -> list[dict[str, Any]]:
             {
                 "apiVersion": "policy/v1",
                 "kind": "PodDisruptionBudget",
-                "metadata": {"name": name, "labels": labels(service)},
+                "metadata": {"name": name, "labels": workload.labels},
                 "spec": {"minAvailable": 1, "selector": selector},
             },
             {
                 "apiVersion": "autoscaling/v2",
                 "kind": "HorizontalPodAutoscaler",
-                "metadata": {"name": name, "labels": labels(service)},
+                "metadata": {"name": name, "labels": workload.labels},
                 "spec": {
                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                    "minReplicas": scale.min_replicas,
-                    "maxReplicas": scale.max_replicas,
+                    "minReplicas": workload.min_replicas,
+                    "maxReplicas": workload.max_replicas,
                     "metrics": [
                         {
                             "type": "Resource",
@@ -220,7 +238,11 @@ def service_monitor() -> dict[str, Any]:
             "jobLabel": "app.kubernetes.io/part-of",
             "selector": {
                 "matchExpressions": [
-                    {"key": "app.kubernetes.io/component", "operator": "In", "values": list(SCALE)}
+                    {
+                        "key": "app.kubernetes.io/component",
+                        "operator": "In",
+                        "values": list(SERVICES),
+                    }
                 ]
             },
             "endpoints": [
@@ -252,7 +274,7 @@ def _api_paths() -> dict[str, list[str]]:
     from services.asyncapi import PRODUCTION_KAFKA
 
     paths = {}
-    for service in SCALE:
+    for service in SERVICES:
         module = importlib.import_module(f"services.{service}.app")
         settings = module.Settings(
             **PRODUCTION_KAFKA, kafka_sasl_username=f"lapor-{service}", service_name=service
@@ -411,32 +433,29 @@ def kafka_credentials() -> list[dict[str, Any]]:
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": f"lapor-{service}"},
+            "metadata": {"name": workload.name},
             "spec": {
                 "template": {
                     "spec": {
                         "containers": [
                             {
-                                "name": service,
-                                "env": [
-                                    {"name": "KAFKA_SASL_USERNAME", "value": f"lapor-{service}"},
-                                    {
-                                        "name": "KAFKA_SASL_PASSWORD",
-                                        "valueFrom": {
-                                            "secretKeyRef": {
-                                                "name": f"lapor-{service}",
-                                                "key": "password",
-                                            }
-                                        },
-                                    },
-                                ],
+                                "name": workload.service,
+                                "env": _kafka_user(f"lapor-{workload.service}"),
                             }
                         ]
                     }
                 }
             },
         }
-        for service in SCALE
+        for workload in WORKLOADS
+    ]
+
+
+def _kafka_user(user: str) -> list[dict[str, Any]]:
+    password = {"secretKeyRef": {"name": user, "key": "password"}}
+    return [
+        {"name": "KAFKA_SASL_USERNAME", "value": user},
+        {"name": "KAFKA_SASL_PASSWORD", "valueFrom": password},
     ]
 
 
@@ -469,7 +488,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runbook-base", default=RUNBOOK_BASE, help="where operations.md is")
     args = parser.parse_args()
-    _write(BASE / "workloads.yaml", workloads(), "k8s/make_resources.py (SCALE)")
+    _write(BASE / "workloads.yaml", workloads(), "k8s/make_resources.py (WORKLOADS)")
     _write(BASE / "kafka-topics.yaml", kafka_topics(), "schemas/topics.py")
     _write(BASE / "ingress.yaml", [ingress()], "the services' OpenAPI paths")
     _write(BASE / "grafana-dashboards.yaml", grafana_dashboards(), "ops/grafana/dashboards")
@@ -477,7 +496,9 @@ def main() -> None:
         BASE / "prometheus-rule.yaml", [prometheus_rule(args.runbook_base)], "ops/prometheus/rules"
     )
     _write(PROD / "kafka-users.yaml", kafka_users(), "the services' Kafka declarations")
-    _write(PROD / "kafka-credentials.yaml", kafka_credentials(), "k8s/make_resources.py (SCALE)")
+    _write(
+        PROD / "kafka-credentials.yaml", kafka_credentials(), "k8s/make_resources.py (WORKLOADS)"
+    )
 
 
 if __name__ == "__main__":

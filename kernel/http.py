@@ -9,7 +9,7 @@ import contextlib
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Protocol
 
@@ -48,6 +48,10 @@ ReadinessCheck = Callable[[], Awaitable[None]]
 
 log = get_logger(__name__)
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# What a service process does (PROCESS_ROLES): serve the HTTP API, and run the workers (its
+# consumer group and background jobs). One Deployment per role scales each on its own.
+API, WORKERS = "api", "workers"
+PROCESS_ROLES = frozenset({API, WORKERS})
 # Every operation may answer these (documented once for all, so that clients and schema-based
 # testers know them); an operation lists its own specific ones too.
 COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -119,6 +123,21 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
         **extra,
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+class OperationsOnly:
+    """A workers-only process: its probes and metrics, and a 404 for the API it does not serve
+    (the Ingress sends API traffic to the processes that do)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "") in OPERATIONS_PATHS:
+            await self.app(scope, receive, send)
+            return
+        response = problem(404, "not_served_here", "this process runs workers, not the API")
+        await response(scope, receive, send)
 
 
 class BodySizeLimit:
@@ -284,6 +303,8 @@ def create_app(
     version: str = "0.1.0",
     description: str = "",
     components: Sequence[Component] = (),
+    workers: Sequence[Component] = (),
+    roles: Collection[str] = PROCESS_ROLES,
     readiness: Sequence[ReadinessCheck] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     larger_bodies: dict[str, int] | None = None,
@@ -294,14 +315,17 @@ def create_app(
     """A FastAPI app with the platform's endpoints, middleware and error format.
 
     ``components`` start in order before the first request and stop in reverse on shutdown
-    (uvicorn turns SIGTERM into that shutdown).
+    (uvicorn turns SIGTERM into that shutdown); ``workers`` (the consumer group, background
+    jobs) start after them in a process whose ``roles`` include ``workers``. Without the ``api``
+    role the process answers only its probes and ``/metrics``.
     """
+    running = [*components, *(workers if WORKERS in roles else ())]
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         started: list[Component] = []
         try:
-            for component in components:
+            for component in running:
                 await component.start()
                 started.append(component)
             log.info("service_started")
@@ -332,6 +356,8 @@ def create_app(
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
+    if API not in roles:
+        app.add_middleware(OperationsOnly)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

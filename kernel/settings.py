@@ -29,6 +29,13 @@ class ServiceSettings(BaseSettings):
         default="service", description="Name in logs, metrics and the CloudEvents source."
     )
     http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    process_roles: str = Field(
+        default="api,workers",
+        pattern=r"^(api|workers)(,(api|workers))?$",
+        description="What this process does: 'api' serves the HTTP API, 'workers' runs the "
+        "consumer group and background jobs (probes and /metrics are always served). A "
+        "Deployment per role scales each on its own.",
+    )
     http_port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP server.")
     http_public_rate_per_minute: float = Field(
         default=120.0,
@@ -234,6 +241,11 @@ class ServiceSettings(BaseSettings):
     def request_db_deadline_seconds(self) -> float:
         """One deadline for all the database calls of a request, retries included."""
         return self.mongo_timeout_ms * 2 / 1000
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """The process's roles (``PROCESS_ROLES``) as a set."""
+        return frozenset(self.process_roles.split(","))
 
     @property
     def database_name(self) -> str:

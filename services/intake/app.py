@@ -66,14 +66,14 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         service=settings.service_name,
         title="LAPOR intake",
         description=DESCRIPTION,
-        components=[
-            runtime,
-            Startable(store.create_indexes),
+        components=[runtime, Startable(store.create_indexes)],
+        workers=[
             consumer,
             DatabaseGauges(
                 open_gauges, seconds=OPEN_GAUGE_SECONDS, db=runtime.db, gauges=[COMPLAINTS_OPEN]
             ),
         ],
+        roles=settings.roles,
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),
         db_deadline_seconds=settings.request_db_deadline_seconds,

@@ -128,6 +128,9 @@ def create_app(settings: NotifySettings) -> FastAPI:
         components=[
             runtime,
             Startable(prepare, stop=client.aclose),  # closed after the dispatcher stops
+        ],
+        # The consumer hands what is due to this process's dispatcher: they run together.
+        workers=[
             consumer,
             dispatcher,
             DatabaseGauges(
@@ -137,6 +140,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
                 gauges=[NOTIFICATION_QUEUE],
             ),
         ],
+        roles=settings.roles,
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),
         db_deadline_seconds=settings.request_db_deadline_seconds,

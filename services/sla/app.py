@@ -96,6 +96,10 @@ def create_app(settings: SlaSettings) -> FastAPI:
         components=[
             runtime,
             Startable(store.create_indexes),
+            # Other replicas' declarations arrive within a minute; this replica's at once.
+            Periodic(reload_calendars, seconds=60),
+        ],
+        workers=[
             consumer,
             *([sweeper] if settings.sla_sweep_enabled else []),
             DatabaseGauges(
@@ -104,9 +108,8 @@ def create_app(settings: SlaSettings) -> FastAPI:
                 db=runtime.db,
                 gauges=[SLA_ON_TIME_RATE, SLA_OPEN_OVERDUE, SLA_MEDIAN_FIRST_FOLLOW_UP],
             ),
-            # Other replicas' declarations arrive within a minute; this replica's at once.
-            Periodic(reload_calendars, seconds=60),
         ],
+        roles=settings.roles,
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),
         db_deadline_seconds=settings.request_db_deadline_seconds,

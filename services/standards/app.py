@@ -39,9 +39,8 @@ def create_app(settings: StandardsSettings) -> FastAPI:
         service=settings.service_name,
         title="LAPOR standards (SIPP)",
         description=DESCRIPTION,
-        components=[
-            runtime,
-            Startable(store.create_indexes),
+        components=[runtime, Startable(store.create_indexes)],
+        workers=[
             consumer,
             DatabaseGauges(
                 compliance_gauges,
@@ -50,6 +49,7 @@ def create_app(settings: StandardsSettings) -> FastAPI:
                 gauges=[STANDARDS_BY_ZONE, STANDARDS_AGENCY_SCORE],
             ),
         ],
+        roles=settings.roles,
         readiness=runtime.readiness_checks(),
         public_rate_limit=settings.public_rate_limiter(),
         db_deadline_seconds=settings.request_db_deadline_seconds,

@@ -113,8 +113,14 @@ def test_each_service_has_probes_limits_pdb_hpa_and_is_scraped(overlay: str) -> 
         assert f"lapor-{name}" in of_kind(overlay, "PodDisruptionBudget")
         hpa = of_kind(overlay, "HorizontalPodAutoscaler")[f"lapor-{name}"]
         assert hpa["spec"]["scaleTargetRef"]["name"] == f"lapor-{name}"
-        assert hpa["spec"]["maxReplicas"] <= 12  # the complaint topic's partitions
         assert name in scraped
+    for name, workload in deployments.items():
+        pod = workload["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        consumes = env.get("PROCESS_ROLES", "api,workers") != "api"
+        hpa = of_kind(overlay, "HorizontalPodAutoscaler")[name]
+        if consumes:  # more members than the complaint topic's partitions would sit idle
+            assert hpa["spec"]["maxReplicas"] <= 12, name
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
 
 
@@ -261,6 +267,7 @@ def test_overlays_differ_where_they_promise_to() -> None:
     }
     assert prod == {
         "lapor-intake": 3,
+        "lapor-intake-workers": 3,
         "lapor-routing": 3,
         "lapor-notify": 3,
         "lapor-sla": 2,
@@ -296,9 +303,11 @@ def test_each_pod_builds_its_own_indexes_before_it_serves(overlay: str) -> None:
     """No Job to order against the Deployments or to re-create on a new image: the migration
     is each pod's init container, for its own service's database."""
     assert of_kind(overlay, "Job") == {}
-    for name, deployment in of_kind(overlay, "Deployment").items():
+    for deployment in of_kind(overlay, "Deployment").values():
         [init] = deployment["spec"]["template"]["spec"]["initContainers"]
-        service = name.removeprefix("lapor-")
+        service = deployment["spec"]["template"]["metadata"]["labels"][
+            "app.kubernetes.io/component"
+        ]
         assert init["command"] == ["lapor-admin", "migrate", "--service", service]
         assert init["image"] == deployment["spec"]["template"]["spec"]["containers"][0]["image"]
 
@@ -409,9 +418,13 @@ def test_production_talks_to_kafka_over_tls_as_each_services_own_user() -> None:
     for name, workload in of_kind("prod", "Deployment").items():
         pod = workload["spec"]["template"]["spec"]
         env = {e["name"]: e for e in pod["containers"][0]["env"]}
-        assert env["KAFKA_SASL_USERNAME"]["value"] == name
+        user = (
+            "lapor-"
+            + workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+        )  # the service's, whichever of its Deployments
+        assert env["KAFKA_SASL_USERNAME"]["value"] == user
         password = env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
-        assert password == {"name": name, "key": "password"}, name  # the User Operator's
+        assert password == {"name": user, "key": "password"}, name  # the User Operator's
         mount = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
         assert config["data"]["KAFKA_SSL_CAFILE"].startswith(mount["kafka-ca"] + "/"), name
     # The rendered configuration is one the services accept (as production).
@@ -502,3 +515,44 @@ def test_the_operator_schemas_refuse_what_the_operators_would() -> None:
     assert len(found) == 3 and all(found.values())
     messages = " ".join(m for errors in found.values() for m in errors)
     assert "not served" in messages and "operations" in messages
+
+
+def test_intakes_api_and_workers_scale_in_deployments_of_their_own() -> None:
+    """Citizens' requests grow intake's API past what its consumer group could use: the API
+    Deployment serves the Ingress and consumes nothing, the workers' consume and serve none."""
+    deployments = of_kind("prod", "Deployment")
+
+    def roles(name: str) -> str | None:
+        env = deployments[name]["spec"]["template"]["spec"]["containers"][0]["env"]
+        return next((e["value"] for e in env if e["name"] == "PROCESS_ROLES"), None)
+
+    assert (roles("lapor-intake"), roles("lapor-intake-workers")) == ("api", "workers")
+    assert roles("lapor-routing") is None  # both roles in one process
+    [ingress] = of_kind("prod", "Ingress").values()
+    backends = {
+        p["backend"]["service"]["name"]
+        for r in ingress["spec"]["rules"]
+        for p in r["http"]["paths"]
+    }
+    assert "lapor-intake" in backends and "lapor-intake-workers" not in backends
+    hpas = of_kind("prod", "HorizontalPodAutoscaler")
+    assert hpas["lapor-intake"]["spec"]["maxReplicas"] > 12
+
+
+def test_the_operations_guide_gives_the_replica_ranges_the_manifests_have() -> None:
+    guide = (ROOT / "docs/operations.md").read_text()
+    rows = re.findall(r"^\| `(lapor-[a-z-]+)`[^|]*\| (\d+) \| (\d+)-(\d+) \|$", guide, re.M)
+    documented = {name: (int(dev), int(low), int(high)) for name, dev, low, high in rows}
+    dev, prod = (
+        of_kind("dev", "HorizontalPodAutoscaler"),
+        of_kind("prod", "HorizontalPodAutoscaler"),
+    )
+    manifests = {
+        name: (
+            dev[name]["spec"]["maxReplicas"],
+            hpa["spec"]["minReplicas"],
+            hpa["spec"]["maxReplicas"],
+        )
+        for name, hpa in prod.items()
+    }
+    assert documented == manifests
