@@ -13,6 +13,7 @@ from kernel import mongo
 from kernel.mongo import Document
 from kernel.settings import ServiceSettings
 from kernel.unit_of_work import UnitOfWork
+from services.intake.access_log import AccessLog
 from services.intake.store import ComplaintStore
 from services.notify.store import NotifyStore
 from services.sla.store import ClockStore
@@ -20,7 +21,10 @@ from services.standards.store import StandardStore
 
 Indexer = Callable[[AsyncDatabase[Document]], Awaitable[None]]
 INDEXERS: dict[str, list[Indexer]] = {
-    "intake": [lambda db: ComplaintStore(db).create_indexes()],
+    "intake": [
+        lambda db: ComplaintStore(db).create_indexes(),
+        lambda db: AccessLog(db).create_indexes(),
+    ],
     "routing": [],
     "sla": [lambda db: ClockStore(db).create_indexes()],
     "notify": [lambda db: NotifyStore(db).create_indexes()],

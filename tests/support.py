@@ -24,6 +24,7 @@ from kernel.subscriptions import EventGroup
 from schemas.complaint import Role
 from schemas.envelope import Event, EventPayload, encode, new_event
 from schemas.topics import AGENCY_DIRECTORY, PRODUCT_TOPICS
+from services.intake.config import IntakeSettings
 from services.intake.directory import AGENCIES
 from services.intake.domain import new_tracking_id
 from services.routing.domain import agency_changes
@@ -239,6 +240,19 @@ async def announce_agencies(bootstrap: str, mongo_url: str, database: str) -> in
     finally:
         await client.close()
     return len(payloads)
+
+
+@asynccontextmanager
+async def intake_serving(
+    settings: IntakeSettings, bootstrap: str, mongo_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An intake app on the test broker and database that knows the shipped agencies (as when
+    routing has announced its directory)."""
+    from services.intake.app import create_app  # the whole service: only its tests need it
+
+    async with running(create_app(settings)) as client:
+        await announce_agencies(bootstrap, mongo_url, settings.database_name)
+        yield client
 
 
 # Group joins wait on the session timeout on Tansu: short ones keep the service processes of

@@ -1,7 +1,8 @@
 """HTTP adapter of intake: submit, track, list, act on, support and rate complaints."""
 
 from collections.abc import Callable
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, Security
@@ -27,6 +28,7 @@ from schemas.complaint import (
     Role,
 )
 from schemas.regions import region_name, time_zone_of
+from services.intake.access_log import AccessLog, Disclosure
 from services.intake.categories import category_names
 from services.intake.clients import ClientRegistry
 from services.intake.clients_api import client_of
@@ -45,6 +47,7 @@ from services.intake.views import (
     ComplaintStatusView,
     PublicComplaint,
     detail_view,
+    disclosed,
     is_public,
     may_view,
     public_filter,
@@ -54,6 +57,18 @@ from services.intake.views import (
 )
 
 PROBLEM = PROBLEM_RESPONSE
+PURPOSE_HEADER = "X-Access-Purpose"
+PURPOSE_LENGTH = 200
+UNSTATED = "(not stated)"
+AccessPurpose = Annotated[
+    str | None,
+    Header(
+        alias=PURPOSE_HEADER,
+        max_length=PURPOSE_LENGTH,
+        description="Why the caller needs the reporter's details (kept in the access log the "
+        "auditor reads, with who, when and which report).",
+    ),
+]
 # An integration client's key (an agency's app filing for the people who use it), instead of a
 # bearer token; Open311 clients send it as ``api_key``.
 INTEGRATION_KEY = APIKeyHeader(
@@ -167,12 +182,33 @@ def _problem_for(exc: Exception) -> ProblemError:
 
 
 def router(
-    service: IntakeService, caller: Callable[..., Actor | None], clients: ClientRegistry
+    service: IntakeService,
+    caller: Callable[..., Actor | None],
+    clients: ClientRegistry,
+    access_log: AccessLog,
 ) -> APIRouter:
     """Routes bound to one IntakeService and the ways of authenticating callers (bearer tokens
     of people, API keys of integration clients)."""
     api = APIRouter(prefix="/v1")
     Caller = Annotated[Actor | None, Depends(caller)]
+
+    async def shown(
+        records: list[dict[str, Any]], viewer: Actor, request: Request
+    ) -> list[ComplaintDetail]:
+        """The complaints as this viewer may see them; what they show of a reporter to anyone
+        but the reporter is logged first (no log, no data: a failed write is a 503)."""
+        views = [detail_view(record, viewer) for record in records]
+        at = datetime.now(UTC)
+        purpose = request.headers.get(PURPOSE_HEADER, "")[:PURPOSE_LENGTH] or UNSTATED
+        route = getattr(request.scope.get("route"), "path", "")
+        await access_log.record(
+            [
+                Disclosure(record["_id"], fields, viewer, purpose, route, at)
+                for view, record in zip(views, records, strict=True)
+                if (fields := disclosed(view, record, viewer))
+            ]
+        )
+        return views
 
     async def permitted(request: Request, actor: Caller) -> Actor:
         """The caller, refused before the body is validated when their role may never take the
@@ -259,6 +295,8 @@ def router(
     )
     async def list_complaints(
         actor: Caller,
+        request: Request,
+        purpose: AccessPurpose = None,
         status: ComplaintStatus | None = None,
         limit: Limit = 50,
         offset: Offset = 0,
@@ -268,7 +306,7 @@ def router(
         if status is not None:
             query["status"] = status.value
         records = await service.list(query, limit=limit, offset=offset)
-        return [detail_view(record, viewer) for record in records]
+        return await shown(records, viewer, request)
 
     @api.get(
         "/complaints/{tracking_id}",
@@ -282,7 +320,7 @@ def router(
         },
     )
     async def track(
-        tracking_id: TrackingId, actor: Caller
+        tracking_id: TrackingId, actor: Caller, request: Request, purpose: AccessPurpose = None
     ) -> ComplaintDetail | ComplaintStatusView:
         try:
             record = await service.get(tracking_id)
@@ -292,7 +330,8 @@ def router(
             return status_view(record)
         if not may_view(record, actor):
             raise ProblemError(403, "not_your_complaint", "you have no authority over it")
-        return detail_view(record, actor)
+        [view] = await shown([record], actor, request)
+        return view
 
     @api.post(
         "/complaints/{tracking_id}/actions",
@@ -337,7 +376,8 @@ def router(
             DirectoryUnavailable,
         ) as exc:
             raise _problem_for(exc) from exc
-        return detail_view(record, viewer)
+        [view] = await shown([record], viewer, request)
+        return view
 
     @api.post(
         "/complaints/{tracking_id}/supports",
@@ -372,13 +412,16 @@ def router(
             409: {"description": "Not answered yet, or already rated", **PROBLEM},
         },
     )
-    async def rate(tracking_id: TrackingId, body: RatingRequest, actor: Caller) -> ComplaintDetail:
+    async def rate(
+        tracking_id: TrackingId, body: RatingRequest, actor: Caller, request: Request
+    ) -> ComplaintDetail:
         viewer = signed_in(actor)
         try:
             record = await service.rate(tracking_id, viewer, score=body.score, comment=body.comment)
         except (IllegalTransition, ComplaintNotFound) as exc:
             raise _problem_for(exc) from exc
-        return detail_view(record, viewer)
+        [view] = await shown([record], viewer, request)
+        return view
 
     @api.get(
         "/public/complaints",

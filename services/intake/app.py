@@ -10,6 +10,7 @@ from kernel.group_commit import GroupCommit
 from kernel.metrics import COMPLAINTS_OPEN
 from kernel.runtime import DatabaseGauges, Runtime, Startable
 from services.intake import handlers
+from services.intake.access_log import AccessLog
 from services.intake.api import router
 from services.intake.catalog import ServiceCatalog
 from services.intake.channels import sms_router
@@ -19,6 +20,7 @@ from services.intake.config import IntakeSettings
 from services.intake.directory import AgencyDirectory
 from services.intake.lifecycle import OPEN_STATUSES
 from services.intake.open311_api import open311_router
+from services.intake.privacy_api import privacy_router
 from services.intake.service import IntakeService
 from services.intake.store import ComplaintStore
 
@@ -38,6 +40,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     runtime = Runtime(settings, description=DESCRIPTION)
     store = ComplaintStore(runtime.db, sealer=settings.sealer())
     directory = AgencyDirectory(runtime.db)
+    access_log = AccessLog(runtime.db)
     catalog = ServiceCatalog(runtime.db)
     service = IntakeService(
         store=store,
@@ -66,7 +69,11 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         service=settings.service_name,
         title="LAPOR intake",
         description=DESCRIPTION,
-        components=[runtime, Startable(store.create_indexes)],
+        components=[
+            runtime,
+            Startable(store.create_indexes),
+            Startable(access_log.create_indexes),
+        ],
         workers=[
             consumer,
             DatabaseGauges(
@@ -81,7 +88,8 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     )
     caller = http.authentication(TokenVerifier(settings))
     clients = ClientRegistry(runtime.db)
-    app.include_router(router(service, caller, clients))
+    app.include_router(router(service, caller, clients, access_log))
+    app.include_router(privacy_router(service, access_log, caller))
     app.include_router(clients_router(clients, directory, service, caller))
     app.include_router(
         open311_router(

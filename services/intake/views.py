@@ -361,6 +361,17 @@ def detail_view(record: dict[str, Any], viewer: Actor) -> ComplaintDetail:
     )
 
 
+REPORTER_FIELDS = ("name", "email", "phone")
+
+
+def disclosed(view: ComplaintDetail, record: dict[str, Any], viewer: Actor) -> tuple[str, ...]:
+    """The reporter's personal data this view shows to someone other than the reporter (what
+    the access log records); nothing for the reporter's own view."""
+    if view.reporter is None or is_own(record, viewer):
+        return ()
+    return tuple(f for f in REPORTER_FIELDS if getattr(view.reporter, f) is not None)
+
+
 def public_view(record: dict[str, Any]) -> PublicComplaint:
     """For anyone, of a record ``is_public`` allows."""
     return PublicComplaint(

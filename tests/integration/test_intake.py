@@ -22,7 +22,14 @@ from services.intake.config import IntakeSettings
 from services.intake.store import COMPLAINTS
 from tests import factories
 from tests.conftest import service_env
-from tests.support import announce_agencies, as_event, eventually, publish, read_topic, running
+from tests.support import (
+    as_event,
+    eventually,
+    intake_serving,
+    publish,
+    read_topic,
+    running,
+)
 from tests.support import bearer as support_bearer
 
 MAX_BODY = 4096
@@ -51,8 +58,7 @@ def settings(bootstrap: str, mongo_url: str, db_suffix: str) -> IntakeSettings:
 async def client(
     settings: IntakeSettings, bootstrap: str, mongo_url: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(create_app(settings)) as client:
-        await announce_agencies(bootstrap, mongo_url, settings.database_name)
+    async with intake_serving(settings, bootstrap, mongo_url) as client:
         yield client
 
 

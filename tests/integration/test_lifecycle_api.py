@@ -20,19 +20,18 @@ from schemas.events import (
     StandardChecked,
 )
 from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, PUBLIC_COMPLAINTS, dead_letter_topic
-from services.intake.app import create_app
+from services.intake.access_log import ACCESS_LOG
 from services.intake.config import IntakeSettings
 from services.intake.store import COMPLAINTS
 from tests import factories
 from tests.conftest import service_env
 from tests.support import (
-    announce_agencies,
     as_event,
     eventually,
+    intake_serving,
     payloads,
     publish,
     read_topic,
-    running,
 )
 from tests.support import bearer as support_bearer
 
@@ -62,8 +61,7 @@ def settings(bootstrap: str, mongo_url: str, db_suffix: str) -> IntakeSettings:
 async def client(
     settings: IntakeSettings, bootstrap: str, mongo_url: str
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(create_app(settings)) as client:
-        await announce_agencies(bootstrap, mongo_url, settings.database_name)
+    async with intake_serving(settings, bootstrap, mongo_url) as client:
         yield client
 
 
@@ -904,3 +902,99 @@ async def test_an_action_retried_under_its_idempotency_key_is_recorded_once(
     )
     follow_ups = [e for e in payloads(events, cid, ComplaintStatusChanged) if e.text]
     assert [e.text for e in follow_ups] == ["Tim ke lokasi", "Sudah diukur"]
+
+
+# Reporters' data under UU 27/2022 (PDP): every disclosure of a reporter's name or contact
+# details to someone other than the reporter is logged before it is answered, the auditor reads
+# that log, and a reporter downloads everything intake holds about them.
+
+
+def report(name: str, email: str) -> dict[str, Any]:
+    return {
+        "title": "Antrean puskesmas tidak dilayani",
+        "body": "Sudah tiga jam menunggu dan loket tutup tanpa pemberitahuan",
+        "category": "kesehatan.puskesmas",
+        "region_code": "81.71",
+        "report_type": "pengaduan",
+        "reporter": {"name": name, "email": email, "phone": "+6281233334444"},
+    }
+
+
+async def test_every_disclosure_is_logged_and_only_the_auditor_reads_the_log(
+    client: httpx.AsyncClient, settings: IntakeSettings, mongo: AsyncMongoClient[Any]
+) -> None:
+    citizen = support_bearer(Role.CITIZEN, "warga-audit", settings=settings)
+    admin = support_bearer(Role.NATIONAL_ADMIN, "admin-7", settings=settings)
+    auditor = support_bearer(Role.AUDITOR, "inspektorat-1", settings=settings)
+    filed = await client.post(
+        "/v1/complaints", json=report("Rahmat Hidayat", "rahmat@example.id"), headers=citizen
+    )
+    cid = filed.json()["tracking_id"]
+
+    # The reporter's own reads are not disclosures.
+    assert (await client.get(f"/v1/complaints/{cid}", headers=citizen)).status_code == 200
+    # The national admin sees the contact details, saying why; then in a list, without saying.
+    read = await client.get(
+        f"/v1/complaints/{cid}", headers={**admin, "X-Access-Purpose": "verifikasi laporan"}
+    )
+    assert read.json()["reporter"]["email"] == "rahmat@example.id"
+    listed = await client.get("/v1/complaints", headers=admin)
+    assert cid in {c["tracking_id"] for c in listed.json()}
+
+    entries = (
+        await client.get(f"/v1/audit/contact-access?complaint_id={cid}", headers=auditor)
+    ).json()
+    assert [(e["viewer"]["subject"], e["purpose"], e["route"]) for e in entries] == [
+        ("admin-7", "(not stated)", "/v1/complaints"),
+        ("admin-7", "verifikasi laporan", "/v1/complaints/{tracking_id}"),
+    ]
+    assert all(e["fields"] == ["name", "email", "phone"] for e in entries)
+    assert all(e["viewer"]["role"] == "national_admin" for e in entries)
+    by_viewer = (
+        await client.get("/v1/audit/contact-access?viewer=admin-7", headers=auditor)
+    ).json()
+    assert {e["complaint_id"] for e in by_viewer} >= {cid}
+
+    # The admin, whose reads are logged, cannot read the log; nor can the public.
+    assert (await client.get("/v1/audit/contact-access", headers=admin)).status_code == 403
+    assert (await client.get("/v1/audit/contact-access")).status_code == 401
+    stored = await mongo[settings.database_name][ACCESS_LOG].count_documents({"complaint_id": cid})
+    assert stored == 2
+
+
+async def test_a_reporter_downloads_everything_intake_holds_about_them(
+    client: httpx.AsyncClient, settings: IntakeSettings
+) -> None:
+    me = support_bearer(Role.CITIZEN, "warga-export", settings=settings)
+    someone_else = support_bearer(Role.CITIZEN, "warga-lain", settings=settings)
+    admin = support_bearer(Role.NATIONAL_ADMIN, "admin-8", settings=settings)
+    mine = [
+        (
+            await client.post(
+                "/v1/complaints", json=report("Dewi", f"dewi{n}@example.id"), headers=me
+            )
+        ).json()["tracking_id"]
+        for n in range(2)
+    ]
+    await client.post(
+        "/v1/complaints", json=report("Budi", "budi@example.id"), headers=someone_else
+    )
+    await client.get(
+        f"/v1/complaints/{mine[0]}", headers={**admin, "X-Access-Purpose": "tindak lanjut"}
+    )
+
+    export = await client.get("/v1/me/data", headers=me)
+    assert export.status_code == 200
+    assert export.headers["content-disposition"] == 'attachment; filename="lapor-my-data.json"'
+    data = export.json()
+    assert data["subject"] == "warga-export" and data["complaints_truncated"] is False
+    assert sorted(c["tracking_id"] for c in data["complaints"]) == sorted(mine)
+    assert {c["reporter"]["email"] for c in data["complaints"]} == {
+        "dewi0@example.id",
+        "dewi1@example.id",
+    }
+    assert [(s["complaint_id"], s["viewer"]["subject"], s["purpose"]) for s in data["seen_by"]] == [
+        (mine[0], "admin-8", "tindak lanjut")
+    ]
+    assert "budi@example.id" not in export.text
+    assert (await client.get("/v1/me/data", headers=admin)).status_code == 403
