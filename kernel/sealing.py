@@ -8,6 +8,8 @@ token to the first key; once every stored record has been resealed (a job that r
 rewrites them), the old key can be dropped.
 """
 
+import hashlib
+import hmac
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +26,7 @@ class Sealer:
         if not keys:
             raise ValueError("at least one key is needed")
         self._fernet = MultiFernet([Fernet(key.encode()) for key in keys])
+        self._fingerprint_key = hashlib.sha256(b"lapor-fingerprint|" + keys[0].encode()).digest()
 
     def seal(self, value: Any) -> dict[str, str]:
         """The value as a token."""
@@ -36,6 +39,12 @@ class Sealer:
         if not is_sealed(stored):
             return stored
         return json.loads(self._fernet.decrypt(stored[SEALED].encode()))
+
+    def fingerprint(self, value: str) -> str:
+        """A keyed hash of ``value`` (HMAC-SHA256 under a key derived from the first sealing
+        key): the same value gives the same fingerprint, and without the key no one can tell
+        which phone number or address made it, not even by trying them all."""
+        return hmac.new(self._fingerprint_key, value.encode(), hashlib.sha256).hexdigest()
 
     def reseal(self, stored: Any) -> Any:
         """The token re-encrypted with the first key (or a plain value sealed)."""

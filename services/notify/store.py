@@ -139,6 +139,25 @@ class NotifyStore:
         doc.pop(APPLIED, None)
         return ComplaintFile(**doc)
 
+    def _sealed(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A message as the log keeps it: the address it goes to sealed (a complainant's
+        e-mail or phone is theirs, not the log's to show)."""
+        if self._sealer is None or message.get("address") is None:
+            return message
+        return {**message, "address": self._sealer.seal(message["address"])}
+
+    def _opened_message(self, message: dict[str, Any]) -> dict[str, Any]:
+        address = message.get("address")
+        if self._sealer is None or address is None:
+            return message
+        return {**message, "address": self._sealer.open(address)}
+
+    def _rate_key(self, subject: str, channel: str, moment: datetime) -> str:
+        """The hour's counter of one person on one channel: keyed by a fingerprint of the
+        address, which does not show the address."""
+        who = self._sealer.fingerprint(subject) if self._sealer else subject
+        return f"{who}|{channel}|{moment:%Y%m%d%H}"
+
     # officers, webhooks, preferences
 
     async def put_officer(self, officer: Officer) -> None:
@@ -235,7 +254,7 @@ class NotifyStore:
         ``claimed`` ones are queued as being sent until ``lease_until`` (this process sends
         them as soon as this commits, without claiming them)."""
         if docs:
-            await self._messages.insert_many(docs, session=session)
+            await self._messages.insert_many([self._sealed(doc) for doc in docs], session=session)
         waiting = [
             _queued(doc, lease_until=lease_until if doc["_id"] in claimed else None)
             for doc in docs
@@ -328,7 +347,10 @@ class NotifyStore:
         if not entries:
             return []
         ids = [entry["_id"] for entry in entries]
-        messages = {doc["_id"]: doc async for doc in self._messages.find({"_id": {"$in": ids}})}
+        messages = {
+            doc["_id"]: self._opened_message(doc)
+            async for doc in self._messages.find({"_id": {"$in": ids}})
+        }
         assert len(messages) == len(ids), "a queued message is always logged"
         return [{**messages[entry["_id"]], "attempts": entry["attempts"]} for entry in entries]
 
@@ -364,7 +386,7 @@ class NotifyStore:
         the upsert collides with the existing counter."""
         try:
             await self._rates.update_one(
-                {"_id": _rate_key(subject, channel, now), "n": {"$lt": limit}},
+                {"_id": self._rate_key(subject, channel, now), "n": {"$lt": limit}},
                 {"$inc": {"n": 1}, "$setOnInsert": {"at": now}},
                 upsert=True,
             )
@@ -468,16 +490,18 @@ class NotifyStore:
         if message is not None:
             fresh_round = _queued({**message, "attempts": 0})
             await self._queue.replace_one({"_id": message_id}, fresh_round, upsert=True)
-        return message
+            return self._opened_message(message)
+        return None
 
     async def message(self, message_id: str) -> dict[str, Any] | None:
         """One message."""
-        return await self._messages.find_one({"_id": message_id})
+        found = await self._messages.find_one({"_id": message_id})
+        return None if found is None else self._opened_message(found)
 
     async def messages_of(self, complaint_id: str) -> list[dict[str, Any]]:
         """The message log of one complaint, oldest first."""
         cursor = self._messages.find({"complaint_id": complaint_id}).sort("recorded_at", 1)
-        return await cursor.to_list(None)
+        return [self._opened_message(doc) async for doc in cursor]
 
     async def inbox(self, recipient: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
         """A recipient's in-app inbox, newest first."""
@@ -487,7 +511,7 @@ class NotifyStore:
             .skip(offset)
             .limit(limit)
         )
-        return await cursor.to_list(None)
+        return [self._opened_message(doc) async for doc in cursor]
 
     async def mark_read(self, recipient: str, message_id: str, at: datetime) -> bool:
         """Mark one inbox message read; False when it is not this recipient's."""
@@ -518,10 +542,6 @@ def _queued(message: dict[str, Any], *, lease_until: datetime | None = None) -> 
         "attempts": message.get("attempts", 0) + (lease_until is not None),
         "digest_id": None,
     }
-
-
-def _rate_key(recipient: str, channel: str, moment: datetime) -> str:
-    return f"{recipient}|{channel}|{moment:%Y%m%d%H}"
 
 
 def rate_subject(message: dict[str, Any]) -> str:

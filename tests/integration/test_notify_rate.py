@@ -1,10 +1,12 @@
 """Rate limits count per person: one complainant past the limit waits; the others do not."""
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from devstack.mailsink import MailSink
 from schemas.complaint import ComplaintStatus, ReporterContact, Role
@@ -12,6 +14,7 @@ from schemas.topics import COMPLAINT_EVENTS
 from services.intake.domain import new_tracking_id
 from services.notify.app import create_app
 from services.notify.config import NotifySettings
+from services.notify.store import MESSAGES, QUEUE, RATES
 from tests import factories
 from tests.conftest import service_env
 from tests.support import as_event, bearer, eventually, publish, running
@@ -78,3 +81,42 @@ async def test_a_busy_complainant_waits_and_nobody_else_does(
     ]
     assert sorted(busy_forwarded) == ["pending", "sent", "sent"]
     assert states[complaints[-1][0]]["complaint_forwarded"] == "sent"
+
+
+async def test_the_log_and_the_rate_counters_hold_no_address_in_clear(
+    client: httpx.AsyncClient,
+    bootstrap: str,
+    mongo: AsyncMongoClient[Any],
+    mail: MailSink,
+    db_suffix: str,
+) -> None:
+    """The message log and the hourly counters are kept for days: the complainant's address is
+    sealed in the one and a keyed fingerprint in the other, and the mail still reaches them."""
+    email, phone = "rahasia.sekali@example.id", "+6281299990000"
+    cid = new_tracking_id()
+    contact = ReporterContact(email=email, phone=phone)
+    forward = factories.status_changed(cid, to_status=ComplaintStatus.FORWARDED_TO_AGENCY)
+    await publish(
+        bootstrap,
+        COMPLAINT_EVENTS.name,
+        [as_event(factories.submitted(cid, reporter=contact)), as_event(forward)],
+    )
+
+    async def sent() -> list[dict[str, Any]] | None:
+        found = (await client.get(f"/v1/messages/{cid}", headers=ADMIN)).json()
+        done = [m for m in found if m["status"] == "sent" and m["channel"] == "email"]
+        return found if len(done) == 2 else None
+
+    shown = await eventually(sent, timeout=30)
+    assert {m["address"] for m in shown if m["channel"] == "email"} == {email}  # the admin's view
+    assert any(email in r.to for r in mail.received)
+    db = mongo[f"it_notify_rate_{db_suffix}"]
+    raw = json.dumps(
+        [
+            await db[MESSAGES].find({"complaint_id": cid}).to_list(None),
+            await db[RATES].find({}).to_list(None),
+            await db[QUEUE].find({}).to_list(None),
+        ],
+        default=str,
+    )
+    assert email not in raw and phone not in raw and "6281299990000" not in raw
