@@ -157,7 +157,8 @@ NOTIFICATION_SEND_SECONDS = Histogram(
 )
 NOTIFICATION_QUEUE = Gauge(
     "lapor_notification_queue_messages",
-    "Messages by channel and delivery status (pending, retrying, sending, sent, failed).",
+    "Messages waiting or being sent, by channel and status (pending, retrying, sending): the "
+    "queue, not the history (lapor_notification_attempts_total counts what was sent or failed).",
     ["channel", "status"],
 )
 STANDARDS_STORED = Counter(

@@ -118,7 +118,11 @@ def create_app(settings: NotifySettings) -> FastAPI:
         await store.create_indexes()
 
     async def queue_gauges() -> None:
-        for (channel, status), count in (await store.counts_by_status()).items():
+        counts = await store.queue_counts()
+        # Replaced as a whole, with no await in between: a status whose last message left the
+        # queue must drop out, not stay at its last count (a backlog alert would never resolve).
+        NOTIFICATION_QUEUE.clear()
+        for (channel, status), count in counts.items():
             NOTIFICATION_QUEUE.labels(channel, status).set(count)
 
     app = http.create_app(

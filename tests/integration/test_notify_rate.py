@@ -14,7 +14,7 @@ from schemas.topics import COMPLAINT_EVENTS
 from services.intake.domain import new_tracking_id
 from services.notify.app import create_app
 from services.notify.config import NotifySettings
-from services.notify.store import MESSAGES, QUEUE, RATES
+from services.notify.store import MESSAGES, QUEUE, RATES, NotifyStore
 from tests import factories
 from tests.conftest import service_env
 from tests.support import as_event, bearer, eventually, publish, running
@@ -46,7 +46,7 @@ async def client(
 
 
 async def test_a_busy_complainant_waits_and_nobody_else_does(
-    client: httpx.AsyncClient, bootstrap: str
+    client: httpx.AsyncClient, bootstrap: str, mongo: AsyncMongoClient[Any], db_suffix: str
 ) -> None:
     busy, quiet = "sering@example.id", "jarang@example.id"
     complaints = [(new_tracking_id(), busy) for _ in range(3)] + [(new_tracking_id(), quiet)]
@@ -81,6 +81,10 @@ async def test_a_busy_complainant_waits_and_nobody_else_does(
     ]
     assert sorted(busy_forwarded) == ["pending", "sent", "sent"]
     assert states[complaints[-1][0]]["complaint_forwarded"] == "sent"
+    # The queue gauge counts what waits, from the queue: the one held back, nothing sent.
+    counts = await NotifyStore(mongo[f"it_notify_rate_{db_suffix}"]).queue_counts()
+    assert counts.get(("email", "pending")) == 1
+    assert {status for _, status in counts} <= {"pending", "retrying", "sending"}
 
 
 async def test_the_log_and_the_rate_counters_hold_no_address_in_clear(
