@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from kernel.mongo import Document
 from kernel.rebuild import RebuildReport, compare, read_topics, replay_into
 from kernel.runtime import Runtime
+from kernel.sealing import is_sealed
 from kernel.settings import ServiceSettings
 from kernel.unit_of_work import PROCESSED_COLLECTION
 from services.intake.catalog import SERVICE_CATALOG
@@ -100,7 +101,13 @@ async def rebuild(
         topics = sorted({t.name for group in groups for t in group.topics})
         records = await read_topics(scratch, topics)
         report = await replay_into(groups, records)
-        report.collections = await compare(live_db, runtime.db, plan.read_models)
+        sealer = settings.sealer()
+        report.collections = await compare(
+            live_db,
+            runtime.db,
+            plan.read_models,
+            opened=lambda doc: {k: sealer.open(v) if is_sealed(v) else v for k, v in doc.items()},
+        )
         if replace:
             for name in [*plan.read_models, PROCESSED_COLLECTION]:
                 rebuilt: list[Document] = await runtime.db[name].find({}).to_list(None)
