@@ -167,6 +167,18 @@ class ComplaintSupported(ComplaintEvent):
     supported_at: AwareDatetime
 
 
+class ComplaintReporterErased(ComplaintEvent):
+    """The reporter's personal data was erased, at the reporter's request or the national
+    admin's (UU 27/2022 (PDP), Pasal 8): every service forgets who filed the report and how to
+    reach them; the report, its course and the agencies' figures stay, as if filed anonim."""
+
+    NAME = "complaint.reporter_erased"
+    VERSION = 1
+
+    erased_at: AwareDatetime
+    requested_by: str = Field(description="Who asked: 'reporter' or 'national_admin'.")
+
+
 class SlaStage(StrEnum):
     """A clock the SLA service runs on a complaint."""
 
@@ -506,6 +518,7 @@ COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
         SlaEscalated,
         SlaWindowExpired,
         ComplaintSupported,
+        ComplaintReporterErased,
         NotificationSentV1,
         NotificationFailedV1,
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 from fastapi.responses import HTMLResponse
 from fastapi.security import APIKeyHeader
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kernel.http import (
     ANONYMOUS_ALLOWED,
@@ -165,6 +165,15 @@ class RatingRequest(BaseModel):
 
     score: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=2_000)
+
+
+class ErasureView(BaseModel):
+    """The reporter's data is gone from intake, and every service was told to forget it."""
+
+    tracking_id: str
+    erased_at: AwareDatetime = Field(
+        description="When it was erased (a repeated request answers with the first time)."
+    )
 
 
 def _problem_for(exc: Exception) -> ProblemError:
@@ -400,6 +409,29 @@ def router(
         except (IllegalTransition, ComplaintNotFound) as exc:
             raise _problem_for(exc) from exc
         return public_view(record)
+
+    @api.post(
+        "/complaints/{tracking_id}/reporter-erasure",
+        response_model=ErasureView,
+        tags=["privacy"],
+        summary="Erase the reporter's personal data; the report stays, as if filed anonim",
+        responses={
+            401: {"description": "No or invalid token", **PROBLEM},
+            403: {"description": "Neither the reporter nor the national admin", **PROBLEM},
+            404: {"description": "No such tracking ID", **PROBLEM},
+        },
+    )
+    async def erase_reporter(
+        tracking_id: TrackingId, actor: Caller, request: Request
+    ) -> ErasureView:
+        viewer = signed_in(actor)
+        try:
+            record = await service.erase_reporter(
+                tracking_id, viewer, correlation_id=correlation_id(request)
+            )
+        except (IllegalTransition, ComplaintNotFound) as exc:
+            raise _problem_for(exc) from exc
+        return ErasureView(tracking_id=tracking_id, erased_at=record["reporter_erased_at"])
 
     @api.put(
         "/complaints/{tracking_id}/rating",

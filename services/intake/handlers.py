@@ -8,6 +8,7 @@ from schemas.events import (
     AgencyPublished,
     AgencyWithdrawn,
     ComplaintMerged,
+    ComplaintReporterErased,
     ComplaintRouted,
     ComplaintStatusChanged,
     ComplaintSubmitted,
@@ -27,6 +28,7 @@ from services.intake.service import IntakeService
 
 PUBLISHES = (
     ComplaintSubmitted,
+    ComplaintReporterErased,
     ComplaintStatusChanged,
     ComplaintMerged,
     ComplaintSupported,

@@ -22,6 +22,7 @@ from schemas.events import (
     ComplaintMerged,
     ComplaintRouted,
     ComplaintSubmitted,
+    ComplaintReporterErased,
     ComplaintSupported,
     SlaBreached,
     SlaDeadlineSet,
@@ -394,6 +395,37 @@ class IntakeService:
                 now=now,
             )
             return updated, [supported, *public_snapshots(updated, correlation_id)]
+
+        return await self._uow.run(effect)
+
+    async def erase_reporter(
+        self, tracking_id: str, actor: Actor, *, correlation_id: str
+    ) -> dict[str, Any]:
+        """Forget who filed the report and how to reach them, at the reporter's request or the
+        national admin's; the report stays, as if filed anonim. A repeat changes nothing."""
+        record = await self.get(tracking_id)
+        own = is_own(record, actor)
+        if not own and actor.role is not Role.NATIONAL_ADMIN:
+            raise IllegalTransition(
+                "not_your_complaint", "only the reporter or the national admin erases it", 403
+            )
+        if record.get("reporter_erased_at") is not None:
+            return record
+        now = stored_precision(self._clock.now())
+
+        async def effect(session: Session) -> tuple[dict[str, Any], Sequence[Event]]:
+            updated = await self._store.erase_reporter(tracking_id, at=now, session=session)
+            erased = new_event(
+                ComplaintReporterErased(
+                    complaint_id=tracking_id,
+                    erased_at=now,
+                    requested_by="reporter" if own else Role.NATIONAL_ADMIN.value,
+                ),
+                source=SOURCE,
+                correlation_id=correlation_id,
+                now=now,
+            )
+            return updated, [erased]
 
         return await self._uow.run(effect)
 

@@ -200,6 +200,24 @@ class ComplaintStore:
         )
         return True
 
+    async def erase_reporter(
+        self, complaint_id: str, *, at: datetime, session: Session
+    ) -> dict[str, Any]:
+        """Drop the reporter's contact details and account from the record: it reads as
+        anonim from now on."""
+        result: dict[str, Any] | None = await self._complaints.find_one_and_update(
+            {"_id": complaint_id},
+            {
+                "$set": {"reporter": None, "anonymous": True, "reporter_erased_at": at},
+                "$unset": {"reporter_id": ""},
+            },
+            session=session,
+            return_document=ReturnDocument.AFTER,
+        )
+        if result is None:
+            raise LookupError(complaint_id)
+        return result
+
     async def set_rating(
         self, complaint_id: str, rating: dict[str, Any], *, session: Session
     ) -> dict[str, Any] | None:

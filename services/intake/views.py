@@ -252,6 +252,8 @@ def is_public(record: dict[str, Any]) -> bool:
 
 def _reporter(record: dict[str, Any], viewer: Actor) -> ReporterView | None:
     contact = record.get("reporter") or {}
+    if not contact:
+        return None  # erased (or never given): nobody to show
     if viewer.role in FULL_VIEWERS or is_own(record, viewer):
         return ReporterView(
             name=contact.get("name"), email=contact.get("email"), phone=contact.get("phone")

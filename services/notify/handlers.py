@@ -6,6 +6,7 @@ from kernel.runtime import Runtime
 from kernel.subscriptions import EventGroup
 from schemas.events import (
     ComplaintMerged,
+    ComplaintReporterErased,
     ComplaintStatusChanged,
     ComplaintSubmitted,
     ComplaintSupported,
@@ -55,6 +56,7 @@ def subscriptions(service: NotifyService) -> EventGroup:
     )
     for kind in HANDLED:
         group.on(kind, service.on_event)
+    group.on(ComplaintReporterErased, service.on_reporter_erased)
     group.forget_on_revoke(service.forget_files)
     return group
 

@@ -25,6 +25,7 @@ from schemas.envelope import Event, new_event
 from schemas.events import (
     ComplaintStatusChanged,
     ComplaintSubmitted,
+    ComplaintReporterErased,
     ComplaintSupported,
     NotificationFailed,
     NotificationSent,
@@ -136,6 +137,14 @@ class NotifyService:
                 self._on_recorded([{**doc, "attempts": 1, "lease_until": until} for doc in handed])
 
         self._uow.after_commit(committed)
+
+    async def on_reporter_erased(self, event: Event[ComplaintReporterErased]) -> None:
+        """Forget the reporter (UU 27/2022 (PDP)): nothing more goes to them about this
+        complaint, and notify keeps no way to reach them."""
+        self._files.forget(event.data.complaint_id)
+        await self._store.erase_reporter(
+            event.data.complaint_id, at=event.data.erased_at, session=self._uow.session()
+        )
 
     async def _file_after(self, event: Event, *, session: Session | None) -> ComplaintFile | None:
         """The complaint's file once the event is taken in; None when there is no file or the

@@ -16,6 +16,7 @@ from kernel.applied import APPLIED, not_yet_taken_in, taking_in
 from kernel.mongo import Document, Session, drop_index_if_present
 from kernel.sealing import Sealer
 from schemas.complaint import ReporterContact
+from schemas.events import RecipientRole
 from services.notify.domain import ComplaintFile, Officer, Preferences
 
 FILES = "complaint_files"
@@ -31,6 +32,7 @@ RATE_WINDOW_SECONDS = 3600
 # complaint ever sees between two copies of an event published twice.
 
 PENDING, RETRYING, SENDING, SENT, FAILED = "pending", "retrying", "sending", "sent", "failed"
+CANCELLED = "cancelled"  # never sent: the reporter's data was erased first
 WAITING = [PENDING, RETRYING]
 
 
@@ -116,6 +118,40 @@ class NotifyStore:
         if doc is None:
             return await self.file(complaint_id, session=session)
         return self._opened(doc)
+
+    async def erase_reporter(
+        self, complaint_id: str, *, at: datetime, session: Session | None
+    ) -> None:
+        """Forget a complaint's reporter: their contact and account leave its file (anonim
+        from now on), the messages not yet sent to them are cancelled, and the addresses of all
+        messages to them are struck from the log. Each write may be repeated."""
+        empty = ReporterContact().model_dump(mode="json")
+        await self._files.update_one(
+            {"_id": complaint_id},
+            {
+                "$set": {
+                    "reporter": self._sealer.seal(empty) if self._sealer else empty,
+                    "reporter_account": None,
+                    "anonymous": True,
+                }
+            },
+            session=session,
+        )
+        theirs = {"complaint_id": complaint_id, "recipient_role": RecipientRole.COMPLAINANT.value}
+        waiting = await self._messages.find(
+            {**theirs, "status": {"$in": WAITING}}, {"_id": 1}, session=session
+        ).to_list(None)
+        ids = [doc["_id"] for doc in waiting]
+        if ids:
+            await self._queue.delete_many(
+                {"_id": {"$in": ids}, "status": {"$in": WAITING}}, session=session
+            )
+            await self._messages.update_many(
+                {"_id": {"$in": ids}, "status": {"$in": WAITING}},
+                {"$set": {"status": CANCELLED, "cancelled_at": at}},
+                session=session,
+            )
+        await self._messages.update_many(theirs, {"$set": {"address": None}}, session=session)
 
     async def add_supporter(
         self, complaint_id: str, account: str, *, session: Session | None

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from devstack.infra import free_port
 from devstack.mailsink import MailSink
@@ -487,6 +488,63 @@ async def test_a_real_prometheus_scrapes_every_service_and_finds_every_metric_in
     loaded = {rule["name"] for group in rules for rule in group["rules"]}
     recorded = {rule["record"] for rule in alert_rules("record")}
     assert loaded == {rule["alert"] for rule in alert_rules()} | recorded
+
+
+async def test_an_erased_reporter_is_gone_from_every_services_database_and_the_report_stays(
+    platform: Platform, mongo_url: str, mail: MailSink
+) -> None:
+    """UU 27/2022 (PDP), Pasal 8: at the reporter's request their name and contact details
+    leave every service's records (read raw, not through an API); the report stays, anonim,
+    with its agency and deadlines."""
+    name, email, phone = "Wulan Sasmita", "wulan.dihapus@example.id", "6281355557777"
+    report = {**COMPLAINT, "anonymous": False}
+    report["reporter"] = {"name": name, "email": email, "phone": "+" + phone}
+    me, admin = bearer(Role.CITIZEN, "warga-hapus"), bearer(Role.NATIONAL_ADMIN, "admin")
+    async with httpx.AsyncClient(base_url=platform.url("intake"), timeout=10) as intake:
+        cid = (await intake.post("/v1/complaints", json=report, headers=me)).json()["tracking_id"]
+
+        async def routed_and_told() -> bool:
+            body = (await intake.get(f"/v1/complaints/{cid}", headers=admin)).json()
+            told = any(email in r.to for r in mail.received)
+            return bool(body["agency"] and body["deadlines"]) and told
+
+        await eventually(routed_and_told, timeout=60)
+        assert (await intake.post(f"/v1/complaints/{cid}/reporter-erasure")).status_code == 401
+        stranger = bearer(Role.CITIZEN, "orang-lain")
+        refused = await intake.post(f"/v1/complaints/{cid}/reporter-erasure", headers=stranger)
+        assert refused.status_code == 403
+        erased = await intake.post(f"/v1/complaints/{cid}/reporter-erasure", headers=me)
+        assert erased.status_code == 200
+        again = await intake.post(f"/v1/complaints/{cid}/reporter-erasure", headers=admin)
+        assert again.json()["erased_at"] == erased.json()["erased_at"]
+
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+        try:
+
+            async def traces() -> dict[str, list[str]]:
+                found: dict[str, list[str]] = {}
+                for service in SERVICES:
+                    db = client[f"lapor_{service}"]
+                    for collection in await db.list_collection_names():
+                        raw = json.dumps(await db[collection].find().to_list(None), default=str)
+                        hits = [s for s in (name, email, phone) if s in raw]
+                        if hits:
+                            found[f"lapor_{service}.{collection}"] = hits
+                return found
+
+            async def gone() -> bool:
+                return await traces() == {}
+
+            try:
+                await eventually(gone, timeout=30)
+            except AssertionError:
+                raise AssertionError(f"still there: {await traces()}") from None
+        finally:
+            await client.close()
+        shown = (await intake.get(f"/v1/complaints/{cid}", headers=admin)).json()
+    assert shown["reporter"] is None
+    assert shown["agency"]["id"] == "dinas-pupr-kota-ambon" and shown["deadlines"]
+    assert shown["status"] == "forwarded_to_agency"
 
 
 @pytest.mark.parametrize("service", SERVICES)
