@@ -39,6 +39,7 @@ DELIVERY_STATE = (
     "digest_of",
     "sent_at",
     "failed_at",
+    "cancelled_at",
     "last_error",
     "next_attempt_at",
     "recorded_at",  # when this process recorded it, not when the event happened

@@ -20,9 +20,9 @@ from schemas.complaint import LifecycleAction as A
 from schemas.envelope import Event, new_event
 from schemas.events import (
     ComplaintMerged,
+    ComplaintReporterErased,
     ComplaintRouted,
     ComplaintSubmitted,
-    ComplaintReporterErased,
     ComplaintSupported,
     SlaBreached,
     SlaDeadlineSet,

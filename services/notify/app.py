@@ -110,6 +110,7 @@ def create_app(settings: NotifySettings) -> FastAPI:
         digest_window=timedelta(seconds=settings.notify_digest_window_seconds),
         lease=timedelta(seconds=settings.notify_lease_seconds),
         on_recorded=dispatcher.hand,
+        on_erased=dispatcher.drop,
         v1_facts=settings.notify_publish_v1_facts,
     )
     consumer = runtime.include(handlers.router(runtime, service))

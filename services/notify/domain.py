@@ -184,6 +184,23 @@ def holder_fields(changed: ComplaintStatusChanged) -> dict[str, str | None]:
     return fields
 
 
+ERASED_NAME = "Anonim"
+ERASED_CONTACT = "[dihapus]"
+
+
+def scrubbed(text: str, reporter: ReporterContact) -> str:
+    """``text`` with the reporter's name and contact details struck out (after an erasure:
+    messages already rendered keep their sense, not the person)."""
+    for value, stand_in in (
+        (reporter.email, ERASED_CONTACT),
+        (reporter.phone, ERASED_CONTACT),
+        (reporter.name, ERASED_NAME),
+    ):
+        if value:
+            text = text.replace(value, stand_in)
+    return text
+
+
 def complainant_addresses(reporter: ReporterContact) -> dict[Channel, str]:
     """The channels the reporter gave, best first (email, then SMS)."""
     return contact_channels(reporter.email, reporter.phone)

@@ -23,9 +23,9 @@ from kernel.mongo import Session, is_unavailable, stored_precision
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import Event, new_event
 from schemas.events import (
+    ComplaintReporterErased,
     ComplaintStatusChanged,
     ComplaintSubmitted,
-    ComplaintReporterErased,
     ComplaintSupported,
     NotificationFailed,
     NotificationSent,
@@ -69,11 +69,13 @@ class NotifyService:
         digest_window: timedelta,
         lease: timedelta = timedelta(seconds=60),
         on_recorded: Callable[[Sequence[dict[str, Any]]], None] | None = None,
+        on_erased: Callable[[str], None] | None = None,
         v1_facts: bool = False,
     ) -> None:
         self._store = store
         self._uow = uow
         self._on_recorded = on_recorded
+        self._on_erased = on_erased
         self._v1_facts = v1_facts
         self._files = FileCache()
         self._renderer = renderer
@@ -141,9 +143,12 @@ class NotifyService:
     async def on_reporter_erased(self, event: Event[ComplaintReporterErased]) -> None:
         """Forget the reporter (UU 27/2022 (PDP)): nothing more goes to them about this
         complaint, and notify keeps no way to reach them."""
-        self._files.forget(event.data.complaint_id)
+        complaint_id = event.data.complaint_id
+        self._files.forget(complaint_id)
+        if self._on_erased is not None:
+            self._on_erased(complaint_id)  # not sent from memory either
         await self._store.erase_reporter(
-            event.data.complaint_id, at=event.data.erased_at, session=self._uow.session()
+            complaint_id, at=event.data.erased_at, session=self._uow.session()
         )
 
     async def _file_after(self, event: Event, *, session: Session | None) -> ComplaintFile | None:
@@ -290,6 +295,12 @@ class Dispatcher:
         for message in messages:
             self._handed.setdefault(message["channel"], deque()).append(message)
         self.wake(Counter(message["channel"] for message in messages))
+
+    def drop(self, complaint_id: str) -> None:
+        """Forget what was handed over for this complaint and not sent yet (its reporter's
+        data was erased: nothing more goes to them)."""
+        for channel, handed in self._handed.items():
+            self._handed[channel] = deque(m for m in handed if m["complaint_id"] != complaint_id)
 
     def wake(self, queued: Mapping[str, int]) -> None:
         """Messages were queued (so many per channel): as many idle workers look now. Waking

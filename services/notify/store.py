@@ -17,7 +17,7 @@ from kernel.mongo import Document, Session, drop_index_if_present
 from kernel.sealing import Sealer
 from schemas.complaint import ReporterContact
 from schemas.events import RecipientRole
-from services.notify.domain import ComplaintFile, Officer, Preferences
+from services.notify.domain import ComplaintFile, Officer, Preferences, scrubbed
 
 FILES = "complaint_files"
 OFFICERS = "officers"
@@ -125,6 +125,28 @@ class NotifyStore:
         """Forget a complaint's reporter: their contact and account leave its file (anonim
         from now on), the messages not yet sent to them are cancelled, and the addresses of all
         messages to them are struck from the log. Each write may be repeated."""
+        # Rendered messages name the reporter (greetings, the agency's notice of a report that
+        # is not anonim): struck out while the file still says who it was. A repeat, after the
+        # file was emptied, finds nothing more to strike.
+        file = await self.file(complaint_id, session=session)
+        if file is not None and any(file.reporter.model_dump().values()):
+            rendered = await self._messages.find(
+                {"complaint_id": complaint_id}, {"subject": 1, "body": 1}, session=session
+            ).to_list(None)
+            struck = [
+                UpdateOne(
+                    {"_id": m["_id"]},
+                    {
+                        "$set": {
+                            "subject": scrubbed(m.get("subject") or "", file.reporter),
+                            "body": scrubbed(m.get("body") or "", file.reporter),
+                        }
+                    },
+                )
+                for m in rendered
+            ]
+            if struck:
+                await self._messages.bulk_write(struck, ordered=False, session=session)
         empty = ReporterContact().model_dump(mode="json")
         await self._files.update_one(
             {"_id": complaint_id},
@@ -138,16 +160,16 @@ class NotifyStore:
             session=session,
         )
         theirs = {"complaint_id": complaint_id, "recipient_role": RecipientRole.COMPLAINANT.value}
-        waiting = await self._messages.find(
-            {**theirs, "status": {"$in": WAITING}}, {"_id": 1}, session=session
+        unsent = await self._messages.find(
+            {**theirs, "status": {"$in": [*WAITING, SENDING]}}, {"_id": 1}, session=session
         ).to_list(None)
-        ids = [doc["_id"] for doc in waiting]
+        ids = [doc["_id"] for doc in unsent]
         if ids:
-            await self._queue.delete_many(
-                {"_id": {"$in": ids}, "status": {"$in": WAITING}}, session=session
-            )
+            # Whatever its queue state: one a sender has on the wire right now is recorded as
+            # sent when it returns, the others never go.
+            await self._queue.delete_many({"_id": {"$in": ids}}, session=session)
             await self._messages.update_many(
-                {"_id": {"$in": ids}, "status": {"$in": WAITING}},
+                {"_id": {"$in": ids}, "status": {"$in": [*WAITING, SENDING]}},
                 {"$set": {"status": CANCELLED, "cancelled_at": at}},
                 session=session,
             )

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -10,6 +11,7 @@ from pymongo import AsyncMongoClient
 
 from devstack.mailsink import MailSink
 from schemas.complaint import ComplaintStatus, ReporterContact, Role
+from schemas.events import ComplaintReporterErased
 from schemas.topics import COMPLAINT_EVENTS
 from services.intake.domain import new_tracking_id
 from services.notify.app import create_app
@@ -124,3 +126,54 @@ async def test_the_log_and_the_rate_counters_hold_no_address_in_clear(
         default=str,
     )
     assert email not in raw and phone not in raw and "6281299990000" not in raw
+
+
+async def test_an_erasure_cancels_what_still_waits_for_the_reporter(
+    client: httpx.AsyncClient, bootstrap: str, mongo: AsyncMongoClient[Any], db_suffix: str
+) -> None:
+    """A message held back by the rate limit is never sent once the reporter's data is
+    erased, and no message of that complaint keeps their address."""
+    email = "antre.lalu.hapus@example.id"
+    complaints = [new_tracking_id() for _ in range(3)]
+    events = []
+    for cid in complaints:
+        events.append(as_event(factories.submitted(cid, reporter=ReporterContact(email=email))))
+        forward = factories.status_changed(cid, to_status=ComplaintStatus.FORWARDED_TO_AGENCY)
+        events.append(as_event(forward))
+    await publish(bootstrap, COMPLAINT_EVENTS.name, events)
+
+    async def held_back() -> str | None:
+        """The complaint whose "forwarded" waits behind the limit, once the other two went."""
+        logs = {
+            cid: (await client.get(f"/v1/messages/{cid}", headers=ADMIN)).json()
+            for cid in complaints
+        }
+        forwarded = {
+            cid: next((m["status"] for m in log if m["template"] == "complaint_forwarded"), None)
+            for cid, log in logs.items()
+        }
+        if sorted(map(str, forwarded.values())) != ["pending", "sent", "sent"]:
+            return None
+        return next(cid for cid, status in forwarded.items() if status == "pending")
+
+    waiting = await eventually(held_back, timeout=30)
+    erased = ComplaintReporterErased(
+        complaint_id=waiting, erased_at=datetime.now(UTC), requested_by="reporter"
+    )
+    await publish(bootstrap, COMPLAINT_EVENTS.name, [as_event(erased)])
+
+    async def cancelled() -> list[dict[str, Any]] | None:
+        log: list[dict[str, Any]] = (
+            await client.get(f"/v1/messages/{waiting}", headers=ADMIN)
+        ).json()
+        statuses = {m["template"]: m["status"] for m in log}
+        return log if statuses.get("complaint_forwarded") == "cancelled" else None
+
+    log = await eventually(cancelled, timeout=30)
+    assert all(m["address"] is None for m in log)
+    # (A sent message's entry waits for the next clean-up; it holds no address either.)
+    dropped = [m["id"] for m in log if m["status"] == "cancelled"]
+    queued = await mongo[f"it_notify_rate_{db_suffix}"][QUEUE].count_documents(
+        {"_id": {"$in": dropped}}
+    )
+    assert dropped and queued == 0

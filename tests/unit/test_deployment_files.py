@@ -149,6 +149,7 @@ def test_asyncapi_describes_every_event_with_resolvable_payloads() -> None:
         "id.go.lapor.notification.failed.v1",
         "id.go.lapor.notification.undeliverable.v1",
         "id.go.lapor.complaint.supported.v1",
+        "id.go.lapor.complaint.reporter_erased.v1",
         "id.go.lapor.standard.superseded.v1",
         "id.go.lapor.standard.published.v1",
         "id.go.lapor.public.complaint_snapshot.v1",

@@ -459,3 +459,15 @@ def test_a_long_subject_reaches_the_reader_as_written() -> None:
         raw = compose_email(outgoing, sender="lapor@example.id").as_bytes()
         received = BytesParser(policy=email.policy.default).parsebytes(raw)
         assert received["Subject"] == rendered.subject  # no leading space, nothing folded away
+
+
+def test_an_erasure_strikes_the_reporter_from_rendered_texts() -> None:
+    from services.notify.domain import scrubbed
+
+    reporter = ReporterContact(name="Siti Rahma", email="siti@example.id", phone="+6281234567890")
+    text = "Yth. Siti Rahma, laporan Anda (siti@example.id, +6281234567890) telah diteruskan."
+    assert scrubbed(text, reporter) == (
+        "Yth. Anonim, laporan Anda ([dihapus], [dihapus]) telah diteruskan."
+    )
+    assert scrubbed("Tidak ada data pribadi.", reporter) == "Tidak ada data pribadi."
+    assert scrubbed(text, ReporterContact()) == text
