@@ -198,7 +198,7 @@ def scrape_label_sets(rendered: list[Doc], monitor: Doc) -> list[dict[str, str]]
                     sources = [meta.get(s, labels.get(s, "")) for s in relabel["sourceLabels"]]
                     value = relabel.get("separator", ";").join(sources)
                     labels[relabel["targetLabel"]] = value
-                label_sets.append({**labels, "__honor_labels__": str(endpoint.get("honorLabels"))})
+                label_sets.append(labels)
     return label_sets
 
 

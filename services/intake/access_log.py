@@ -33,7 +33,7 @@ class Disclosure:
 
 
 class AccessLog:
-    """The disclosures, oldest first, by complaint and by viewer."""
+    """The disclosures, read newest first, by complaint and by viewer."""
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._log = db[ACCESS_LOG]
