@@ -2,8 +2,10 @@
 
 import asyncio
 import contextlib
+import logging
 import random
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -100,6 +102,48 @@ async def ping(client: AsyncMongoClient[Document]) -> None:
     await client.admin.command("ping")
 
 
+log = logging.getLogger(__name__)
+
+# Sessions whose transaction the server may still hold open: the connection failed while it ran
+# (a paused or unreachable database), so the driver's abort could not reach the server. Such a
+# transaction keeps its documents locked until the server reaps it: 60 s on mongod, and never on
+# the embedded database while only session-less writes arrive, which stalled a consumer for
+# minutes after a paused database. The driver discards these sessions, so nothing reuses their
+# IDs; they are ended explicitly before the next transaction (``end_abandoned``).
+_ABANDONED: "weakref.WeakKeyDictionary[AsyncMongoClient[Document], list[Document]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def end_abandoned(client: AsyncMongoClient[Document]) -> None:
+    """End (with ``killSessions``) the transactions an outage left open on the server; nothing,
+    and no command, when there are none. Raises while the database is still unreachable."""
+    lsids = _ABANDONED.get(client)
+    if not lsids:
+        return
+    pending = list(lsids)
+    try:
+        await client.admin.command("killSessions", pending)
+    except OperationFailure as exc:
+        # Not allowed, or unknown to this server: the server's own reaper is all that is left.
+        log.warning("could not end %d abandoned transactions: %s", len(pending), exc)
+    del lsids[: len(pending)]
+
+
+@contextlib.asynccontextmanager
+async def transaction(client: AsyncMongoClient[Document]) -> AsyncIterator[Session]:
+    """A session with a transaction started, committed on leaving without an exception and
+    aborted otherwise; one the connection failed under is remembered for ``end_abandoned``."""
+    await end_abandoned(client)
+    async with client.start_session() as session:
+        try:
+            async with await session.start_transaction():
+                yield session
+        except ConnectionFailure:
+            _ABANDONED.setdefault(client, []).append(dict(session.session_id))
+            raise
+
+
 TRANSACTION_ATTEMPTS = 5
 # A write conflict means another writer holds the document right now: retrying at once mostly
 # meets it again, so wait a little, longer each time, with jitter so that two retriers part.
@@ -116,23 +160,21 @@ async def in_transaction(
     so that an HTTP request answers 503 promptly and a consumer backs off.
     """
     for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
-        async with client.start_session() as session:
-            try:
-                async with await session.start_transaction():
-                    result = await work(session)
-                return result
-            except PyMongoError as exc:
-                transient = exc.has_error_label("TransientTransactionError")
-                if (
-                    transient
-                    and not isinstance(exc, ConnectionFailure)
-                    and (attempt < TRANSACTION_ATTEMPTS)
-                ):
-                    await asyncio.sleep(
-                        CONFLICT_BACKOFF_SECONDS * attempt * (1 + random.random())  # noqa: S311
-                    )
-                    continue
-                raise
+        try:
+            async with transaction(client) as session:
+                return await work(session)
+        except PyMongoError as exc:
+            transient = exc.has_error_label("TransientTransactionError")
+            if (
+                transient
+                and not isinstance(exc, ConnectionFailure)
+                and (attempt < TRANSACTION_ATTEMPTS)
+            ):
+                await asyncio.sleep(
+                    CONFLICT_BACKOFF_SECONDS * attempt * (1 + random.random())  # noqa: S311
+                )
+                continue
+            raise
     raise AssertionError("unreachable")
 
 

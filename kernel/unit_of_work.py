@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from kernel.mongo import Document, Session, in_transaction, is_duplicate_key
+from kernel.mongo import Document, Session, in_transaction, is_duplicate_key, transaction
 from kernel.outbox import Outbox, OutboxRelay
 from schemas.envelope import Event
 
@@ -91,10 +91,7 @@ class UnitOfWork:
         (so ``run_once`` skips them without a write). An exception leaves nothing stored and is
         raised; the caller then applies the events one by one.
         """
-        async with (
-            self._client.start_session() as session,
-            await session.start_transaction(),
-        ):
+        async with transaction(self._client) as session:
 
             async def processed_before() -> set[str]:
                 found = self._processed.find(
