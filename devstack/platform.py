@@ -28,6 +28,8 @@ class Platform:
     mongo_url: str
     services: dict[str, infra.ServerProcess] = field(default_factory=dict)
     infrastructure: list[infra.ServerProcess] = field(default_factory=list)
+    # What the services are told of each other (a restarted service needs it again).
+    wiring: dict[str, str] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         """Base URL of a service's HTTP API."""
@@ -120,17 +122,21 @@ def start_platform(
         for server in infrastructure:
             server.stop()
         raise
-    platform = Platform(kafka_bootstrap, mongo_url, infrastructure=infrastructure)
+    chosen = {name: (ports or {}).get(name) or infra.free_port() for name in services}
+    # Notify asks intake for the keys that open reporters' contact details.
+    wiring = {}
+    if "intake" in chosen:
+        wiring["NOTIFY_INTAKE_URL"] = f"http://127.0.0.1:{chosen['intake']}"
+    platform = Platform(kafka_bootstrap, mongo_url, infrastructure=infrastructure, wiring=wiring)
     try:
         for name in services:
-            port = (ports or {}).get(name) or infra.free_port()
             platform.services[name] = start_service(
                 name,
-                port=port,
+                port=chosen[name],
                 kafka_bootstrap=kafka_bootstrap,
                 mongo_url=mongo_url,
                 log_dir=log_dir,
-                extra_env=extra_env,
+                extra_env={**wiring, **(extra_env or {})},
             )
         for name, server in platform.services.items():
             wait_ready(platform.url(name), timeout=90, process=server.process)

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kernel.auth import AuthenticationError, TokenVerifier
 from kernel.logging import bind_context, clear_context, get_logger
 from kernel.metrics import HTTP_LATENCY, HTTP_REQUESTS, RATE_LIMITED
-from kernel.mongo import is_unavailable
+from kernel.mongo import DependencyUnavailable, is_unavailable
 from kernel.ratelimit import RateLimiter
 from schemas.complaint import Actor, Role
 
@@ -429,6 +429,13 @@ def create_app(
             return response
         log.error("database_error", exc_info=exc)
         return problem(500, "internal_error", "an unexpected error occurred")
+
+    @app.exception_handler(DependencyUnavailable)
+    async def on_dependency_unavailable(_: Request, exc: DependencyUnavailable) -> JSONResponse:
+        log.warning("dependency_unavailable", error=str(exc))
+        response = problem(503, "service_unavailable", f"{exc}; retry")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.exception_handler(Exception)
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -28,8 +28,15 @@ Document = dict[str, Any]
 Session = AsyncClientSession
 T = TypeVar("T")
 
-# Errors that mean "the database is unreachable right now", not "this request is wrong".
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure,)
+
+class DependencyUnavailable(Exception):
+    """Another service this one must ask does not answer right now: like a database outage, a
+    consumer retries (never dead-letters) and a request answers 503."""
+
+
+# Errors that mean "the database (or a service it stands for) is unreachable right now", not
+# "this request is wrong".
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure, DependencyUnavailable)
 
 
 # The command names a label may take; anything else (admin commands, the driver's own) is

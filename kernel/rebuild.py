@@ -124,13 +124,19 @@ async def compare(
     read_models: Mapping[str, Sequence[str]],
     *,
     opened: Callable[[Document], Document] = lambda doc: doc,
+    forgotten: Callable[[str, Document], bool] = lambda name, doc: False,
 ) -> dict[str, Comparison]:
     """Each read-model collection (name -> volatile fields) of the two databases, by _id, each
     document as ``opened`` gives it (sealed values differ each time they are sealed: what they
-    hold is what must be equal)."""
+    hold is what must be equal), leaving out the live documents ``forgotten`` names (what the
+    events can no longer tell, by design: an erased reporter's data)."""
     found: dict[str, Comparison] = {}
     for name, volatile in read_models.items():
-        before = {d["_id"]: _without(opened(d), volatile) async for d in live[name].find({})}
+        before = {
+            d["_id"]: _without(opened(d), volatile)
+            async for d in live[name].find({})
+            if not forgotten(name, d)
+        }
         after = {d["_id"]: _without(opened(d), volatile) async for d in rebuilt[name].find({})}
         found[name] = Comparison(
             live=len(before),

@@ -17,6 +17,8 @@ from typing import Any
 from cryptography.fernet import Fernet, MultiFernet
 
 SEALED = "sealed"
+# A value sealed under one report's own data key (``DataKey``), as stored.
+REPORT_SEALED = "report_sealed"
 
 
 class Sealer:
@@ -46,6 +48,21 @@ class Sealer:
         which phone number or address made it, not even by trying them all."""
         return hmac.new(self._fingerprint_key, value.encode(), hashlib.sha256).hexdigest()
 
+    def wrap(self, key: "DataKey") -> str:
+        """A report's data key sealed under these keys: how it is stored, and how intake hands
+        it to notify (which holds the same keys), never in clear on the wire."""
+        token: str = self.seal(key.key)[SEALED]
+        return token
+
+    def unwrap(self, token: str) -> "DataKey":
+        """The data key a ``wrap`` token holds."""
+        return DataKey(self.open({SEALED: token}))
+
+    def service_key(self, caller: str) -> str:
+        """What a platform service shows another to be let in (its internal endpoints): a
+        fingerprint of the caller's name, which only holders of these keys can make."""
+        return self.fingerprint(f"lapor-service|{caller}")
+
     def reseal(self, stored: Any) -> Any:
         """The token re-encrypted with the first key (or a plain value sealed)."""
         if not is_sealed(stored):
@@ -56,3 +73,39 @@ class Sealer:
 def is_sealed(stored: Any) -> bool:
     """True for a stored token."""
     return isinstance(stored, dict) and set(stored) == {SEALED}
+
+
+class DataKey:
+    """One report's own key: everything personal about the report is sealed under it, wherever
+    it is copied (the topic, dead letters, read models, backups), so destroying the one stored
+    key makes every copy unreadable at once (crypto-shredding)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._fernet = Fernet(key.encode())
+
+    @classmethod
+    def new(cls) -> "DataKey":
+        """A fresh random key."""
+        return cls(Fernet.generate_key().decode())
+
+    def seal(self, value: Any) -> str:
+        """The value as a token (a string: events carry it as it is)."""
+        return self._fernet.encrypt(json.dumps(value, ensure_ascii=False).encode()).decode()
+
+    def open(self, token: str) -> Any:
+        """The value a token holds; raises ``InvalidToken`` for one this key did not seal."""
+        return json.loads(self._fernet.decrypt(token.encode()))
+
+
+def report_sealed(token: str) -> dict[str, str]:
+    """A token under a report's data key, as a stored field holds it."""
+    return {REPORT_SEALED: token}
+
+
+def report_token(stored: Any) -> str | None:
+    """The token of a stored field sealed under a report's data key; None for anything else."""
+    if isinstance(stored, dict) and set(stored) == {REPORT_SEALED}:
+        token: str = stored[REPORT_SEALED]
+        return token
+    return None

@@ -42,11 +42,8 @@ class ComplaintEvent(EventPayload):
         return self.complaint_id
 
 
-class ComplaintSubmitted(ComplaintEvent):
-    """A citizen's report was accepted and stored."""
-
-    NAME = "complaint.submitted"
-    VERSION = 1
+class ComplaintSubmission(ComplaintEvent):
+    """What every version of ``complaint.submitted`` says of a report accepted and stored."""
 
     title: str = Field(max_length=200)
     body: str = Field(max_length=20_000)
@@ -55,7 +52,6 @@ class ComplaintSubmitted(ComplaintEvent):
     report_type: ReportType
     anonymous: bool = Field(description="anonim: hide the reporter from the agency and the public.")
     confidential: bool = Field(description="rahasia: keep the report out of every public view.")
-    reporter: ReporterContact
     channel: Channel
     service_standard_id: str | None = Field(
         default=None, description="The SIPP service standard the complaint concerns, if any."
@@ -76,6 +72,33 @@ class ComplaintSubmitted(ComplaintEvent):
         description="The registered integration client (an agency's app) that filed it, if any.",
     )
     submitted_at: AwareDatetime
+
+
+class ComplaintSubmitted(ComplaintSubmission):
+    """A citizen's report was accepted and stored. Version 2: the reporter's contact details are
+    sealed under the report's own data key, which only intake holds (and gives to notify); when
+    the reporter's data is erased the key is destroyed, and every copy of this event, in the
+    topic, in dead letters and in backups, no longer opens."""
+
+    NAME = "complaint.submitted"
+    VERSION = 2
+
+    sealed_reporter: str | None = Field(
+        default=None,
+        description="The reporter's contact details (name, email, phone as JSON), a Fernet "
+        "token under the report's data key; none when no contact was given.",
+    )
+
+
+class ComplaintSubmittedV1(ComplaintSubmission):
+    """Deprecated: ``complaint.submitted`` with the reporter's contact details in clear, as
+    published before version 2. No longer published; consumers still take it, for records
+    stored on the topic before the upgrade."""
+
+    NAME = "complaint.submitted"
+    VERSION = 1
+
+    reporter: ReporterContact
 
 
 class ComplaintRouted(ComplaintEvent):
@@ -168,15 +191,19 @@ class ComplaintSupported(ComplaintEvent):
 
 
 class ComplaintReporterErased(ComplaintEvent):
-    """The reporter's personal data was erased, at the reporter's request or the national
-    admin's (UU 27/2022 (PDP), Pasal 8): every service forgets who filed the report and how to
-    reach them; the report, its course and the agencies' figures stay, as if filed anonim."""
+    """The reporter's personal data was erased, at the reporter's request, the national
+    admin's, or because its retention period ended (UU 27/2022 (PDP), Pasal 8 and 43-44): the
+    report's data key is destroyed, every service forgets who filed the report and how to reach
+    them; the report, its course and the agencies' figures stay, as if filed anonim."""
 
     NAME = "complaint.reporter_erased"
     VERSION = 1
 
     erased_at: AwareDatetime
-    requested_by: str = Field(description="Who asked: 'reporter' or 'national_admin'.")
+    requested_by: str = Field(
+        description="Who asked: 'reporter', 'national_admin', or 'retention' (the period for "
+        "keeping contact details after closure ended)."
+    )
 
 
 class SlaStage(StrEnum):
@@ -508,6 +535,7 @@ COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
     model.event_type(): model
     for model in (
         ComplaintSubmitted,
+        ComplaintSubmittedV1,
         ComplaintRouted,
         ComplaintStatusChanged,
         ComplaintMerged,

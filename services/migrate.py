@@ -14,6 +14,7 @@ from kernel.mongo import Document
 from kernel.settings import ServiceSettings
 from kernel.unit_of_work import UnitOfWork
 from services.intake.access_log import AccessLog
+from services.intake.reporter_keys import create_collection as create_key_collection
 from services.intake.store import ComplaintStore
 from services.notify.store import NotifyStore
 from services.sla.store import ClockStore
@@ -23,6 +24,7 @@ Indexer = Callable[[AsyncDatabase[Document]], Awaitable[None]]
 INDEXERS: dict[str, list[Indexer]] = {
     "intake": [
         lambda db: ComplaintStore(db).create_indexes(),
+        create_key_collection,
         lambda db: AccessLog(db).create_indexes(),
     ],
     "routing": [],

@@ -12,17 +12,19 @@ record, published as events for others; it is not a read model and is not rebuil
 """
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kernel.mongo import Document
 from kernel.rebuild import RebuildReport, compare, read_topics, replay_into
 from kernel.runtime import Runtime
-from kernel.sealing import is_sealed
+from kernel.sealing import REPORT_SEALED, is_sealed, report_token
 from kernel.settings import ServiceSettings
 from kernel.unit_of_work import PROCESSED_COLLECTION
+from schemas.events import RecipientRole
 from services.intake.catalog import SERVICE_CATALOG
 from services.migrate import INDEXERS
+from services.notify.domain import CONTACT_CHANNELS
 from services.notify.store import MESSAGES, OFFICERS, PREFERENCES, WEBHOOKS
 from services.routing.store import DIRECTORY, DIRECTORY_VERSIONS, STANDARD_OWNERS
 from services.sla.store import CALENDAR_DAYS, CLOCKS
@@ -52,6 +54,20 @@ class ReadModel:
 
     inputs: Sequence[str]  # copied from live as they are
     read_models: Mapping[str, Sequence[str]]  # rebuilt and compared; name -> volatile fields
+    # Live documents no replay can make again (collection name, document): left out.
+    forgotten: Callable[[str, Document], bool] = lambda name, doc: False
+
+
+def _to_an_erased_reporter(name: str, doc: Document) -> bool:
+    """A message that went to a reporter's e-mail or phone, struck from the log when their
+    data was erased: replaying the submission after the key is destroyed cannot know where
+    (or that) it went."""
+    return (
+        name == MESSAGES
+        and doc.get("recipient_role") == RecipientRole.COMPLAINANT.value
+        and doc.get("channel") in CONTACT_CHANNELS
+        and doc.get("address") is None
+    )
 
 
 READ_MODELS: dict[str, ReadModel] = {
@@ -62,7 +78,9 @@ READ_MODELS: dict[str, ReadModel] = {
         read_models={CLOCKS: SLA_TIMER_STATE, SLA_COMPLAINTS: (), SLA_STANDARDS: ()},
     ),
     "notify": ReadModel(
-        inputs=(OFFICERS, PREFERENCES, WEBHOOKS), read_models={MESSAGES: DELIVERY_STATE}
+        inputs=(OFFICERS, PREFERENCES, WEBHOOKS),
+        read_models={MESSAGES: DELIVERY_STATE},
+        forgotten=_to_an_erased_reporter,
     ),
     "standards": ReadModel(inputs=(STANDARDS, VERSIONS), read_models={FEEDBACK: ()}),
 }
@@ -103,11 +121,17 @@ async def rebuild(
         records = await read_topics(scratch, topics)
         report = await replay_into(groups, records)
         sealer = settings.sealer()
+
+        def opened(doc: Document) -> Document:
+            # A value under a report's data key opens only by asking intake for the key: both
+            # sides having sealed one is what is compared.
+            return {
+                k: sealer.open(v) if is_sealed(v) else REPORT_SEALED if report_token(v) else v
+                for k, v in doc.items()
+            }
+
         report.collections = await compare(
-            live_db,
-            runtime.db,
-            plan.read_models,
-            opened=lambda doc: {k: sealer.open(v) if is_sealed(v) else v for k, v in doc.items()},
+            live_db, runtime.db, plan.read_models, opened=opened, forgotten=plan.forgotten
         )
         if replace:
             for name in [*plan.read_models, PROCESSED_COLLECTION]:

@@ -13,7 +13,12 @@ from pymongo import AsyncMongoClient
 
 from devstack import infra
 from kernel.logging import configure_logging
+from kernel.sealing import Sealer
+from kernel.settings import DEV_PII_KEY
+from tests import factories
 from tests.figures import FIGURES, Figures
+from tests.receivers import KeyVault
+from tests.support import serving
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,6 +62,15 @@ async def mongo(mongo_url: str) -> AsyncIterator[AsyncMongoClient[dict[str, obje
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url, tz_aware=True)
     yield client
     await client.close()
+
+
+@pytest.fixture(scope="module")
+async def intake_keys() -> AsyncIterator[str]:
+    """Intake's key endpoint over the data keys the factories sealed with: the URL a notify
+    run without intake asks for them (``NOTIFY_INTAKE_URL``)."""
+    vault = KeyVault(keys=factories.DATA_KEYS, sealer=Sealer([DEV_PII_KEY]))
+    async with serving(vault.app()) as url:
+        yield url
 
 
 def service_env(bootstrap: str, mongo_url: str, database: str) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from kernel.sealing import DataKey
 from schemas.complaint import (
     Channel,
     ComplaintStatus,
@@ -15,19 +16,48 @@ from schemas.events import (
     ComplaintRouted,
     ComplaintStatusChanged,
     ComplaintSubmitted,
+    ComplaintSubmittedV1,
     SlaDeadlineSet,
     SlaStage,
     StandardChecked,
 )
 from services.intake.domain import new_tracking_id
 
-__all__ = ["NOW", "deadline_set", "new_tracking_id", "routed", "status_changed", "submitted"]
+__all__ = [
+    "DATA_KEYS",
+    "NOW",
+    "deadline_set",
+    "new_tracking_id",
+    "routed",
+    "status_changed",
+    "submitted",
+    "submitted_v1",
+]
+
+# The data key of every report these factories sealed contact details for, by complaint ID:
+# what intake's key store would hold (``tests.receivers.KeyVault`` serves them to notify).
+DATA_KEYS: dict[str, DataKey] = {}
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # a Tuesday in every Indonesian zone
 
 
 def submitted(complaint_id: str | None = None, **overrides: Any) -> ComplaintSubmitted:
-    """A complaint from Ambon, reachable by email and phone."""
+    """A complaint from Ambon, reachable by email (``reporter=`` for other contact details),
+    sealed under a data key of its own as intake publishes it."""
+    fields = _submission(complaint_id, overrides)
+    contact = fields.pop("reporter").model_dump(mode="json")
+    if any(contact.values()) and "sealed_reporter" not in fields:
+        key = DATA_KEYS.setdefault(fields["complaint_id"], DataKey.new())
+        fields["sealed_reporter"] = key.seal(contact)
+    return ComplaintSubmitted(**fields)
+
+
+def submitted_v1(complaint_id: str | None = None, **overrides: Any) -> ComplaintSubmittedV1:
+    """The same complaint as version 1 published it: contact details in clear."""
+    return ComplaintSubmittedV1(**_submission(complaint_id, overrides))
+
+
+def _submission(complaint_id: str | None, overrides: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "complaint_id": complaint_id or new_tracking_id(),
         "title": "Jalan rusak",
@@ -41,7 +71,7 @@ def submitted(complaint_id: str | None = None, **overrides: Any) -> ComplaintSub
         "channel": Channel.WEB,
         "submitted_at": NOW,
     }
-    return ComplaintSubmitted(**{**fields, **overrides})
+    return {**fields, **overrides}
 
 
 def routed(complaint_id: str | None = None, **overrides: Any) -> ComplaintRouted:

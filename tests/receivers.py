@@ -1,13 +1,16 @@
 """The outside systems notify talks to, as real HTTP servers: an SMS gateway (which can be told
-to fail) and an agency app receiving signed webhooks (which verifies them as an integrator
-would, with ``services.notify.signing``)."""
+to fail), an agency app receiving signed webhooks (which verifies them as an integrator
+would, with ``services.notify.signing``), and intake's key endpoint for a notify run alone."""
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
+from kernel.sealing import DataKey, Sealer
+from services.intake.internal_api import internal_router
 from services.notify.signing import InvalidDelivery, ReplayGuard, verify
 
 
@@ -61,4 +64,27 @@ class AgencyApp:
             self.accepted.append({"headers": dict(request.headers), "body": body})
             return Response(status_code=204)
 
+        return app
+
+
+@dataclass
+class KeyVault:
+    """Intake's own internal key endpoint, serving the data keys the test factories sealed
+    with (``tests.factories.DATA_KEYS``): what notify needs of intake when it runs alone."""
+
+    keys: dict[str, DataKey]
+    sealer: Sealer
+    asked: list[list[str]] = field(default_factory=list)
+
+    async def find(self, complaint_ids: Iterable[str]) -> dict[str, DataKey]:
+        wanted = list(complaint_ids)
+        self.asked.append(wanted)
+        return {cid: self.keys[cid] for cid in wanted if cid in self.keys}
+
+    def forget(self, complaint_id: str) -> None:
+        """Nothing kept in memory here (the vault is the keys' one place)."""
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+        app.include_router(internal_router(self, self.sealer))
         return app

@@ -83,6 +83,40 @@ async def read_topic(
         await consumer.stop()
 
 
+async def read_every_topic(bootstrap: str, topics: Sequence[str], *, timeout: float = 30) -> bytes:
+    """Every record of these topics, from the beginning to their current end, as raw bytes
+    (keys, values and headers, as a plain Kafka client reads them); fails when the end is not
+    reached in time."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    chunks: list[bytes] = []
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        assert partitions, f"none of {topics} exists"
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        deadline = asyncio.get_running_loop().time() + timeout
+
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end for tp, end in ends.items()])
+
+        while await behind():
+            assert asyncio.get_running_loop().time() < deadline, "the topics' end not reached"
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for r in records:
+                    chunks += [r.key or b"", r.value or b""]
+                    chunks += [v for _, v in r.headers]
+        return b"\n".join(chunks)
+    finally:
+        await consumer.stop()
+
+
 def partition_of(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner puts a key on."""
     hashed: int = murmur2(key.encode())

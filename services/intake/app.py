@@ -18,9 +18,11 @@ from services.intake.clients import ClientRegistry
 from services.intake.clients_api import clients_router
 from services.intake.config import IntakeSettings
 from services.intake.directory import AgencyDirectory
+from services.intake.internal_api import internal_router
 from services.intake.lifecycle import OPEN_STATUSES
 from services.intake.open311_api import open311_router
 from services.intake.privacy_api import privacy_router
+from services.intake.reporter_keys import ReporterKeys
 from services.intake.service import IntakeService
 from services.intake.store import ComplaintStore
 
@@ -38,12 +40,15 @@ DESCRIPTION = (
 def create_app(settings: IntakeSettings) -> FastAPI:
     """Intake's HTTP app, with its outbox relay and its consumer of routing and SLA outcomes."""
     runtime = Runtime(settings, description=DESCRIPTION)
-    store = ComplaintStore(runtime.db, sealer=settings.sealer())
+    sealer = settings.sealer()
+    keys = ReporterKeys(runtime.db, master=sealer)
+    store = ComplaintStore(runtime.db, keys=keys, sealer=sealer)
     directory = AgencyDirectory(runtime.db)
     access_log = AccessLog(runtime.db)
     catalog = ServiceCatalog(runtime.db)
     service = IntakeService(
         store=store,
+        keys=keys,
         uow=runtime.uow,
         submissions=GroupCommit(
             runtime.uow,
@@ -72,6 +77,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         components=[
             runtime,
             Startable(store.create_indexes),
+            Startable(keys.create_indexes),
             Startable(access_log.create_indexes),
         ],
         workers=[
@@ -90,6 +96,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     clients = ClientRegistry(runtime.db)
     app.include_router(router(service, caller, clients, access_log))
     app.include_router(privacy_router(service, access_log, caller))
+    app.include_router(internal_router(keys, sealer))
     app.include_router(clients_router(clients, directory, service, caller))
     app.include_router(
         open311_router(

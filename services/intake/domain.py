@@ -209,10 +209,12 @@ def submitted_event(
     create: ComplaintCreate,
     submitted_at: datetime,
     *,
+    sealed_reporter: str | None,
     reporter_account: str | None = None,
     integration_client: str | None = None,
 ) -> ComplaintSubmitted:
-    """The fact intake publishes once the complaint is stored."""
+    """The fact intake publishes once the complaint is stored; the reporter's contact details
+    only as ``sealed_reporter``, sealed under the report's data key."""
     return ComplaintSubmitted(
         complaint_id=complaint_id,
         title=create.title,
@@ -222,7 +224,7 @@ def submitted_event(
         report_type=create.report_type,
         anonymous=create.anonymous,
         confidential=create.confidential,
-        reporter=create.reporter,
+        sealed_reporter=sealed_reporter,
         channel=create.channel,
         service_standard_id=create.service_standard_id,
         experience=create.experience,

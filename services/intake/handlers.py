@@ -12,6 +12,7 @@ from schemas.events import (
     ComplaintRouted,
     ComplaintStatusChanged,
     ComplaintSubmitted,
+    ComplaintSubmittedV1,
     ComplaintSupported,
     PublicComplaintSnapshot,
     SlaBreached,
@@ -49,6 +50,7 @@ def subscriptions(
         "escalates it), and the standards and agencies in force name what it concerns.",
     )
     group.on(ComplaintSubmitted, service.on_submitted)
+    group.on(ComplaintSubmittedV1, service.on_submitted)
     group.on(ComplaintRouted, service.on_routed)
     group.on(SlaDeadlineSet, service.on_deadline_set)
     group.on(SlaBreached, service.on_breach)

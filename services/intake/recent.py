@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from kernel.lru import LRU
 from services.intake.duplicates import category_group
 
 Document = dict[str, Any]
@@ -121,16 +122,13 @@ class JustFiled:
     restarted, the event came again) is read from the store as before."""
 
     def __init__(self, *, limit: int = 4096) -> None:
-        self._limit = limit
-        self._reports: OrderedDict[str, Document] = OrderedDict()
+        self._reports: LRU[str, Document] = LRU(limit)
 
     def add(self, record: Document) -> None:
         """Remember a report just stored (only the fields compared, no contact details)."""
         fields = {name: record[name] for name in REPORT_FIELDS if name in record}
-        self._reports[record["_id"]] = {"_id": record["_id"], **fields}
-        while len(self._reports) > self._limit:
-            self._reports.popitem(last=False)
+        self._reports.put(record["_id"], {"_id": record["_id"], **fields})
 
     def take(self, complaint_id: str) -> Document | None:
         """The report as it was stored, once; None when this process does not have it."""
-        return self._reports.pop(complaint_id, None)
+        return self._reports.pop(complaint_id)

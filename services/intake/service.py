@@ -13,6 +13,7 @@ from kernel.group_commit import GroupCommit
 from kernel.logging import get_logger
 from kernel.metrics import COMPLAINTS_RECEIVED, INTEGRATION_SUBMISSIONS
 from kernel.mongo import Session, stored_precision
+from kernel.sealing import report_sealed
 from kernel.subscriptions import RejectedEvent
 from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import Actor, ComplaintStatus, LifecycleAction, Role
@@ -22,7 +23,7 @@ from schemas.events import (
     ComplaintMerged,
     ComplaintReporterErased,
     ComplaintRouted,
-    ComplaintSubmitted,
+    ComplaintSubmission,
     ComplaintSupported,
     SlaBreached,
     SlaDeadlineSet,
@@ -49,6 +50,7 @@ from services.intake.duplicates import WINDOW as DUPLICATE_WINDOW
 from services.intake.duplicates import likely_duplicates, regency_of
 from services.intake.lifecycle import OPEN_STATUSES, Command, IllegalTransition, apply
 from services.intake.recent import JustFiled, RecentReports
+from services.intake.reporter_keys import ReporterKeys
 from services.intake.store import ComplaintStore
 from services.intake.views import is_own, is_public, public_snapshot
 
@@ -107,6 +109,7 @@ class IntakeService:
         self,
         *,
         store: ComplaintStore,
+        keys: ReporterKeys,
         uow: UnitOfWork,
         submissions: GroupCommit[dict[str, Any]],
         reply_window: timedelta,
@@ -116,6 +119,7 @@ class IntakeService:
     ) -> None:
         self._clock = clock or Clock()
         self._store = store
+        self._keys = keys
         self._directory = directory
         self._catalog = catalog
         self._uow = uow
@@ -154,8 +158,12 @@ class IntakeService:
             if earlier is not None:
                 return earlier, False
         submitted_at = stored_precision((now or self._clock.now()).astimezone(UTC))
+        contact = create.reporter.model_dump(mode="json")
         for _ in range(3):
             complaint_id = new_tracking_id()
+            # Sealed once under the report's own key: the record and the event hold the same
+            # token, and neither opens once the key is destroyed.
+            sealed = self._keys.issue(complaint_id).seal(contact) if any(contact.values()) else None
             record = new_record(
                 complaint_id,
                 create,
@@ -164,11 +172,13 @@ class IntakeService:
                 reporter_id=reporter_id,
                 integration_client=integration_client,
             )
+            record["reporter"] = report_sealed(sealed) if sealed is not None else None
             event = new_event(
                 submitted_event(
                     complaint_id,
                     create,
                     submitted_at,
+                    sealed_reporter=sealed,
                     reporter_account=reporter_id,
                     integration_client=integration_client,
                 ),
@@ -199,7 +209,7 @@ class IntakeService:
             return record, True
         raise RuntimeError("could not draw a free tracking ID")
 
-    async def on_submitted(self, event: Event[ComplaintSubmitted]) -> None:
+    async def on_submitted(self, event: Event[ComplaintSubmission]) -> None:
         """Find the likely duplicates of a new complaint among the open ones filed before it.
 
         Here rather than in the POST: the lookup reads up to 200 recent complaints, which was
@@ -411,15 +421,22 @@ class IntakeService:
             )
         if record.get("reporter_erased_at") is not None:
             return record
+        requested_by = "reporter" if own else Role.NATIONAL_ADMIN.value
+        return await self._erase(tracking_id, requested_by, correlation_id=correlation_id)
+
+    async def _erase(
+        self, tracking_id: str, requested_by: str, *, correlation_id: str
+    ) -> dict[str, Any]:
+        """Destroy the report's data key and drop the contact details and account from the
+        record, with the event that tells the other services, in one transaction."""
         now = stored_precision(self._clock.now())
 
         async def effect(session: Session) -> tuple[dict[str, Any], Sequence[Event]]:
             updated = await self._store.erase_reporter(tracking_id, at=now, session=session)
+            await self._keys.destroy(tracking_id, session=session)
             erased = new_event(
                 ComplaintReporterErased(
-                    complaint_id=tracking_id,
-                    erased_at=now,
-                    requested_by="reporter" if own else Role.NATIONAL_ADMIN.value,
+                    complaint_id=tracking_id, erased_at=now, requested_by=requested_by
                 ),
                 source=SOURCE,
                 correlation_id=correlation_id,
@@ -427,7 +444,9 @@ class IntakeService:
             )
             return updated, [erased]
 
-        return await self._uow.run(effect)
+        erased = await self._uow.run(effect)
+        self._keys.forget(tracking_id)  # a read during the transaction may have kept it
+        return erased
 
     async def rate(
         self, tracking_id: str, actor: Actor, *, score: int, comment: str | None

@@ -9,9 +9,10 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kernel.mongo import Document, Session, drop_index_if_present
-from kernel.sealing import Sealer
+from kernel.sealing import Sealer, report_token
 from services.intake.duplicates import category_group
 from services.intake.recent import REPORT_FIELDS
+from services.intake.reporter_keys import ReporterKeys
 
 COMPLAINTS = "complaints"
 SUPPORTS = "supports"
@@ -27,18 +28,50 @@ class ConcurrentUpdate(Exception):
 
 class ComplaintStore:
     """Stored complaints, by tracking ID, with optimistic concurrency on ``version``. The
-    reporter's contact details are sealed in the database and opened on the way out."""
+    reporter's contact details are stored sealed under the report's data key (``keys``) and
+    opened on the way out; once the key is destroyed they read as none. Records stored before
+    data keys existed are sealed under ``PII_KEYS`` (``sealer``) and still open."""
 
-    def __init__(self, db: AsyncDatabase[Document], *, sealer: Sealer | None = None) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        *,
+        keys: ReporterKeys | None = None,
+        sealer: Sealer | None = None,
+    ) -> None:
+        """Without ``keys`` and ``sealer`` (index creation) contact details cannot be read or
+        stored."""
         self._complaints = db[COMPLAINTS]
         self._action_keys = db[ACTION_KEYS]
         self._supports = db[SUPPORTS]
+        self._keys = keys
         self._sealer = sealer
 
-    def _opened(self, doc: dict[str, Any] | None) -> dict[str, Any] | None:
-        if doc is not None and self._sealer is not None and "reporter" in doc:
-            doc["reporter"] = self._sealer.open(doc["reporter"])
-        return doc
+    @property
+    def _key_store(self) -> ReporterKeys:
+        if self._keys is None:
+            raise RuntimeError("this store was made without the reporter keys")
+        return self._keys
+
+    async def _opened(self, doc: dict[str, Any] | None) -> dict[str, Any] | None:
+        if doc is None:
+            return None
+        [opened] = await self._opened_all([doc])
+        return opened
+
+    async def _opened_all(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records with their contact details opened: one query for the keys not in
+        memory, however many records."""
+        sealed = {doc["_id"]: token for doc in docs if (token := report_token(doc.get("reporter")))}
+        keys = await self._key_store.find(sealed) if sealed else {}
+        for doc in docs:
+            token = sealed.get(doc["_id"])
+            if token is not None:
+                key = keys.get(doc["_id"])
+                doc["reporter"] = key.open(token) if key is not None else None
+            elif doc.get("reporter") and self._sealer is not None:
+                doc["reporter"] = self._sealer.open(doc["reporter"])
+        return docs
 
     async def open_by_status(self, statuses: list[str]) -> dict[str, int]:
         """How many complaints are in each of these statuses (the open-complaints gauge)."""
@@ -87,30 +120,33 @@ class ComplaintStore:
         await drop_index_if_present(self._complaints, UNUSED_REGION_INDEX)
 
     async def insert_many(self, records: Sequence[dict[str, Any]], session: Session) -> None:
-        """Store new complaints (their contact details sealed), in order."""
-        stored = [dict(record) for record in records]
-        if self._sealer is not None:
-            for doc, record in zip(stored, records, strict=True):
-                doc["reporter"] = self._sealer.seal(record["reporter"])
-        if len(stored) == 1:  # a taken key then raises DuplicateKeyError, naming the index
-            await self._complaints.insert_one(stored[0], session=session)
+        """Store new complaints, in order, with the data keys their contact details are sealed
+        under (issued by ``ReporterKeys.issue``)."""
+        if len(records) == 1:  # a taken key then raises DuplicateKeyError, naming the index
+            await self._complaints.insert_one(dict(records[0]), session=session)
         else:
-            await self._complaints.insert_many(stored, session=session)
+            await self._complaints.insert_many([dict(r) for r in records], session=session)
+        # After the complaints: a tracking-ID collision fails there, before a key is written.
+        sealed = [r["_id"] for r in records if report_token(r.get("reporter"))]
+        if sealed:
+            await self._key_store.store(sealed, session=session)
 
     async def get(
         self, complaint_id: str, *, session: Session | None = None
     ) -> dict[str, Any] | None:
         """A complaint by tracking ID."""
-        return self._opened(await self._complaints.find_one({"_id": complaint_id}, session=session))
+        return await self._opened(
+            await self._complaints.find_one({"_id": complaint_id}, session=session)
+        )
 
     async def by_idempotency_key(self, key: str) -> dict[str, Any] | None:
         """The complaint an earlier request with this Idempotency-Key created."""
-        return self._opened(await self._complaints.find_one({"idempotency.key": key}))
+        return await self._opened(await self._complaints.find_one({"idempotency.key": key}))
 
     async def find(self, query: dict[str, Any], *, limit: int, offset: int) -> list[dict[str, Any]]:
         """Complaints matching a (scope) filter, newest first."""
         cursor = self._complaints.find(query).sort("submitted_at", -1).skip(offset).limit(limit)
-        return [doc for doc in map(self._opened, await cursor.to_list(None)) if doc is not None]
+        return await self._opened_all(await cursor.to_list(None))
 
     async def recent_nearby(
         self, *, category: str, regency: str, since: datetime, until: datetime, limit: int = 200
@@ -153,8 +189,7 @@ class ComplaintStore:
         )
         if updated is None:
             raise ConcurrentUpdate(complaint_id)
-        opened = self._opened(updated)
-        assert opened is not None
+        [opened] = await self._opened_all([updated])
         return opened
 
     async def action_key(self, key: str, *, session: Session) -> dict[str, Any] | None:
@@ -228,4 +263,4 @@ class ComplaintStore:
             session=session,
             return_document=ReturnDocument.AFTER,
         )
-        return self._opened(result)
+        return await self._opened(result)

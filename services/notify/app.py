@@ -22,6 +22,7 @@ from services.notify.channels import (
 )
 from services.notify.config import NotifySettings
 from services.notify.rendering import TemplateRenderer
+from services.notify.reporter_keys import ReporterKeyClient
 from services.notify.service import Dispatcher, NotifyService
 from services.notify.store import NotifyStore
 
@@ -78,13 +79,21 @@ def create_app(settings: NotifySettings) -> FastAPI:
         extra_topics=[UNDELIVERABLE_NOTIFICATIONS],
         description=DESCRIPTION,
     )
+    sealer = settings.sealer()
+    client = httpx.AsyncClient(timeout=settings.notify_send_timeout_seconds)
+    keys = ReporterKeyClient(
+        url=settings.notify_intake_url,
+        sealer=sealer,
+        client=client,
+        caller=settings.service_name,
+    )
     store = NotifyStore(
         runtime.db,
-        sealer=settings.sealer(),
+        sealer=sealer,
+        keys=keys,
         directory_seconds=settings.notify_directory_cache_seconds,
     )
     renderer = TemplateRenderer()
-    client = httpx.AsyncClient(timeout=settings.notify_send_timeout_seconds)
     dispatcher = Dispatcher(
         store=store,
         uow=runtime.uow,

@@ -36,6 +36,11 @@ class NotifySettings(ServiceSettings):
     notify_sms_gateway_token: SecretStr = Field(
         default=SecretStr(""), description="Bearer token for the SMS gateway."
     )
+    notify_intake_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="Intake's base URL, where notify asks for the data keys that open "
+        "reporters' contact details (its internal endpoint, not routed by the Ingress).",
+    )
     notify_send_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Longest a single send may take before it is retried."
     )

@@ -8,7 +8,7 @@ supervisors on escalation. Anonim reporters are never named to the agency side: 
 through the channel they gave.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -22,6 +22,7 @@ from schemas.envelope import EventPayload
 from schemas.events import (
     ComplaintMerged,
     ComplaintStatusChanged,
+    ComplaintSubmission,
     ComplaintSubmitted,
     RecipientRole,
     SlaBreached,
@@ -79,6 +80,10 @@ class Preferences(BaseModel):
     )
 
 
+# The channels whose address is a person's own contact details.
+CONTACT_CHANNELS: tuple[Channel, ...] = ("email", "sms")
+
+
 def contact_channels(email: str | None, phone: str | None) -> dict[Channel, str]:
     """The outside channels an email address and a phone number give, best first."""
     found: dict[Channel, str] = {}
@@ -124,8 +129,11 @@ class ComplaintFile:
     report_type: str
     anonymous: bool
     confidential: bool
-    reporter: ReporterContact
+    reporter: ReporterContact  # opened: what ``sealed_reporter`` holds while its key exists
     reporter_account: str | None = None
+    # The contact details as the event brought them, sealed under the report's data key (none
+    # for a report filed before data keys, or without contact details).
+    sealed_reporter: str | None = None
     agency_id: str | None = None
     agency_name: str | None = None
     unit_id: str | None = None
@@ -160,8 +168,9 @@ class PlannedMessage:
         return f"{event_id}:{self.recipient_role.value}:{self.recipient}:{self.channel}"
 
 
-def file_from(submitted: ComplaintSubmitted) -> ComplaintFile:
-    """What to remember of a submitted complaint."""
+def file_from(submitted: ComplaintSubmission, reporter: ReporterContact) -> ComplaintFile:
+    """What to remember of a submitted complaint; ``reporter`` is its contact details opened
+    (version 2 seals them)."""
     return ComplaintFile(
         complaint_id=submitted.complaint_id,
         title=submitted.title,
@@ -170,8 +179,11 @@ def file_from(submitted: ComplaintSubmitted) -> ComplaintFile:
         report_type=submitted.report_type.value,
         anonymous=submitted.anonymous,
         confidential=submitted.confidential,
-        reporter=submitted.reporter,
+        reporter=reporter,
         reporter_account=submitted.reporter_account,
+        sealed_reporter=submitted.sealed_reporter
+        if isinstance(submitted, ComplaintSubmitted)
+        else None,
     )
 
 
@@ -184,21 +196,22 @@ def holder_fields(changed: ComplaintStatusChanged) -> dict[str, str | None]:
     return fields
 
 
-ERASED_NAME = "Anonim"
-ERASED_CONTACT = "[dihapus]"
+# The templates whose text names the reporter (to officers, of a report that is not anonim).
+NAMES_THE_REPORTER = frozenset({"agency_new_assignment", "unit_new_assignment", "agency_reopened"})
+ERASED_TEXT = (
+    "[Isi pesan ini dihapus bersama data pelapor. / "
+    "This message's text was erased with the reporter's data.]"
+)
 
 
-def scrubbed(text: str, reporter: ReporterContact) -> str:
-    """``text`` with the reporter's name and contact details struck out (after an erasure:
-    messages already rendered keep their sense, not the person)."""
-    for value, stand_in in (
-        (reporter.email, ERASED_CONTACT),
-        (reporter.phone, ERASED_CONTACT),
-        (reporter.name, ERASED_NAME),
-    ):
-        if value:
-            text = text.replace(value, stand_in)
-    return text
+def struck(message: Mapping[str, Any]) -> dict[str, str] | None:
+    """What a rendered message says once its reporter's data is erased; None when it needs no
+    change. A text that names the reporter is replaced whole: the same whether or not the
+    contact details still open (by then their key is usually destroyed), so a rebuild from the
+    log ends where the live log did."""
+    if message.get("template") in NAMES_THE_REPORTER:
+        return {"body": ERASED_TEXT}
+    return None
 
 
 def complainant_addresses(reporter: ReporterContact) -> dict[Channel, str]:
@@ -261,7 +274,7 @@ class _Planner:
         }
 
     def plan(self, payload: EventPayload) -> list[PlannedMessage]:
-        if isinstance(payload, ComplaintSubmitted):
+        if isinstance(payload, ComplaintSubmission):
             at = _local(payload.submitted_at, self.zone)
             return self.complainant("complaint_submitted", submitted_at=at)
         if isinstance(payload, ComplaintMerged):

@@ -9,8 +9,7 @@ version only once the write is committed (a consumer batch that fails stores not
 Bounded: the oldest go first.
 """
 
-from collections import OrderedDict
-
+from kernel.lru import LRU
 from services.notify.domain import ComplaintFile
 
 
@@ -18,26 +17,19 @@ class FileCache:
     """Complaint files by complaint ID, at most ``limit`` of them."""
 
     def __init__(self, *, limit: int = 4096) -> None:
-        self._limit = limit
-        self._files: OrderedDict[str, ComplaintFile] = OrderedDict()
+        self._files: LRU[str, ComplaintFile] = LRU(limit)
 
     def get(self, complaint_id: str) -> ComplaintFile | None:
         """The file as this process last stored or read it, if it still has it."""
-        file = self._files.get(complaint_id)
-        if file is not None:
-            self._files.move_to_end(complaint_id)
-        return file
+        return self._files.get(complaint_id)
 
     def keep(self, file: ComplaintFile) -> None:
         """Remember the file as committed."""
-        self._files[file.complaint_id] = file
-        self._files.move_to_end(file.complaint_id)
-        while len(self._files) > self._limit:
-            self._files.popitem(last=False)
+        self._files.put(file.complaint_id, file)
 
     def forget(self, complaint_id: str) -> None:
         """Drop a file about to change."""
-        self._files.pop(complaint_id, None)
+        self._files.pop(complaint_id)
 
     def clear(self) -> None:
         """Drop everything (the partitions moved)."""

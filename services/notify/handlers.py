@@ -9,6 +9,7 @@ from schemas.events import (
     ComplaintReporterErased,
     ComplaintStatusChanged,
     ComplaintSubmitted,
+    ComplaintSubmittedV1,
     ComplaintSupported,
     NotificationFailed,
     NotificationFailedV1,
@@ -36,6 +37,7 @@ PUBLISHES = (
 # (Not complaint.routed: it calls for no message, and the forward that follows names the agency.)
 HANDLED = (
     ComplaintSubmitted,
+    ComplaintSubmittedV1,
     ComplaintStatusChanged,
     ComplaintMerged,
     ComplaintSupported,

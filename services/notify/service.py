@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kernel.logging import get_logger
+from kernel.logging import get_logger, scrub
 from kernel.metrics import (
     NOTIFICATION_ATTEMPTS,
     NOTIFICATION_SEND_SECONDS,
@@ -21,11 +21,14 @@ from kernel.metrics import (
 )
 from kernel.mongo import Session, is_unavailable, stored_precision
 from kernel.unit_of_work import UnitOfWork
+from schemas.complaint import ReporterContact
 from schemas.envelope import Event, new_event
 from schemas.events import (
     ComplaintReporterErased,
     ComplaintStatusChanged,
+    ComplaintSubmission,
     ComplaintSubmitted,
+    ComplaintSubmittedV1,
     ComplaintSupported,
     NotificationFailed,
     NotificationSent,
@@ -118,6 +121,7 @@ class NotifyService:
                 docs,
                 claimed={doc["_id"] for doc in handed},
                 lease_until=lease_until,
+                reporter_keyed=file.sealed_reporter is not None,
                 session=session,
             )
             # An inbox message is delivered by being stored.
@@ -145,6 +149,7 @@ class NotifyService:
         complaint, and notify keeps no way to reach them."""
         complaint_id = event.data.complaint_id
         self._files.forget(complaint_id)
+        self._store.forget_key(complaint_id)
         if self._on_erased is not None:
             self._on_erased(complaint_id)  # not sent from memory either
         await self._store.erase_reporter(
@@ -157,10 +162,10 @@ class NotifyService:
         payload = event.data
         store = self._store
         file: ComplaintFile | None
-        if isinstance(payload, ComplaintSubmitted | ComplaintStatusChanged | ComplaintSupported):
+        if isinstance(payload, ComplaintSubmission | ComplaintStatusChanged | ComplaintSupported):
             self._files.forget(payload.complaint_id)  # about to change
-        if isinstance(payload, ComplaintSubmitted):
-            file = file_from(payload)  # as stored: no need to read it back
+        if isinstance(payload, ComplaintSubmission):
+            file = file_from(payload, await self._reporter(payload))  # no need to read it back
             if await store.save_file(file, session=session):
                 self._keep_once_committed(file)
             return file
@@ -183,6 +188,15 @@ class NotifyService:
         if file is None:
             log.info("notification_for_unknown_complaint", event_type=event.type)
         return file
+
+    async def _reporter(self, submitted: ComplaintSubmission) -> ReporterContact:
+        """The contact details of a submission: opened with the report's data key (version
+        2; none once the key is destroyed), or as version 1 carried them."""
+        if isinstance(submitted, ComplaintSubmittedV1):
+            return submitted.reporter
+        if isinstance(submitted, ComplaintSubmitted) and submitted.sealed_reporter is not None:
+            return await self._store.reporter_of(submitted.complaint_id, submitted.sealed_reporter)
+        return ReporterContact()
 
     def _keep_once_committed(self, file: ComplaintFile | None) -> None:
         if file is not None:
@@ -511,7 +525,9 @@ class Dispatcher:
                 await channel.send(outgoing)
         except (DeliveryFailure, TimeoutError) as exc:
             reason = exc.reason if isinstance(exc, DeliveryFailure) else "send timed out"
-            await self._failed(channel, batch, reason, exc, started)
+            # A gateway's refusal may quote the address ("550 <x@y>: rejected"): what the log
+            # keeps and notification.undeliverable publishes must not.
+            await self._failed(channel, batch, scrub(reason), exc, started)
             return
         await self._sent(channel, batch, started)
 

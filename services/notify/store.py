@@ -3,10 +3,10 @@ preferences, and the message log that is also the delivery queue and the in-app 
 
 import time
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
@@ -14,10 +14,16 @@ from pymongo.errors import DuplicateKeyError
 
 from kernel.applied import APPLIED, not_yet_taken_in, taking_in
 from kernel.mongo import Document, Session, drop_index_if_present
-from kernel.sealing import Sealer
+from kernel.sealing import DataKey, Sealer, report_sealed, report_token
 from schemas.complaint import ReporterContact
 from schemas.events import RecipientRole
-from services.notify.domain import ComplaintFile, Officer, Preferences, scrubbed
+from services.notify.domain import (
+    NAMES_THE_REPORTER,
+    ComplaintFile,
+    Officer,
+    Preferences,
+    struck,
+)
 
 FILES = "complaint_files"
 OFFICERS = "officers"
@@ -36,8 +42,36 @@ CANCELLED = "cancelled"  # never sent: the reporter's data was erased first
 WAITING = [PENDING, RETRYING]
 
 
+def _to_reporter(message: dict[str, Any]) -> bool:
+    return bool(message["recipient_role"] == RecipientRole.COMPLAINANT.value)
+
+
+class KeySource(Protocol):
+    """Where the data keys of reports come from (intake, through ``ReporterKeyClient``)."""
+
+    async def find(self, complaint_ids: Iterable[str]) -> dict[str, DataKey]: ...
+
+    def forget(self, complaint_id: str) -> None: ...
+
+
+class NoKeys:
+    """No key source: what was sealed under a report's key stays sealed (index creation,
+    tools that read no personal data)."""
+
+    async def find(self, complaint_ids: Iterable[str]) -> dict[str, DataKey]:
+        return {}
+
+    def forget(self, complaint_id: str) -> None:
+        pass
+
+
 class NotifyStore:
     """Personal data lives in files, officers and messages; nothing else here holds any.
+
+    A reporter's contact details, in their complaint's file and as the address of each message
+    to them, are sealed under the report's data key (``keys`` finds it), so that they stop
+    opening, in this database and in its backups, once intake destroys the key. Records made
+    before data keys existed are sealed under ``PII_KEYS`` (``sealer``).
 
     Who an agency's officers are and whether it has a webhook is read for every event that
     plans messages: kept in memory for ``directory_seconds`` (what this process writes takes
@@ -48,9 +82,11 @@ class NotifyStore:
         db: AsyncDatabase[Document],
         *,
         sealer: Sealer | None = None,
+        keys: KeySource | None = None,
         directory_seconds: float = 0.0,
     ) -> None:
         self._sealer = sealer
+        self._keys = keys or NoKeys()
         self._directory_seconds = directory_seconds
         # agency -> (read at, monotonic; its officers, whether it has a webhook)
         self._directory: dict[str, tuple[float, list[Officer], bool]] = {}
@@ -89,8 +125,12 @@ class NotifyStore:
         """Remember how to reach the people of a complaint (once: a repeated submission leaves
         the file as later events made it); False when it was there already."""
         doc = asdict(file)
-        reporter = file.reporter.model_dump(mode="json")
-        doc["reporter"] = self._sealer.seal(reporter) if self._sealer else reporter
+        token = doc.pop("sealed_reporter")
+        if token is not None:
+            doc["reporter"] = report_sealed(token)
+        else:
+            reporter = file.reporter.model_dump(mode="json")
+            doc["reporter"] = self._sealer.seal(reporter) if self._sealer else reporter
         doc["supporters"] = list(file.supporters)
         doc["_id"] = doc.pop("complaint_id")
         result = await self._files.update_one(
@@ -117,7 +157,7 @@ class NotifyStore:
         )
         if doc is None:
             return await self.file(complaint_id, session=session)
-        return self._opened(doc)
+        return await self._opened(doc)
 
     async def erase_reporter(
         self, complaint_id: str, *, at: datetime, session: Session | None
@@ -125,28 +165,17 @@ class NotifyStore:
         """Forget a complaint's reporter: their contact and account leave its file (anonim
         from now on), the messages not yet sent to them are cancelled, and the addresses of all
         messages to them are struck from the log. Each write may be repeated."""
-        # Rendered messages name the reporter (greetings, the agency's notice of a report that
-        # is not anonim): struck out while the file still says who it was. A repeat, after the
-        # file was emptied, finds nothing more to strike.
-        file = await self.file(complaint_id, session=session)
-        if file is not None and any(file.reporter.model_dump().values()):
-            rendered = await self._messages.find(
-                {"complaint_id": complaint_id}, {"subject": 1, "body": 1}, session=session
-            ).to_list(None)
-            struck = [
-                UpdateOne(
-                    {"_id": m["_id"]},
-                    {
-                        "$set": {
-                            "subject": scrubbed(m.get("subject") or "", file.reporter),
-                            "body": scrubbed(m.get("body") or "", file.reporter),
-                        }
-                    },
-                )
-                for m in rendered
-            ]
-            if struck:
-                await self._messages.bulk_write(struck, ordered=False, session=session)
+        # Rendered messages name the reporter (the agency's notice of a report that is not
+        # anonim). A repeat finds them struck already and writes the same again.
+        rendered = await self._messages.find(
+            {"complaint_id": complaint_id, "template": {"$in": sorted(NAMES_THE_REPORTER)}},
+            {"template": 1},
+            session=session,
+        ).to_list(None)
+        changes = [(m["_id"], struck(m)) for m in rendered]
+        writes = [UpdateOne({"_id": i}, {"$set": c}) for i, c in changes if c is not None]
+        if writes:
+            await self._messages.bulk_write(writes, ordered=False, session=session)
         empty = ReporterContact().model_dump(mode="json")
         await self._files.update_one(
             {"_id": complaint_id},
@@ -185,30 +214,77 @@ class NotifyStore:
 
     async def file(self, complaint_id: str, *, session: Session | None) -> ComplaintFile | None:
         """The stored file of a complaint."""
-        return self._opened(await self._files.find_one({"_id": complaint_id}, session=session))
+        doc = await self._files.find_one({"_id": complaint_id}, session=session)
+        return await self._opened(doc)
 
-    def _opened(self, doc: dict[str, Any] | None) -> ComplaintFile | None:
+    async def _opened(self, doc: dict[str, Any] | None) -> ComplaintFile | None:
         if doc is None:
             return None
-        doc["complaint_id"] = doc.pop("_id")
-        reporter = self._sealer.open(doc["reporter"]) if self._sealer else doc["reporter"]
-        doc["reporter"] = ReporterContact.model_validate(reporter)
+        doc["complaint_id"] = complaint_id = doc.pop("_id")
+        token = report_token(doc["reporter"])
+        if token is not None:
+            key = (await self._keys.find([complaint_id])).get(complaint_id)
+            reporter = key.open(token) if key is not None else {}
+        else:
+            reporter = self._sealer.open(doc["reporter"]) if self._sealer else doc["reporter"]
+        doc["reporter"] = ReporterContact.model_validate(reporter or {})
+        doc["sealed_reporter"] = token
         doc["supporters"] = tuple(doc.get("supporters", ()))
         doc.pop(APPLIED, None)
         return ComplaintFile(**doc)
 
-    def _sealed(self, message: dict[str, Any]) -> dict[str, Any]:
-        """A message as the log keeps it: the address it goes to sealed (a complainant's
-        e-mail or phone is theirs, not the log's to show)."""
-        if self._sealer is None or message.get("address") is None:
-            return message
-        return {**message, "address": self._sealer.seal(message["address"])}
+    async def reporter_of(self, complaint_id: str, sealed: str) -> ReporterContact:
+        """Contact details sealed under a report's data key, opened (none once it is gone)."""
+        key = (await self._keys.find([complaint_id])).get(complaint_id)
+        return ReporterContact.model_validate(key.open(sealed) if key is not None else {})
 
-    def _opened_message(self, message: dict[str, Any]) -> dict[str, Any]:
-        address = message.get("address")
-        if self._sealer is None or address is None:
-            return message
-        return {**message, "address": self._sealer.open(address)}
+    def forget_key(self, complaint_id: str) -> None:
+        """Drop a report's data key from memory (its reporter's data was erased)."""
+        self._keys.forget(complaint_id)
+
+    async def _sealed(
+        self, messages: Sequence[dict[str, Any]], *, reporter_keyed: bool
+    ) -> list[dict[str, Any]]:
+        """Messages as the log keeps them: the address each goes to sealed (a complainant's
+        e-mail or phone is theirs, not the log's to show), under the report's data key when
+        it has one (``reporter_keyed``)."""
+        theirs = {
+            m["complaint_id"]
+            for m in messages
+            if reporter_keyed and _to_reporter(m) and m.get("address")
+        }
+        keys = await self._keys.find(theirs) if theirs else {}
+        sealed = []
+        for message in messages:
+            address = message.get("address")
+            key = keys.get(message["complaint_id"]) if _to_reporter(message) else None
+            if address is not None and key is not None:
+                message = {**message, "address": report_sealed(key.seal(address))}
+            elif address is not None and self._sealer is not None:
+                message = {**message, "address": self._sealer.seal(address)}
+            sealed.append(message)
+        return sealed
+
+    async def _opened_messages(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Messages with their addresses opened; one whose report key is destroyed has none."""
+        tokens = {m["_id"]: t for m in messages if (t := report_token(m.get("address")))}
+        wanted = {m["complaint_id"] for m in messages if m["_id"] in tokens}
+        keys = await self._keys.find(wanted) if wanted else {}
+        opened = []
+        for message in messages:
+            address = message.get("address")
+            token = tokens.get(message["_id"])
+            if token is not None:
+                key = keys.get(message["complaint_id"])
+                address = key.open(token) if key is not None else None
+            elif address is not None and self._sealer is not None:
+                address = self._sealer.open(address)
+            opened.append({**message, "address": address})
+        return opened
+
+    async def _opened_message(self, message: dict[str, Any]) -> dict[str, Any]:
+        [opened] = await self._opened_messages([message])
+        return opened
 
     def _rate_key(self, subject: str, channel: str, moment: datetime) -> str:
         """The hour's counter of one person on one channel: keyed by a fingerprint of the
@@ -305,14 +381,18 @@ class NotifyStore:
         *,
         claimed: Collection[str] = (),
         lease_until: datetime | None = None,
+        reporter_keyed: bool = False,
         session: Session,
     ) -> None:
         """Log planned messages (each ``_id`` is the (event, recipient, channel) key) and queue
         those still to be delivered: one write for each, however many messages. The
         ``claimed`` ones are queued as being sent until ``lease_until`` (this process sends
-        them as soon as this commits, without claiming them)."""
+        them as soon as this commits, without claiming them). ``reporter_keyed``: the
+        complaint's contact details are sealed under its data key, and so are their addresses
+        in the log."""
         if docs:
-            await self._messages.insert_many([self._sealed(doc) for doc in docs], session=session)
+            logged = await self._sealed(docs, reporter_keyed=reporter_keyed)
+            await self._messages.insert_many(logged, session=session)
         waiting = [
             _queued(doc, lease_until=lease_until if doc["_id"] in claimed else None)
             for doc in docs
@@ -405,10 +485,8 @@ class NotifyStore:
         if not entries:
             return []
         ids = [entry["_id"] for entry in entries]
-        messages = {
-            doc["_id"]: self._opened_message(doc)
-            async for doc in self._messages.find({"_id": {"$in": ids}})
-        }
+        found = await self._messages.find({"_id": {"$in": ids}}).to_list(None)
+        messages = {doc["_id"]: doc for doc in await self._opened_messages(found)}
         assert len(messages) == len(ids), "a queued message is always logged"
         return [{**messages[entry["_id"]], "attempts": entry["attempts"]} for entry in entries]
 
@@ -548,18 +626,18 @@ class NotifyStore:
         if message is not None:
             fresh_round = _queued({**message, "attempts": 0})
             await self._queue.replace_one({"_id": message_id}, fresh_round, upsert=True)
-            return self._opened_message(message)
+            return await self._opened_message(message)
         return None
 
     async def message(self, message_id: str) -> dict[str, Any] | None:
         """One message."""
         found = await self._messages.find_one({"_id": message_id})
-        return None if found is None else self._opened_message(found)
+        return None if found is None else await self._opened_message(found)
 
     async def messages_of(self, complaint_id: str) -> list[dict[str, Any]]:
         """The message log of one complaint, oldest first."""
         cursor = self._messages.find({"complaint_id": complaint_id}).sort("recorded_at", 1)
-        return [self._opened_message(doc) async for doc in cursor]
+        return await self._opened_messages(await cursor.to_list(None))
 
     async def inbox(self, recipient: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
         """A recipient's in-app inbox, newest first."""
@@ -569,7 +647,7 @@ class NotifyStore:
             .skip(offset)
             .limit(limit)
         )
-        return [self._opened_message(doc) async for doc in cursor]
+        return await self._opened_messages(await cursor.to_list(None))
 
     async def mark_read(self, recipient: str, message_id: str, at: datetime) -> bool:
         """Mark one inbox message read; False when it is not this recipient's."""

@@ -10,6 +10,7 @@ from schemas.events import (
     ComplaintRouted,
     ComplaintStatusChanged,
     ComplaintSubmitted,
+    ComplaintSubmittedV1,
     StandardPublished,
 )
 from schemas.topics import COMPLAINT_EVENTS, ROUTING_GROUP, STANDARD_EVENTS
@@ -27,6 +28,7 @@ def subscriptions(service: RoutingService) -> EventGroup:
         "when an agency says bukan wewenang, and follows who publishes each service standard.",
     )
     group.on(ComplaintSubmitted, service.on_submitted)
+    group.on(ComplaintSubmittedV1, service.on_submitted)
     group.on(ComplaintStatusChanged, service.on_status_changed)
     group.on(StandardPublished, service.on_standard_published)
     return group

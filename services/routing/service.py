@@ -22,7 +22,7 @@ from schemas.envelope import Event, new_event
 from schemas.events import (
     ComplaintRouted,
     ComplaintStatusChanged,
-    ComplaintSubmitted,
+    ComplaintSubmission,
     StandardPublished,
 )
 from services.routing.domain import (
@@ -120,7 +120,7 @@ class RoutingService:
         self._store = store
         self._uow = uow
 
-    async def on_submitted(self, event: Event[ComplaintSubmitted]) -> None:
+    async def on_submitted(self, event: Event[ComplaintSubmission]) -> None:
         """Assign the agency (or propose it) and publish the decision with its reason."""
         submitted = event.data
         directory = await self._store.directory()

@@ -8,6 +8,7 @@ from schemas.events import (
     AgencyPublished,
     ComplaintStatusChanged,
     ComplaintSubmitted,
+    ComplaintSubmittedV1,
     SlaBreached,
     SlaDeadlineSet,
     SlaEscalated,
@@ -40,6 +41,7 @@ def subscriptions(service: SlaService) -> EventGroup:
         "experience against the published standard.",
     )
     group.on(ComplaintSubmitted, service.on_submitted)
+    group.on(ComplaintSubmittedV1, service.on_submitted)
     group.on(AgencyPublished, service.on_agency_published)
     group.on(ComplaintStatusChanged, service.on_status_changed)
     group.on(StandardPublished, service.on_standard_published)

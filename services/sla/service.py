@@ -17,7 +17,7 @@ from schemas.envelope import Event, EventPayload, new_event
 from schemas.events import (
     AgencyPublished,
     ComplaintStatusChanged,
-    ComplaintSubmitted,
+    ComplaintSubmission,
     SlaBreached,
     SlaDeadlineSet,
     SlaEscalated,
@@ -81,7 +81,7 @@ class SlaService:
         """Deadlines computed from now on use these calendars (admins declared days)."""
         self._calendars = calendars
 
-    async def on_submitted(self, event: Event[ComplaintSubmitted]) -> None:
+    async def on_submitted(self, event: Event[ComplaintSubmission]) -> None:
         """Remember region and type; the verification clock starts."""
         submitted = event.data
         zone = time_zone_of(submitted.region_code) or FALLBACK_ZONE
@@ -126,7 +126,7 @@ class SlaService:
         await self._uow.run(effect)  # an earlier publication arriving again changes nothing
 
     async def _check_standard(
-        self, submitted: ComplaintSubmitted, cause: Event, *, session: Session
+        self, submitted: ComplaintSubmission, cause: Event, *, session: Session
     ) -> list[Event]:
         if submitted.service_standard_id is None:
             return []

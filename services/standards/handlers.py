@@ -7,6 +7,7 @@ from kernel.runtime import Runtime
 from kernel.subscriptions import EventGroup
 from schemas.events import (
     ComplaintSubmitted,
+    ComplaintSubmittedV1,
     StandardChecked,
     StandardPublished,
     StandardSuperseded,
@@ -26,6 +27,7 @@ def subscriptions(service: StandardsService) -> EventGroup:
         "of its promises, for the standard's compliance score.",
     )
     group.on(ComplaintSubmitted, service.on_submitted)
+    group.on(ComplaintSubmittedV1, service.on_submitted)
     group.on(StandardChecked, service.on_standard_checked)
     return group
 

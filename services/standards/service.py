@@ -11,7 +11,7 @@ from kernel.unit_of_work import UnitOfWork
 from schemas.complaint import Actor
 from schemas.envelope import Event, new_event
 from schemas.events import (
-    ComplaintSubmitted,
+    ComplaintSubmission,
     StandardChecked,
     StandardPublished,
     StandardSuperseded,
@@ -253,7 +253,7 @@ class StandardsService:
         """Complaints and violations per standard."""
         return await self._store.feedback(standard_ids)
 
-    async def on_submitted(self, event: Event[ComplaintSubmitted]) -> None:
+    async def on_submitted(self, event: Event[ComplaintSubmission]) -> None:
         """A complaint about a standard counts against it."""
         submitted = event.data
         sid = submitted.service_standard_id

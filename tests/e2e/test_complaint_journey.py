@@ -8,7 +8,7 @@ service logged its part under that ID.
 import importlib
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +23,16 @@ from kernel.rebuild import RebuildReport
 from kernel.runner import SERVICES
 from schemas.complaint import Role
 from schemas.events import (
+    ComplaintReporterErased,
     ComplaintRouted,
     ComplaintStatusChanged,
     ComplaintSubmitted,
     NotificationSent,
     SlaDeadlineSet,
 )
-from schemas.topics import COMPLAINT_EVENTS, NOTIFICATION_EVENTS, PUBLIC_COMPLAINTS
+from schemas.topics import COMPLAINT_EVENTS, NOTIFICATION_EVENTS, PUBLIC_COMPLAINTS, all_topics
 from services.rebuild import rebuild
-from tests.support import QUICK_GROUPS, bearer, eventually, read_topic
+from tests.support import QUICK_GROUPS, bearer, eventually, read_every_topic, read_topic
 from tests.unit.test_observability import ROOT, alert_rules, used_metrics
 from tests.unit.test_standards_domain import full_standard
 
@@ -490,13 +491,25 @@ async def test_a_real_prometheus_scrapes_every_service_and_finds_every_metric_in
     assert loaded == {rule["alert"] for rule in alert_rules()} | recorded
 
 
+# The reporter whose data the erasure test erases (the rebuild after it must not bring it back).
+ERASED = ("Wulan Sasmita", "wulan.dihapus@example.id", "6281355557777")
+# Every reporter's contact details this module files.
+CONTACTS = ("Siti Rahma", "siti@example.id", "6281200000001", "6281200000002", *ERASED)
+
+
+def traces_in(raw: bytes | str, secrets: Sequence[str]) -> list[str]:
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+    return [s for s in secrets if s in text]
+
+
 async def test_an_erased_reporter_is_gone_from_every_services_database_and_the_report_stays(
-    platform: Platform, mongo_url: str, mail: MailSink
+    platform: Platform, mongo_url: str, mail: MailSink, bootstrap: str, log_dir: Path
 ) -> None:
     """UU 27/2022 (PDP), Pasal 8: at the reporter's request their name and contact details
-    leave every service's records (read raw, not through an API); the report stays, anonim,
-    with its agency and deadlines."""
-    name, email, phone = "Wulan Sasmita", "wulan.dihapus@example.id", "6281355557777"
+    leave every service's records (read raw, not through an API), and the copies on the topics
+    (sealed under the report's key from the start) no longer open; nothing logs them, no new
+    mail carries them; the report stays, anonim, with its agency and deadlines."""
+    name, email, phone = ERASED
     report = {**COMPLAINT, "anonymous": False}
     report["reporter"] = {"name": name, "email": email, "phone": "+" + phone}
     me, admin = bearer(Role.CITIZEN, "warga-hapus"), bearer(Role.NATIONAL_ADMIN, "admin")
@@ -509,6 +522,7 @@ async def test_an_erased_reporter_is_gone_from_every_services_database_and_the_r
             return bool(body["agency"] and body["deadlines"]) and told
 
         await eventually(routed_and_told, timeout=60)
+        mailed_before = len(mail.received)
         assert (await intake.post(f"/v1/complaints/{cid}/reporter-erasure")).status_code == 401
         stranger = bearer(Role.CITIZEN, "orang-lain")
         refused = await intake.post(f"/v1/complaints/{cid}/reporter-erasure", headers=stranger)
@@ -545,6 +559,25 @@ async def test_an_erased_reporter_is_gone_from_every_services_database_and_the_r
     assert shown["reporter"] is None
     assert shown["agency"]["id"] == "dinas-pupr-kota-ambon" and shown["deadlines"]
     assert shown["status"] == "forwarded_to_agency"
+    topics = await read_every_topic(bootstrap, [t.name for t in all_topics()])
+    assert traces_in(topics, ERASED) == []
+    assert ComplaintReporterErased.event_type().encode() in topics  # for other systems to follow
+    new_mail = [f"{m.to} {m.subject} {m.body}" for m in mail.received[mailed_before:]]
+    assert traces_in("\n".join(new_mail), ERASED) == []
+    logs = "\n".join((log_dir / f"{service}.log").read_text() for service in SERVICES)
+    assert traces_in(logs, ERASED) == []
+
+
+async def test_no_topic_or_dead_letter_topic_carries_a_reporters_contact_in_clear(
+    platform: Platform, bootstrap: str
+) -> None:
+    """What every subscriber, dead-letter reader, broker disk and backup holds: the topics read
+    raw with a plain Kafka client after every journey above hold none of the contact details
+    the reporters gave."""
+    names = [t.name for t in all_topics()]
+    raw = await read_every_topic(bootstrap, names)
+    assert ComplaintSubmitted.event_type().encode() in raw  # the journeys' reports are there
+    assert traces_in(raw, CONTACTS) == []
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -554,7 +587,8 @@ async def test_each_read_model_rebuilt_from_the_stream_equals_the_live_one(
     """After the journeys above: ``lapor-admin rebuild`` replays the stream through the
     service's own handlers into another database and finds the same read model."""
     module = importlib.import_module(f"services.{service}.app")
-    live = module.Settings(kafka_bootstrap_servers=bootstrap, mongo_url=mongo_url)
+    wiring = {"notify_intake_url": platform.url("intake")} if service == "notify" else {}
+    live = module.Settings(kafka_bootstrap_servers=bootstrap, mongo_url=mongo_url, **wiring)
 
     reports: list[RebuildReport] = []
 
@@ -569,3 +603,21 @@ async def test_each_read_model_rebuilt_from_the_stream_equals_the_live_one(
     assert report.applied > 0
     assert all(c.live == c.rebuilt for c in report.collections.values())
     assert any(c.live > 0 for c in report.collections.values()), "nothing was compared"
+
+
+async def test_a_rebuild_after_the_erasure_brings_no_reporter_back(mongo_url: str) -> None:
+    """After the rebuilds above, from the same log that still holds the erased reporter's
+    submission: the key is destroyed, so no rebuilt read model holds their details."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    try:
+        found = {}
+        for service in SERVICES:
+            db = client[f"rebuilt_{service}"]
+            for collection in await db.list_collection_names():
+                raw = json.dumps(await db[collection].find().to_list(None), default=str)
+                if hits := traces_in(raw, ERASED):
+                    found[f"rebuilt_{service}.{collection}"] = hits
+        assert "rebuilt_notify" in await client.list_database_names(), "no rebuild ran"
+    finally:
+        await client.close()
+    assert found == {}

@@ -88,7 +88,7 @@ class Stack:
             kafka_bootstrap=self.platform.kafka_bootstrap,
             mongo_url=self.platform.mongo_url,
             log_dir=self.logs,
-            extra_env=self.env,
+            extra_env={**self.platform.wiring, **self.env},
         )
         self.platform.services[name] = restarted
         wait_ready(self.platform.url(name), timeout=90, process=restarted.process)

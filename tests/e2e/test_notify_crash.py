@@ -54,10 +54,12 @@ async def test_kill_9_mid_batch_loses_and_doubles_nothing(
     mail: MailSink,
     tmp_path: Path,
     figures: Figures,
+    intake_keys: str,
 ) -> None:
     database = f"e2e_notify_crash_{db_suffix}"
     env = {
         "MONGO_DATABASE": database,
+        "NOTIFY_INTAKE_URL": intake_keys,
         "NOTIFY_SMTP_HOST": "127.0.0.1",
         "NOTIFY_SMTP_PORT": str(mail.port),
         "NOTIFY_SMTP_STARTTLS": "false",

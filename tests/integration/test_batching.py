@@ -24,13 +24,15 @@ from pymongo.errors import DuplicateKeyError
 from kernel.group_commit import GroupCommit
 from kernel.kafka import Publisher, ensure_topics
 from kernel.mongo import Session, is_unavailable
-from kernel.settings import ServiceSettings
+from kernel.sealing import Sealer, report_sealed
+from kernel.settings import DEV_PII_KEY, ServiceSettings
 from kernel.subscriptions import EventGroup, RejectedEvent
 from kernel.unit_of_work import UnitOfWork
 from schemas.envelope import Event
 from schemas.events import ComplaintSubmitted
 from schemas.topics import COMPLAINT_EVENTS, PRODUCT_TOPICS
 from services.intake.domain import ComplaintCreate, new_record, new_tracking_id
+from services.intake.reporter_keys import ReporterKeys
 from services.intake.store import ComplaintStore
 from tests import factories
 from tests.support import as_event, eventually, publish, publish_raw, read_topic, running_group
@@ -383,8 +385,11 @@ async def test_concurrent_submissions_do_not_conflict_with_each_other(
     side by side: their records share no index key that makes them a write conflict (an empty
     followers array did, on the embedded database, for every pair)."""
     db = mongo[f"it_group_{uuid.uuid4().hex[:8]}"]
-    store = ComplaintStore(db)
+    sealer = Sealer([DEV_PII_KEY])
+    keys = ReporterKeys(db, master=sealer)
+    store = ComplaintStore(db, keys=keys, sealer=sealer)
     await store.create_indexes()
+    await keys.create_indexes()
     create = ComplaintCreate(
         title="Lampu jalan padam",
         body="Lampu jalan di depan sekolah padam sejak seminggu.",
@@ -400,9 +405,9 @@ async def test_concurrent_submissions_do_not_conflict_with_each_other(
         await first.start_transaction()
         await second.start_transaction()
         for session in (first, second):
-            record = new_record(
-                new_tracking_id(), create, at, idempotency_key=None, reporter_id=None
-            )
+            cid = new_tracking_id()
+            record = new_record(cid, create, at, idempotency_key=None, reporter_id=None)
+            record["reporter"] = report_sealed(keys.issue(cid).seal(record["reporter"]))
             await store.insert_many([record], session)
         await first.commit_transaction()
         await second.commit_transaction()
@@ -410,3 +415,4 @@ async def test_concurrent_submissions_do_not_conflict_with_each_other(
         await first.end_session()
         await second.end_session()
     assert await db.complaints.count_documents({}) == 2
+    assert await db.reporter_keys.count_documents({}) == 2

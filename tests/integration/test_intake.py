@@ -10,15 +10,18 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import InvalidToken
 from pymongo import AsyncMongoClient
 
 from devstack.infra import ServerProcess
 from kernel.outbox import OUTBOX_COLLECTION
 from schemas.complaint import Role
 from schemas.events import ComplaintRouted, ComplaintSubmitted, SlaEscalated, SlaStage
+from schemas.internal import REPORTER_KEYS_PATH, SERVICE_KEY_HEADER
 from schemas.topics import COMPLAINT_EVENTS, INTAKE_GROUP, dead_letter_topic
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
+from services.intake.reporter_keys import REPORTER_KEYS
 from services.intake.store import COMPLAINTS
 from tests import factories
 from tests.conftest import service_env
@@ -404,7 +407,11 @@ async def test_an_sms_becomes_one_report_answered_with_its_tracking_id(
         "81.71",
         "sms",
     )
-    assert settings.sealer().open(stored["reporter"])["phone"] == "+6281299990000"  # sealed
+    # Sealed under the report's own key, which intake keeps wrapped under PII_KEYS.
+    wrapped = await mongo[settings.database_name][REPORTER_KEYS].find_one({"_id": tracking_id})
+    assert wrapped is not None and "6281299990000" not in str(stored)
+    key = settings.sealer().unwrap(wrapped["key"])
+    assert key.open(stored["reporter"]["report_sealed"])["phone"] == "+6281299990000"
     assert (
         await mongo[settings.database_name][COMPLAINTS].count_documents(
             {"idempotency.key": "sms:gw-000123"}
@@ -523,9 +530,14 @@ async def test_contact_details_are_sealed_at_rest_and_shown_only_to_who_may_see_
     citizen = support_bearer(Role.CITIZEN, "warga-sealed", settings=settings)
     created = await client.post("/v1/complaints", json=body, headers=citizen)
     cid = created.json()["tracking_id"]
-    raw = await mongo[settings.database_name][COMPLAINTS].find_one({"_id": cid})
-    assert raw is not None and set(raw["reporter"]) == {"sealed"}
-    stored = json.dumps(raw, default=str)
+    db = mongo[settings.database_name]
+    raw = await db[COMPLAINTS].find_one({"_id": cid})
+    assert raw is not None and set(raw["reporter"]) == {"report_sealed"}
+    key = await db[REPORTER_KEYS].find_one({"_id": cid})
+    assert key is not None
+    data_key = settings.sealer().unwrap(key["key"])  # wrapped under PII_KEYS
+    assert data_key.open(raw["reporter"]["report_sealed"])["name"] == "Siti Rahma"
+    stored = json.dumps([raw, key], default=str)
     assert "siti.sealed@example.id" not in stored and "6281200001111" not in stored
     assert "Siti Rahma" not in stored
     admin = support_bearer(Role.NATIONAL_ADMIN, "admin", settings=settings)
@@ -533,6 +545,56 @@ async def test_contact_details_are_sealed_at_rest_and_shown_only_to_who_may_see_
     assert shown["reporter"]["email"] == "siti.sealed@example.id"
     mine = (await client.get(f"/v1/complaints/{cid}", headers=citizen)).json()
     assert mine["reporter"]["phone"] == "+6281200001111"
+
+
+async def test_notify_gets_the_key_that_opens_the_event_and_after_erasure_nothing_opens(
+    client: httpx.AsyncClient,
+    mongo: AsyncMongoClient[Any],
+    settings: IntakeSettings,
+    bootstrap: str,
+) -> None:
+    """The event carries the contact details sealed under the report's own key; only notify
+    (by its service key) is handed the key, wrapped; erasure destroys it, after which neither
+    the event on the topic nor intake's record opens, and the record reads as anonim."""
+    contact = {"name": "Rina Kusuma", "email": "rina.keys@example.id", "phone": "+6281377770000"}
+    citizen = support_bearer(Role.CITIZEN, "warga-keys", settings=settings)
+    posted = await client.post(
+        "/v1/complaints", json={**VALID, "reporter": contact}, headers=citizen
+    )
+    cid = posted.json()["tracking_id"]
+
+    def submission(r: Any) -> bool:
+        return bool(r.key == cid.encode() and r.type == ComplaintSubmitted.event_type())
+
+    seen = await read_topic(
+        bootstrap, COMPLAINT_EVENTS.name, until=lambda rs: any(submission(r) for r in rs)
+    )
+    [record] = [r.value or b"" for r in seen if submission(r)]
+    assert not any(value in record.decode() for value in contact.values())
+    token = json.loads(record)["sealed_reporter"]
+
+    sealer = settings.sealer()
+    path = f"{REPORTER_KEYS_PATH}?complaint_id={cid}"
+    refused = await client.get(path, headers={SERVICE_KEY_HEADER: sealer.service_key("routing")})
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_a_key_holder")
+    assert (await client.get(path)).status_code == 403
+    as_notify = {SERVICE_KEY_HEADER: sealer.service_key("notify")}
+    handed = await client.get(path, headers=as_notify)
+    wrapped = handed.json()["keys"][cid]
+    assert sealer.unwrap(wrapped).open(token) == contact
+    assert sealer.unwrap(wrapped).key not in handed.text  # the key never travels in clear
+
+    erased = await client.post(f"/v1/complaints/{cid}/reporter-erasure", headers=citizen)
+    assert erased.status_code == 200, erased.text
+    assert (await client.get(path, headers=as_notify)).json()["keys"] == {}
+    assert await mongo[settings.database_name][REPORTER_KEYS].find_one({"_id": cid}) is None
+    admin = support_bearer(Role.NATIONAL_ADMIN, "admin", settings=settings)
+    shown = (await client.get(f"/v1/complaints/{cid}", headers=admin)).json()
+    assert shown["reporter"] is None and shown["anonymous"] is True
+    # With the data key gone, what the platform still holds (PII_KEYS) does not open the copy
+    # on the topic, nor any backup of it.
+    with pytest.raises(InvalidToken):
+        sealer.open({"sealed": token})
 
 
 def database_commands(metrics: str, command: str) -> float:
@@ -620,7 +682,7 @@ async def test_a_record_on_the_wire_keeps_the_published_contract(
         "/lapor/intake",
         "application/json",
     )
-    assert headers["ce_type"] == "id.go.lapor.complaint.submitted.v1"
+    assert headers["ce_type"] == "id.go.lapor.complaint.submitted.v2"
     assert headers["ce_dataschema"] == ComplaintSubmitted.dataschema()
     assert headers["ce_subject"] == tracking_id
     assert headers["ce_correlationid"] == "wire-contract-0001"

@@ -75,10 +75,16 @@ async def urls(gateway: SmsGateway, agency_app: AgencyApp) -> AsyncIterator[dict
 
 @pytest.fixture(scope="module")
 async def client(
-    bootstrap: str, mongo_url: str, db_suffix: str, mail: MailSink, urls: dict[str, str]
+    bootstrap: str,
+    mongo_url: str,
+    db_suffix: str,
+    mail: MailSink,
+    urls: dict[str, str],
+    intake_keys: str,
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = NotifySettings(
         **service_env(bootstrap, mongo_url, f"it_notify_{db_suffix}"),  # type: ignore[arg-type]
+        notify_intake_url=intake_keys,
         outbox_poll_seconds=0.2,
         notify_smtp_host="127.0.0.1",
         notify_smtp_port=mail.port,
@@ -170,9 +176,10 @@ async def test_each_message_is_delivered_once_and_anonim_stays_hidden_from_the_a
     assert len(sent) == 5 == len({s.notification_id for s in sent})
     assert all(SECRETS[1] not in s.model_dump_json() for s in sent)
 
-    # The reporter's contact details are sealed in notify's store too.
+    # Notify keeps the reporter's contact details as the event brought them: sealed under the
+    # report's key, which it never stores (it asks intake for it).
     stored = await mongo[f"it_notify_{db_suffix}"][FILES].find_one({"_id": cid})
-    assert stored is not None and set(stored["reporter"]) == {"sealed"}
+    assert stored is not None and set(stored["reporter"]) == {"report_sealed"}
     assert SECRETS[1] not in str(stored)
 
     officer = bearer(Role.AGENCY_ADMIN, "budi", agency=AGENCY)

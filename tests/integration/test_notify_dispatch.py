@@ -8,13 +8,17 @@ from datetime import timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
+from kernel.sealing import Sealer
+from kernel.settings import DEV_PII_KEY
 from kernel.unit_of_work import UnitOfWork
 from services.notify.channels import Outgoing
 from services.notify.rendering import TemplateRenderer
 from services.notify.service import Dispatcher, NotifyService, sent_event_id
 from services.notify.store import NotifyStore
 from tests import factories
+from tests.receivers import KeyVault
 from tests.support import as_event, eventually
 
 SENDERS = 4
@@ -37,6 +41,9 @@ class CountingStore(NotifyStore):
 
     claims = 0
     fruitful = 0  # batch claims that took something
+
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        super().__init__(db, keys=KeyVault(keys=factories.DATA_KEYS, sealer=Sealer([DEV_PII_KEY])))
 
     async def claim(self, *args: Any, **kwargs: Any) -> Any:
         self.claims += 1
@@ -155,7 +162,8 @@ async def test_a_message_sent_but_not_announced_by_a_dead_sender_is_announced_no
     message's queue entry outlives it, and once its lease lapses the next sender publishes the
     event (the same ID) without sending the message again."""
     db = mongo[f"it_notify_announce_{uuid.uuid4().hex[:8]}"]
-    store = NotifyStore(db)
+    keys = KeyVault(keys=factories.DATA_KEYS, sealer=Sealer([DEV_PII_KEY]))
+    store = NotifyStore(db, keys=keys)
     await store.create_indexes()
     uow = UnitOfWork(client=mongo, db=db)
     handed: list[dict[str, Any]] = []

@@ -33,10 +33,11 @@ def mail() -> Iterator[MailSink]:
 
 @pytest.fixture(scope="module")
 async def client(
-    bootstrap: str, mongo_url: str, db_suffix: str, mail: MailSink
+    bootstrap: str, mongo_url: str, db_suffix: str, mail: MailSink, intake_keys: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = NotifySettings(
         **service_env(bootstrap, mongo_url, f"it_notify_rate_{db_suffix}"),  # type: ignore[arg-type]
+        notify_intake_url=intake_keys,
         notify_smtp_host="127.0.0.1",
         notify_smtp_port=mail.port,
         notify_smtp_starttls=False,

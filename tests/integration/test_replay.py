@@ -75,7 +75,7 @@ async def test_dead_letters_are_replayed_once_to_their_topic_and_handled(
     for event in events:
         assert len(payloads(seen, event.subject, ComplaintRouted)) == 1
         [back] = [
-            r for r in seen if r.key == event.subject.encode() and r.type.endswith("submitted.v1")
+            r for r in seen if r.key == event.subject.encode() and r.type.endswith("submitted.v2")
         ]
         assert not any(name.startswith("x-dlq-") for name in back.headers)
         assert back.headers["ce_id"] == event.id  # the same event: consumers can tell repeats

@@ -348,7 +348,7 @@ async def test_health_readiness_and_metrics(client: httpx.AsyncClient) -> None:
 
     metrics = await eventually(counted)
     assert (
-        'lapor_messages_consumed_total{event_type="id.go.lapor.complaint.submitted.v1"' in metrics
+        'lapor_messages_consumed_total{event_type="id.go.lapor.complaint.submitted.v2"' in metrics
     )
     assert 'outcome="dead_lettered"' in metrics
     assert "lapor_outbox_backlog_messages" in metrics

@@ -132,7 +132,8 @@ def test_asyncapi_describes_every_event_with_resolvable_payloads() -> None:
     document = asyncapi_document()
     names = {m["name"] for m in document["components"]["messages"].values()}
     assert names == {
-        "id.go.lapor.complaint.submitted.v1",
+        "id.go.lapor.complaint.submitted.v2",
+        "id.go.lapor.complaint.submitted.v1",  # deprecated, still taken while it is on the topic
         "id.go.lapor.complaint.routed.v1",
         "id.go.lapor.complaint.status_changed.v1",
         "id.go.lapor.complaint.merged.v1",
@@ -185,7 +186,7 @@ def test_asyncapi_says_who_sends_and_receives_what_including_dead_letters_and_se
     receives = operations["routingReceivesLaporComplaintEventsV1"]
     assert receives["action"] == "receive"
     taken = {ref["$ref"].rsplit("/", 1)[1] for ref in receives["messages"]}
-    assert taken == {"ComplaintSubmitted", "ComplaintStatusChanged"}
+    assert taken == {"ComplaintSubmitted", "ComplaintSubmittedV1", "ComplaintStatusChanged"}
     # The outbox relay publishes through declared publishers, e.g. the public stream.
     sends = operations["intakePublishesLaporPublicComplaintsV1"]
     assert sends["action"] == "send"

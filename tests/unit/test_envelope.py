@@ -23,8 +23,8 @@ def test_round_trip_keeps_every_attribute_and_the_payload() -> None:
     assert decoded == event
     assert record.key == b"LPR-AAAAA-BBBBB"
     assert headers["ce_specversion"] == "1.0"
-    assert headers["ce_type"] == "id.go.lapor.complaint.submitted.v1"
-    assert headers["ce_dataschema"] == "urn:lapor:schema:complaint.submitted:1"
+    assert headers["ce_type"] == "id.go.lapor.complaint.submitted.v2"
+    assert headers["ce_dataschema"] == "urn:lapor:schema:complaint.submitted:2"
     assert headers["ce_time"] == "2026-11-24T03:00:00Z"
     assert headers["ce_correlationid"] == "corr-1"
     assert headers["content-type"] == "application/json"

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from kernel.settings import ServiceSettings
+from schemas.internal import REPORTER_KEYS_PATH
 from schemas.topics import all_topics
 from tests.kubernetes_model import (
     Peer,
@@ -224,6 +225,25 @@ def test_only_the_ingress_controller_and_prometheus_reach_the_pods(overlay: str)
         assert not ingress_allowed(everything, pod, neighbour, port), pod.workload
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_notify_reaches_intakes_api_for_the_reporter_keys(overlay: str) -> None:
+    """The one call between services outside Kafka: notify's pods to intake's API pods on the
+    port NOTIFY_INTAKE_URL names, in both directions; no other pod, and not intake's workers
+    (which answer only probes and /metrics)."""
+    everything = rendered(overlay)
+    [ns] = of_kind(overlay, "Namespace")
+    port = int(platform_config(overlay)["data"]["NOTIFY_INTAKE_URL"].rsplit(":", 1)[1])
+    by_workload = {pod.workload: pod for pod in pods(everything)}
+    intake_api, intake_workers = by_workload["lapor-intake"], by_workload["lapor-intake-workers"]
+    for pod in pods(everything):
+        is_notify = pod.labels["app.kubernetes.io/component"] == "notify"
+        as_peer = Peer(ns, pod.labels)
+        api = Peer(ns, intake_api.labels)
+        assert egress_allowed(everything, pod, api, port, "TCP") is is_notify, pod.workload
+        assert ingress_allowed(everything, intake_api, as_peer, port) is is_notify, pod.workload
+        assert not ingress_allowed(everything, intake_workers, as_peer, port), pod.workload
+
+
 def test_the_ingress_sends_every_api_path_to_its_service_and_hides_operations() -> None:
     """Each path of each service's OpenAPI document, with its parameters filled in, reaches
     that service through the Ingress (exact match first, then the longest prefix, as the
@@ -252,7 +272,7 @@ def test_the_ingress_sends_every_api_path_to_its_service_and_hides_operations() 
         for path in listed:
             concrete = re.sub(r"\{[^}]+\}", "x", path)
             assert route(concrete) == f"lapor-{service}", path
-    for hidden in ("/metrics", "/healthz", "/readyz"):
+    for hidden in ("/metrics", "/healthz", "/readyz", REPORTER_KEYS_PATH):
         assert route(hidden) is None
 
 

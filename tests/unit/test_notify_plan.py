@@ -3,20 +3,23 @@ reporter kept from the agency side."""
 
 import email.policy
 import random
+import re
 from datetime import UTC, datetime, time, timedelta
 from email.parser import BytesParser
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from schemas.complaint import ComplaintStatus, LifecycleAction, ReporterContact
 from schemas.events import (
-    ComplaintSubmitted,
+    ComplaintSubmittedV1,
     RecipientRole,
     SlaBreached,
     SlaStage,
     SlaWarningIssued,
 )
+from services.notify import rendering
 from services.notify.channels import Outgoing, compose_email
 from services.notify.domain import (
     ANONYMOUS_DISPLAY,
@@ -53,9 +56,14 @@ renderer = TemplateRenderer()
 
 def submitted(
     *, anonymous: bool = False, reporter: ReporterContact | None = None, **more: Any
-) -> ComplaintSubmitted:
+) -> ComplaintSubmittedV1:
+    """The submission with its contact details in clear (as notify opens version 2's)."""
     contact = reporter or ReporterContact(name=SECRETS[0], email=SECRETS[1], phone="+" + SECRETS[2])
-    return factories.submitted(CID, anonymous=anonymous, reporter=contact, **more)
+    return factories.submitted_v1(CID, anonymous=anonymous, reporter=contact, **more)
+
+
+def filed(event: ComplaintSubmittedV1) -> ComplaintFile:
+    return file_from(event, event.reporter)
 
 
 def held(file: ComplaintFile, unit: str | None = None) -> ComplaintFile:
@@ -77,7 +85,7 @@ def text_of(message: PlannedMessage) -> str:
 
 def test_submission_gives_the_complainant_the_tracking_id_on_their_channel_and_inbox() -> None:
     event = submitted(reporter_account="citizen-7")
-    messages = plan(event, file_from(event), Audience())
+    messages = plan(event, filed(event), Audience())
     assert {(m.recipient, m.channel) for m in messages} == {
         ("complainant", "email"),
         ("citizen-7", "inbox"),
@@ -87,12 +95,12 @@ def test_submission_gives_the_complainant_the_tracking_id_on_their_channel_and_i
 
 def test_sms_when_the_reporter_gave_only_a_phone() -> None:
     event = submitted(reporter=ReporterContact(phone="+62811111111"))
-    [message] = plan(event, file_from(event), Audience())
+    [message] = plan(event, filed(event), Audience())
     assert (message.channel, message.address) == ("sms", "+62811111111")
 
 
 def test_forwarding_tells_the_complainant_the_officers_and_the_agency_app() -> None:
-    file = held(file_from(submitted()))
+    file = held(filed(submitted()))
     messages = plan(
         changed(LifecycleAction.FORWARD, ComplaintStatus.FORWARDED_TO_AGENCY), file, OFFICERS
     )
@@ -105,7 +113,7 @@ def test_forwarding_tells_the_complainant_the_officers_and_the_agency_app() -> N
 
 
 def test_disposition_reaches_the_units_officers() -> None:
-    file = held(file_from(submitted()), unit="bina-marga")
+    file = held(filed(submitted()), unit="bina-marga")
     event = changed(
         LifecycleAction.FORWARD_TO_UNIT, ComplaintStatus.FORWARDED_TO_UNIT, unit_id="bina-marga"
     )
@@ -133,7 +141,7 @@ def test_disposition_reaches_the_units_officers() -> None:
 def test_the_complainant_hears_of_each_step(
     action: LifecycleAction, to: ComplaintStatus, template: str
 ) -> None:
-    file = held(file_from(submitted()))
+    file = held(filed(submitted()))
     messages = plan(
         changed(action, to, text="Tim sudah ke lokasi", reason="alasan"), file, OFFICERS
     )
@@ -142,7 +150,7 @@ def test_the_complainant_hears_of_each_step(
 
 
 def test_supporters_of_a_public_report_hear_of_progress_but_not_of_a_rahasia_one() -> None:
-    public = held(file_from(submitted()))
+    public = held(filed(submitted()))
     public = ComplaintFile(**{**public.__dict__, "supporters": ("fan-1", "fan-2")})
     event = changed(LifecycleAction.ANSWER, ComplaintStatus.ANSWERED, text="Sudah diperbaiki")
     supporters = [
@@ -159,7 +167,7 @@ def test_supporters_of_a_public_report_hear_of_progress_but_not_of_a_rahasia_one
 
 
 def test_warnings_go_to_whoever_holds_it_and_breaches_climb() -> None:
-    at_unit = held(file_from(submitted()), unit="bina-marga")
+    at_unit = held(filed(submitted()), unit="bina-marga")
     warning = SlaWarningIssued(
         complaint_id=CID,
         stage=SlaStage.COMPLETION,
@@ -187,7 +195,7 @@ def test_warnings_go_to_whoever_holds_it_and_breaches_climb() -> None:
 
 
 def test_the_agency_side_never_sees_an_anonymous_reporters_identity() -> None:
-    file = held(file_from(submitted(anonymous=True)))
+    file = held(filed(submitted(anonymous=True)))
     for event in (
         changed(LifecycleAction.FORWARD, ComplaintStatus.FORWARDED_TO_AGENCY),
         changed(LifecycleAction.REPLY, ComplaintStatus.REOPENED, text="Belum beres"),
@@ -202,7 +210,7 @@ def test_the_agency_side_never_sees_an_anonymous_reporters_identity() -> None:
 
 
 def test_a_named_reporter_is_shown_to_the_agency() -> None:
-    file = held(file_from(submitted()))
+    file = held(filed(submitted()))
     message = next(
         m
         for m in plan(
@@ -215,7 +223,7 @@ def test_a_named_reporter_is_shown_to_the_agency() -> None:
 
 def test_preferences_choose_channel_locale_and_opt_out_of_optional_messages() -> None:
     event = submitted(reporter_account="citizen-7")
-    file = held(file_from(event))
+    file = held(filed(event))
     prefers_sms = Audience(complainant_preferences=Preferences(channels=("sms",), locale="en"))
     [sms, _inbox] = plan(
         changed(LifecycleAction.FOLLOW_UP, ComplaintStatus.IN_FOLLOW_UP, text="x"),
@@ -235,7 +243,7 @@ def test_preferences_choose_channel_locale_and_opt_out_of_optional_messages() ->
 
 
 def test_keys_are_per_event_recipient_and_channel() -> None:
-    file = held(file_from(submitted()))
+    file = held(filed(submitted()))
     keys = {
         m.key("evt-1")
         for m in plan(
@@ -376,7 +384,7 @@ def test_a_deadline_notify_skips_unread_is_one_no_file_could_turn_into_a_message
     """Notify reads nothing for an event ``calls_for_messages`` rules out: that is only right if
     no file and no audience would have given it a message."""
     deadline = factories.deadline_set(CID, stage=stage, agency_id=agency)
-    file = held(file_from(submitted(reporter_account="citizen-7")))
+    file = held(filed(submitted(reporter_account="citizen-7")))
     messages = plan(deadline, file, OFFICERS)
     assert calls_for_messages(deadline) == bool(messages)
     if messages:
@@ -385,10 +393,10 @@ def test_a_deadline_notify_skips_unread_is_one_no_file_could_turn_into_a_message
 
 def test_times_are_in_the_zone_of_the_reports_place() -> None:
     event = submitted()  # Ambon: WIT, 03:00 UTC is noon
-    [receipt, *_] = plan(event, file_from(event), Audience())
+    [receipt, *_] = plan(event, filed(event), Audience())
     assert receipt.context["submitted_at"] == "24-11-2026 12:00 WIT"
     padang = submitted(region_code="13.71")
-    [receipt, *_] = plan(padang, file_from(padang), Audience())
+    [receipt, *_] = plan(padang, filed(padang), Audience())
     assert receipt.context["submitted_at"] == "24-11-2026 10:00 WIB"
 
 
@@ -402,8 +410,8 @@ def test_an_english_reader_reads_english_labels_for_who_reported() -> None:
     )
     audience = Audience(officers=(english,))
     forward = changed(LifecycleAction.FORWARD, ComplaintStatus.FORWARDED_TO_AGENCY)
-    unnamed = held(file_from(submitted(reporter=ReporterContact(email=SECRETS[1]))))
-    anonymous = held(file_from(submitted(anonymous=True)))
+    unnamed = held(filed(submitted(reporter=ReporterContact(email=SECRETS[1]))))
+    anonymous = held(filed(submitted(anonymous=True)))
     for file, shown in ((unnamed, "Reporter: (no name given)"), (anonymous, "Reporter: Anonymous")):
         [message] = [
             m
@@ -416,7 +424,7 @@ def test_an_english_reader_reads_english_labels_for_who_reported() -> None:
 
 
 def test_a_disposition_by_a_rule_is_told_in_the_units_language() -> None:
-    file = held(file_from(submitted()), unit="bina-marga")
+    file = held(filed(submitted()), unit="bina-marga")
     by_rule = changed(
         LifecycleAction.FORWARD_TO_UNIT,
         ComplaintStatus.FORWARDED_TO_UNIT,
@@ -461,13 +469,29 @@ def test_a_long_subject_reaches_the_reader_as_written() -> None:
         assert received["Subject"] == rendered.subject  # no leading space, nothing folded away
 
 
-def test_an_erasure_strikes_the_reporter_from_rendered_texts() -> None:
-    from services.notify.domain import scrubbed
+# What a template can say of the reporter: a variable rendered from their file.
+REPORTER_VARIABLE = re.compile(r"{{[^}]*\breporter_\w+")
 
-    reporter = ReporterContact(name="Siti Rahma", email="siti@example.id", phone="+6281234567890")
-    text = "Yth. Siti Rahma, laporan Anda (siti@example.id, +6281234567890) telah diteruskan."
-    assert scrubbed(text, reporter) == (
-        "Yth. Anonim, laporan Anda ([dihapus], [dihapus]) telah diteruskan."
-    )
-    assert scrubbed("Tidak ada data pribadi.", reporter) == "Tidak ada data pribadi."
-    assert scrubbed(text, ReporterContact()) == text
+
+def test_an_erasure_replaces_exactly_the_texts_that_can_name_the_reporter() -> None:
+    """Every template that renders the reporter's name is struck whole at erasure, and no
+    other text changes (the complainant's own messages name nobody)."""
+    from services.notify.domain import ERASED_TEXT, NAMES_THE_REPORTER, struck
+
+    folder = Path(rendering.__file__).parent / "templates"
+    for locale in LOCALES:
+        texts = {t.stem: t.read_text() for t in (folder / locale).glob("*.j2")}
+        naming = {name for name, text in texts.items() if REPORTER_VARIABLE.search(text)}
+        assert naming == NAMES_THE_REPORTER, locale
+    named = held(filed(submitted()))
+    [notice] = [
+        m
+        for m in plan(
+            changed(LifecycleAction.FORWARD, ComplaintStatus.FORWARDED_TO_AGENCY), named, OFFICERS
+        )
+        if m.template in NAMES_THE_REPORTER and m.channel == "email"
+    ]
+    assert SECRETS[0] in text_of(notice)
+    assert struck({"template": notice.template, "body": text_of(notice)}) == {"body": ERASED_TEXT}
+    assert SECRETS[0] not in ERASED_TEXT
+    assert struck({"template": "complaint_forwarded", "body": "Laporan Anda diteruskan."}) is None

@@ -4,7 +4,7 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import ValidationError
 
-from kernel.sealing import Sealer, is_sealed
+from kernel.sealing import DataKey, Sealer, is_sealed, report_sealed, report_token
 from kernel.settings import DEV_PII_KEY, ServiceSettings
 
 pytestmark = pytest.mark.reliability
@@ -40,3 +40,23 @@ def test_production_refuses_the_development_key() -> None:
         pii_keys=[key],
     )
     assert settings.sealer().open(settings.sealer().seal(CONTACT)) == CONTACT
+
+
+def test_a_report_key_opens_only_its_own_report_and_travels_wrapped() -> None:
+    """Each report's contact details open with its own key alone; the platform's keys open
+    neither the details nor another report's, and the key itself is handed on only wrapped
+    under them."""
+    platform = Sealer([Fernet.generate_key().decode()])
+    mine, theirs = DataKey.new(), DataKey.new()
+    contact = {"name": "Siti Rahma", "email": "siti@example.id", "phone": None}
+    token = mine.seal(contact)
+    assert "siti" not in token and mine.open(token) == contact
+    for wrong in (theirs.open, lambda t: platform.open({"sealed": t})):
+        with pytest.raises(InvalidToken):
+            wrong(token)
+    wrapped = platform.wrap(mine)
+    assert mine.key not in wrapped and platform.unwrap(wrapped).open(token) == contact
+    assert report_token(report_sealed(token)) == token and report_token({"sealed": token}) is None
+    other = Sealer([Fernet.generate_key().decode()])
+    assert platform.service_key("notify") != other.service_key("notify")
+    assert platform.service_key("notify") != platform.service_key("routing")
