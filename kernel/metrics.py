@@ -78,6 +78,12 @@ COMPLAINTS_RECEIVED = Counter(
     "Complaints accepted by intake, by channel, report type and province (2-digit code).",
     ["channel", "report_type", "province"],
 )
+REPORTER_ERASURES = Counter(
+    "lapor_reporter_erasures_total",
+    "Reporters' data erased (their report's data key destroyed), by who asked: reporter, "
+    "national_admin, or retention.",
+    ["requested_by"],
+)
 INTEGRATION_SUBMISSIONS = Counter(
     "lapor_integration_submissions_total",
     "Complaints filed by registered integration clients (agencies' apps), by client.",

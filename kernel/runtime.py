@@ -141,7 +141,7 @@ class Periodic:
     """Runs a coroutine every ``seconds`` (first right after start) until stopped; a failing
     run is logged and retried at the next period."""
 
-    def __init__(self, job: Callable[[], Awaitable[None]], *, seconds: float) -> None:
+    def __init__(self, job: Callable[[], Awaitable[object]], *, seconds: float) -> None:
         self._job = job
         self._seconds = seconds
         self._stopping = asyncio.Event()

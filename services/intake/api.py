@@ -34,6 +34,7 @@ from services.intake.clients import ClientRegistry
 from services.intake.clients_api import client_of
 from services.intake.domain import ComplaintCreate, fingerprint_of
 from services.intake.lifecycle import Command, IllegalTransition, may_take, role_refusal
+from services.intake.privacy_notice import PATH as NOTICE_PATH
 from services.intake.service import (
     ComplaintNotFound,
     DirectoryUnavailable,
@@ -293,6 +294,7 @@ def router(
             ) from exc
         response.status_code = 201 if created else 200
         response.headers["Location"] = f"/v1/complaints/{record['_id']}"
+        response.headers["Link"] = f'<{NOTICE_PATH}>; rel="privacy-policy"'
         return status_view(record)
 
     @api.get(

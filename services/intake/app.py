@@ -23,6 +23,7 @@ from services.intake.lifecycle import OPEN_STATUSES
 from services.intake.open311_api import open311_router
 from services.intake.privacy_api import privacy_router
 from services.intake.reporter_keys import ReporterKeys
+from services.intake.retention import RetentionSweep
 from services.intake.service import IntakeService
 from services.intake.store import ComplaintStore
 
@@ -61,6 +62,12 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         catalog=catalog,
         clock=settings.clock(),
     )
+    retention = RetentionSweep(
+        service,
+        retention=timedelta(days=settings.intake_contact_retention_days),
+        seconds=settings.intake_retention_sweep_seconds,
+        db=runtime.db,
+    )
     consumer = runtime.include(
         handlers.router(runtime, service, catalog=catalog, directory=directory)
     )
@@ -82,6 +89,7 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         ],
         workers=[
             consumer,
+            retention,
             DatabaseGauges(
                 open_gauges, seconds=OPEN_GAUGE_SECONDS, db=runtime.db, gauges=[COMPLAINTS_OPEN]
             ),
@@ -95,7 +103,14 @@ def create_app(settings: IntakeSettings) -> FastAPI:
     caller = http.authentication(TokenVerifier(settings))
     clients = ClientRegistry(runtime.db)
     app.include_router(router(service, caller, clients, access_log))
-    app.include_router(privacy_router(service, access_log, caller))
+    app.include_router(
+        privacy_router(
+            service,
+            access_log,
+            caller,
+            retention_days=settings.intake_contact_retention_days,
+        )
+    )
     app.include_router(internal_router(keys, sealer))
     app.include_router(clients_router(clients, directory, service, caller))
     app.include_router(
@@ -114,4 +129,5 @@ def create_app(settings: IntakeSettings) -> FastAPI:
         )
     )
     app.state.runtime = runtime  # for lapor-admin rebuild
+    app.state.retention = retention  # tests and operators' tools
     return app

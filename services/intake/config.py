@@ -16,6 +16,19 @@ class IntakeSettings(ServiceSettings):
         le=365,
         description="Days the complainant may reply to an answer and re-open the complaint.",
     )
+    intake_contact_retention_days: int = Field(
+        default=730,
+        ge=1,
+        le=3650,
+        description="Days after a report is closed (or rejected, or merged) that its "
+        "reporter's contact details are destroyed (their data key): see the README for the "
+        "legal basis of the default.",
+    )
+    intake_retention_sweep_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often one intake worker looks for contact details past retention.",
+    )
     intake_sms_gateway_token: SecretStr = Field(
         default=SecretStr(""),
         description="Shared secret the SMS gateway sends in X-Gateway-Token; empty turns the "

@@ -120,7 +120,14 @@ class ComplaintCreate(BaseModel):
     attachments: list[AttachmentMeta] = Field(
         default_factory=list, max_length=MAX_ATTACHMENTS, description="Photos or documents."
     )
-    reporter: ReporterContact = Field(description="At least one way to reach the reporter.")
+    reporter: ReporterContact = Field(
+        description="At least one way to reach the reporter. Privacy notice (GET "
+        "/v1/privacy-notice, in Bahasa Indonesia and English): used only to follow up this "
+        "report; stored encrypted under a key of the report's own; every view by an officer "
+        "is recorded; destroyed INTAKE_CONTACT_RETENTION_DAYS after the report ends, or "
+        "sooner at the reporter's request; the reporter may download (GET /v1/me/data) and "
+        "erase it (UU 27/2022)."
+    )
     channel: Channel = Field(default=Channel.WEB)
 
     @model_validator(mode="before")

@@ -14,6 +14,8 @@ from schemas.complaint import ComplaintStatus as S
 from schemas.complaint import LifecycleAction as A
 
 OPEN_STATUSES = frozenset(S) - {S.REJECTED, S.CLOSED, S.MERGED}
+# A report in one of these is over: its retention period runs from when it got there.
+ENDED_STATUSES = frozenset(S) - OPEN_STATUSES
 HANDLING = frozenset({S.FORWARDED_TO_AGENCY, S.FORWARDED_TO_UNIT, S.IN_FOLLOW_UP, S.REOPENED})
 AGENCY_SIDE = frozenset({Role.AGENCY_ADMIN, Role.UNIT_OFFICER})
 
@@ -316,3 +318,11 @@ def _next_state(
         case A.REPLY:
             return replace(state, status=target, closed_by=None)
     return replace(state, status=target)
+
+
+def retention_cutoff(now: datetime, retention: timedelta) -> datetime:
+    """Reports that ended (``ENDED_STATUSES``) before this moment, and were not re-opened since,
+    keep their reporter's contact details no longer (UU 27/2022 Pasal 43-44: kept no longer
+    than the purpose needs). Ending, not filing, starts the count: an open report still needs
+    to reach its reporter, however old."""
+    return now - retention

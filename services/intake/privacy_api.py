@@ -11,6 +11,8 @@ from pydantic import AwareDatetime, BaseModel, Field
 from kernel.http import PROBLEM_RESPONSE, require_role
 from schemas.complaint import TRACKING_ID_PATTERN, Actor, Role
 from services.intake.access_log import AccessLog
+from services.intake.privacy_notice import PATH as NOTICE_PATH
+from services.intake.privacy_notice import PrivacyNotice, privacy_notice
 from services.intake.service import IntakeService
 from services.intake.views import ComplaintDetail, detail_view
 
@@ -51,10 +53,23 @@ class PersonalDataExport(BaseModel):
 
 
 def privacy_router(
-    service: IntakeService, access_log: AccessLog, caller: Callable[..., Actor | None]
+    service: IntakeService,
+    access_log: AccessLog,
+    caller: Callable[..., Actor | None],
+    *,
+    retention_days: int,
 ) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["privacy"])
     Caller = Annotated[Actor | None, Depends(caller)]
+    notice = privacy_notice(retention_days)
+
+    @api.get(
+        NOTICE_PATH.removeprefix("/v1"),
+        response_model=PrivacyNotice,
+        summary="What a reporter is told before filing: purpose, data, retention, rights",
+    )
+    async def privacy_notice_of_this_deployment() -> PrivacyNotice:
+        return notice
 
     @api.get(
         "/audit/contact-access",

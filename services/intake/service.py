@@ -1,6 +1,6 @@
 """Intake use cases: submit, look up, act on a complaint, support and rate it, reflect outcomes."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +11,7 @@ from kernel.applied import taking_in, took_in
 from kernel.clock import Clock
 from kernel.group_commit import GroupCommit
 from kernel.logging import get_logger
-from kernel.metrics import COMPLAINTS_RECEIVED, INTEGRATION_SUBMISSIONS
+from kernel.metrics import COMPLAINTS_RECEIVED, INTEGRATION_SUBMISSIONS, REPORTER_ERASURES
 from kernel.mongo import Session, stored_precision
 from kernel.sealing import report_sealed
 from kernel.subscriptions import RejectedEvent
@@ -48,13 +48,22 @@ from services.intake.domain import (
 )
 from services.intake.duplicates import WINDOW as DUPLICATE_WINDOW
 from services.intake.duplicates import likely_duplicates, regency_of
-from services.intake.lifecycle import OPEN_STATUSES, Command, IllegalTransition, apply
+from services.intake.lifecycle import (
+    ENDED_STATUSES,
+    OPEN_STATUSES,
+    Command,
+    IllegalTransition,
+    apply,
+    retention_cutoff,
+)
 from services.intake.recent import JustFiled, RecentReports
 from services.intake.reporter_keys import ReporterKeys
 from services.intake.store import ComplaintStore
 from services.intake.views import is_own, is_public, public_snapshot
 
 SOURCE = "/lapor/intake"
+# Who asks, in complaint.reporter_erased, when the retention period ends.
+RETENTION = "retention"
 ROUTING_ACTOR = Actor(Role.SYSTEM, "routing")
 SLA_ACTOR = Actor(Role.SYSTEM, "sla")
 ROUTING_ACTIONS = {
@@ -422,17 +431,49 @@ class IntakeService:
         if record.get("reporter_erased_at") is not None:
             return record
         requested_by = "reporter" if own else Role.NATIONAL_ADMIN.value
-        return await self._erase(tracking_id, requested_by, correlation_id=correlation_id)
+        erased = await self._erase(tracking_id, requested_by, correlation_id=correlation_id)
+        assert erased is not None  # asked for: nothing guards it
+        return erased
+
+    async def erase_expired(self, *, retention: timedelta, limit: int = 100) -> int:
+        """Destroy the contact details of reports that ended longer than ``retention`` ago,
+        by the erasure path a reporter's request takes (UU 27/2022 Pasal 43-44); returns how
+        many. A report re-opened meanwhile keeps them."""
+        now = self._clock.now()
+        ended_before = retention_cutoff(now, retention)
+        expired = await self._store.ended_with_contact(
+            ENDED_STATUSES, ended_before=ended_before, limit=limit
+        )
+        erased = 0
+        for tracking_id in expired:
+            done = await self._erase(
+                tracking_id,
+                RETENTION,
+                correlation_id=f"retention-{now:%Y%m%d}",
+                unless_changed=(ENDED_STATUSES, ended_before),
+            )
+            erased += done is not None
+        return erased
 
     async def _erase(
-        self, tracking_id: str, requested_by: str, *, correlation_id: str
-    ) -> dict[str, Any]:
+        self,
+        tracking_id: str,
+        requested_by: str,
+        *,
+        correlation_id: str,
+        unless_changed: tuple[Collection[str], datetime] | None = None,
+    ) -> dict[str, Any] | None:
         """Destroy the report's data key and drop the contact details and account from the
-        record, with the event that tells the other services, in one transaction."""
+        record, with the event that tells the other services, in one transaction; None when
+        ``unless_changed`` no longer holds (nothing is written)."""
         now = stored_precision(self._clock.now())
 
-        async def effect(session: Session) -> tuple[dict[str, Any], Sequence[Event]]:
-            updated = await self._store.erase_reporter(tracking_id, at=now, session=session)
+        async def effect(session: Session) -> tuple[dict[str, Any] | None, Sequence[Event]]:
+            updated = await self._store.erase_reporter(
+                tracking_id, at=now, session=session, unless_changed=unless_changed
+            )
+            if updated is None:
+                return None, ()
             await self._keys.destroy(tracking_id, session=session)
             erased = new_event(
                 ComplaintReporterErased(
@@ -446,6 +487,9 @@ class IntakeService:
 
         erased = await self._uow.run(effect)
         self._keys.forget(tracking_id)  # a read during the transaction may have kept it
+        if erased is not None:
+            REPORTER_ERASURES.labels(requested_by).inc()
+            log.info("reporter_erased", complaint_id=tracking_id, requested_by=requested_by)
         return erased
 
     async def rate(

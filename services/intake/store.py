@@ -1,7 +1,7 @@
 """MongoDB adapter for complaints: the ``complaints`` and ``supports`` collections intake owns."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -235,13 +235,30 @@ class ComplaintStore:
         )
         return True
 
+    async def ended_with_contact(
+        self, statuses: Collection[str], *, ended_before: datetime, limit: int
+    ) -> list[str]:
+        """Reports in one of these (ended) statuses since before ``ended_before`` whose reporter
+        was not erased: whose contact details retention is to destroy, oldest first."""
+        cursor = self._complaints.find(
+            _ended_with_contact(statuses, ended_before), {"_id": 1}
+        ).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
     async def erase_reporter(
-        self, complaint_id: str, *, at: datetime, session: Session
-    ) -> dict[str, Any]:
+        self,
+        complaint_id: str,
+        *,
+        at: datetime,
+        session: Session,
+        unless_changed: tuple[Collection[str], datetime] | None = None,
+    ) -> dict[str, Any] | None:
         """Drop the reporter's contact details and account from the record: it reads as
-        anonim from now on."""
+        anonim from now on. With ``unless_changed`` (statuses, ended before), only if the
+        record still ended so long ago (None if not: a reply re-opened it meanwhile)."""
+        guard = _ended_with_contact(*unless_changed) if unless_changed else {}
         result: dict[str, Any] | None = await self._complaints.find_one_and_update(
-            {"_id": complaint_id},
+            {"_id": complaint_id, **guard},
             {
                 "$set": {"reporter": None, "anonymous": True, "reporter_erased_at": at},
                 "$unset": {"reporter_id": ""},
@@ -249,7 +266,7 @@ class ComplaintStore:
             session=session,
             return_document=ReturnDocument.AFTER,
         )
-        if result is None:
+        if result is None and unless_changed is None:
             raise LookupError(complaint_id)
         return result
 
@@ -264,3 +281,13 @@ class ComplaintStore:
             return_document=ReturnDocument.AFTER,
         )
         return await self._opened(result)
+
+
+def _ended_with_contact(statuses: Collection[str], ended_before: datetime) -> dict[str, Any]:
+    # The last change of an ended report is its ending (a reply re-opens it first).
+    return {
+        "status": {"$in": sorted(statuses)},
+        "updated_at": {"$lt": ended_before},
+        "reporter": {"$ne": None},
+        "reporter_erased_at": None,
+    }
