@@ -40,7 +40,8 @@ def privacy_notice(retention_days: int) -> PrivacyNotice:
             retention=f"Kontak Anda dimusnahkan {retention_days} hari setelah laporan selesai "
             "(ditutup, ditolak atau digabung), atau lebih awal atas permintaan Anda. Isi "
             "laporan dan riwayatnya tetap disimpan tanpa identitas Anda.",
-            rights="Anda berhak memperoleh salinan data Anda (GET /v1/me/data), meminta "
+            rights="Anda berhak memperoleh salinan data Anda (GET /v1/me/data dan GET "
+            "/v1/me/notification-data), meminta "
             "perbaikan, dan meminta penghapusannya (POST /v1/complaints/{id}/reporter-erasure), "
             "sesuai UU No. 27 Tahun 2022 tentang Pelindungan Data Pribadi, Pasal 5-15.",
         ),
@@ -55,7 +56,8 @@ def privacy_notice(retention_days: int) -> PrivacyNotice:
             retention=f"Your contact details are destroyed {retention_days} days after the "
             "report ends (closed, rejected or merged), or sooner at your request. The report "
             "and its history are kept without your identity.",
-            rights="You may obtain a copy of your data (GET /v1/me/data), ask for it to be "
+            rights="You may obtain a copy of your data (GET /v1/me/data and GET "
+            "/v1/me/notification-data), ask for it to be "
             "corrected, and ask for it to be erased (POST /v1/complaints/{id}/reporter-erasure), "
             "under Law No. 27 of 2022 on Personal Data Protection, Articles 5-15.",
         ),

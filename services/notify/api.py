@@ -41,6 +41,38 @@ class InboxEntry(BaseModel):
     read_at: datetime | None
 
 
+class SentToMe(BaseModel):
+    """A message notify sent (or holds to send) to the caller about their own report."""
+
+    id: str
+    complaint_id: str
+    channel: str
+    address: str | None = Field(description="Where it went; none once erased.")
+    template: str
+    subject: str
+    body: str
+    status: str
+    recorded_at: datetime
+    sent_at: datetime | None
+
+
+class MyNotifyData(BaseModel):
+    """Everything notify holds about the caller (UU 27/2022 Pasal 7)."""
+
+    subject: str
+    exported_at: datetime
+    preferences: Preferences | None = Field(description="The choices they made, if any.")
+    messages: list[SentToMe] = Field(
+        description="What was sent to them: to their e-mail, phone and in-app inbox, about "
+        "the reports they filed, and to their inbox about those they support."
+    )
+    messages_truncated: bool
+
+
+# Enough for any one reporter; the export says when it stops short.
+EXPORT_LIMIT = 2000
+
+
 def notify_router(*, store: NotifyStore, caller: Callable[..., Any]) -> APIRouter:
     """The /v1 routes of notify."""
     api = APIRouter(prefix="/v1", tags=["notify"])
@@ -105,6 +137,27 @@ def notify_router(*, store: NotifyStore, caller: Callable[..., Any]) -> APIRoute
         http.require_role(me, Role.CITIZEN)
         await store.put_preferences(me.subject, body)
         return body
+
+    @api.get(
+        "/me/notification-data",
+        response_model=MyNotifyData,
+        tags=["privacy"],
+        summary="Everything notify holds about me: my choices and the messages sent to me",
+        responses={
+            401: {"description": "No or invalid token", **http.PROBLEM_RESPONSE},
+            403: {"description": "Only a citizen exports their data here", **http.PROBLEM_RESPONSE},
+        },
+    )
+    async def my_data(actor: Caller) -> MyNotifyData:
+        me = http.require_role(actor, Role.CITIZEN)
+        found = await store.messages_to(me.subject, limit=EXPORT_LIMIT + 1)
+        return MyNotifyData(
+            subject=me.subject,
+            exported_at=datetime.now(UTC),
+            preferences=(await store.preferences([me.subject])).get(me.subject),
+            messages=[SentToMe.model_validate({**m, "id": m["_id"]}) for m in found[:EXPORT_LIMIT]],
+            messages_truncated=len(found) > EXPORT_LIMIT,
+        )
 
     @api.get("/inbox", response_model=list[InboxEntry], summary="My in-app inbox, newest first")
     async def inbox(

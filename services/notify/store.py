@@ -639,6 +639,20 @@ class NotifyStore:
         cursor = self._messages.find({"complaint_id": complaint_id}).sort("recorded_at", 1)
         return await self._opened_messages(await cursor.to_list(None))
 
+    async def messages_to(self, account: str, *, limit: int) -> list[dict[str, Any]]:
+        """What went to a citizen account: its inbox, and the messages to the reporter of every
+        report it filed (their e-mail and phone, addresses opened), newest first."""
+        filed = await self._files.find({"reporter_account": account}, {"_id": 1}).to_list(None)
+        query: dict[str, Any] = {"recipient": account}
+        if filed:
+            mine = {
+                "complaint_id": {"$in": [f["_id"] for f in filed]},
+                "recipient_role": RecipientRole.COMPLAINANT.value,
+            }
+            query = {"$or": [query, mine]}
+        cursor = self._messages.find(query).sort("recorded_at", DESCENDING).limit(limit)
+        return await self._opened_messages(await cursor.to_list(None))
+
     async def inbox(self, recipient: str, *, limit: int, offset: int) -> list[dict[str, Any]]:
         """A recipient's in-app inbox, newest first."""
         cursor = (

@@ -432,6 +432,20 @@ async def test_preferences_inbox_and_who_may_manage_officers(
     ).status_code == 204
     assert (await client.get("/v1/inbox", headers=citizen)).json()[0]["read_at"] is not None
 
+    # Their copy of what notify holds about them (UU 27/2022 Pasal 7): their choices, and
+    # what went to their e-mail (address opened) and inbox; no one else's.
+    export = await client.get("/v1/me/notification-data", headers=citizen)
+    assert export.status_code == 200
+    data = export.json()
+    assert data["preferences"]["locale"] == "en" and data["messages_truncated"] is False
+    assert sorted((m["channel"], m["address"]) for m in data["messages"]) == [
+        ("email", "w1@x.id"),
+        ("inbox", None),
+    ]
+    assert {m["complaint_id"] for m in data["messages"]} == {cid}
+    assert (await client.get("/v1/me/notification-data", headers=other)).json()["messages"] == []
+    assert (await client.get("/v1/me/notification-data", headers=ADMIN)).status_code == 403
+
     stranger = bearer(Role.AGENCY_ADMIN, "x", agency="pemkot-padang")
     officer = {"agency_id": AGENCY, "name": "Penyusup"}
     assert (

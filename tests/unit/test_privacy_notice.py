@@ -6,6 +6,8 @@ import re
 from services.intake.app import create_app
 from services.intake.config import IntakeSettings
 from services.intake.privacy_notice import PATH, privacy_notice
+from services.notify.app import create_app as notify_app
+from services.notify.config import NotifySettings
 
 
 def test_the_notice_states_purpose_data_retention_and_rights_in_both_languages() -> None:
@@ -19,10 +21,12 @@ def test_the_notice_states_purpose_data_retention_and_rights_in_both_languages()
 
 
 def test_every_right_the_notice_names_is_served_and_the_notice_itself_too() -> None:
+    """By intake, or by notify (what was sent to the reporter)."""
     document = create_app(IntakeSettings()).openapi()
-    served = {p.replace("{tracking_id}", "{id}"): ops for p, ops in document["paths"].items()}
+    paths = {**notify_app(NotifySettings()).openapi()["paths"], **document["paths"]}
+    served = {p.replace("{tracking_id}", "{id}"): ops for p, ops in paths.items()}
     named = re.findall(r"(GET|POST) (/v1/[\w/{}-]+)", privacy_notice(730).en.rights)
-    assert len(named) == 2
+    assert len(named) == 3
     for method, path in named:
         assert method.lower() in served[path], path
     assert "get" in served[PATH]
