@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import PyMongoError
@@ -48,6 +49,8 @@ ReadinessCheck = Callable[[], Awaitable[None]]
 
 log = get_logger(__name__)
 OPERATIONS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Where each service serves the scripts, styles and icon of its /docs and /redoc pages.
+DOCS_ASSETS = "/docs-assets"
 # What a service process does (PROCESS_ROLES): serve the HTTP API, and run the workers (its
 # consumer group and background jobs). One Deployment per role scales each on its own.
 API, WORKERS = "api", "workers"
@@ -338,13 +341,18 @@ def create_app(
                 except Exception:
                     log.exception("component_stop_failed", component=type(component).__name__)
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) with their scripts and styles served from
+    # DOCS_ASSETS, never a CDN: government networks often have no internet.
+    app = FastAPIOffline(
         title=title,
         version=version,
         description=description,
         lifespan=lifespan,
         openapi_tags=openapi_tags,
         responses=COMMON_PROBLEMS,
+        static_url=DOCS_ASSETS,
+        # Swagger UI would otherwise fetch a validity badge from validator.swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     generate = app.openapi
 
