@@ -18,6 +18,7 @@ from kernel.sealing import DataKey, Sealer, report_sealed, report_token
 from schemas.complaint import ReporterContact
 from schemas.events import RecipientRole
 from services.notify.domain import (
+    ERASED_TEXT,
     NAMES_THE_REPORTER,
     ComplaintFile,
     Officer,
@@ -44,6 +45,25 @@ WAITING = [PENDING, RETRYING]
 
 def _to_reporter(message: dict[str, Any]) -> bool:
     return bool(message["recipient_role"] == RecipientRole.COMPLAINANT.value)
+
+
+# What of a logged message may be personal: where it goes, and a text that names the reporter
+# (never its subject: no template puts the reporter in its first line).
+MESSAGE_PERSONAL_FIELDS = ("address", "body")
+# What a field sealed under a destroyed key reads as.
+_SHREDDED: dict[str, Any] = {"address": None, "body": ERASED_TEXT}
+
+
+def _sealed_fields(message: dict[str, Any]) -> list[str]:
+    """The fields of a message to seal under its report's key."""
+    fields = ["address"] if _to_reporter(message) and message.get("address") else []
+    if message.get("template") in NAMES_THE_REPORTER:
+        fields.append("body")
+    return fields
+
+
+def _personal(message: dict[str, Any]) -> bool:
+    return bool(_sealed_fields(message))
 
 
 class KeySource(Protocol):
@@ -245,41 +265,53 @@ class NotifyStore:
     async def _sealed(
         self, messages: Sequence[dict[str, Any]], *, reporter_keyed: bool
     ) -> list[dict[str, Any]]:
-        """Messages as the log keeps them: the address each goes to sealed (a complainant's
-        e-mail or phone is theirs, not the log's to show), under the report's data key when
-        it has one (``reporter_keyed``)."""
-        theirs = {
-            m["complaint_id"]
-            for m in messages
-            if reporter_keyed and _to_reporter(m) and m.get("address")
-        }
-        keys = await self._keys.find(theirs) if theirs else {}
+        """Messages as the log keeps them. Under the report's data key when it has one
+        (``reporter_keyed``): the address of a message to the reporter (their e-mail or phone
+        is theirs, not the log's to show), and the text of one that names them (to officers,
+        of a report that is not anonim); otherwise the address under ``PII_KEYS``."""
+        wanted = {m["complaint_id"] for m in messages if reporter_keyed and _personal(m)}
+        keys = await self._keys.find(wanted) if wanted else {}
         sealed = []
         for message in messages:
+            key = keys.get(message["complaint_id"]) if _personal(message) else None
             address = message.get("address")
-            key = keys.get(message["complaint_id"]) if _to_reporter(message) else None
-            if address is not None and key is not None:
-                message = {**message, "address": report_sealed(key.seal(address))}
+            if key is not None:
+                message = {
+                    **message,
+                    **{f: report_sealed(key.seal(message[f])) for f in _sealed_fields(message)},
+                }
             elif address is not None and self._sealer is not None:
                 message = {**message, "address": self._sealer.seal(address)}
             sealed.append(message)
         return sealed
 
     async def _opened_messages(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Messages with their addresses opened; one whose report key is destroyed has none."""
-        tokens = {m["_id"]: t for m in messages if (t := report_token(m.get("address")))}
-        wanted = {m["complaint_id"] for m in messages if m["_id"] in tokens}
+        """Messages with what was sealed opened. Once the report's key is destroyed, an address
+        reads as none, and a text as what erasure leaves of it."""
+        tokens = {
+            (m["_id"], f): t
+            for m in messages
+            for f in MESSAGE_PERSONAL_FIELDS
+            if (t := report_token(m.get(f)))
+        }
+        wanted = {
+            m["complaint_id"]
+            for m in messages
+            if any((m["_id"], f) in tokens for f in MESSAGE_PERSONAL_FIELDS)
+        }
         keys = await self._keys.find(wanted) if wanted else {}
         opened = []
         for message in messages:
+            message = dict(message)
+            key = keys.get(message["complaint_id"])
+            for field in MESSAGE_PERSONAL_FIELDS:
+                token = tokens.get((message["_id"], field))
+                if token is not None:
+                    message[field] = key.open(token) if key is not None else _SHREDDED[field]
             address = message.get("address")
-            token = tokens.get(message["_id"])
-            if token is not None:
-                key = keys.get(message["complaint_id"])
-                address = key.open(token) if key is not None else None
-            elif address is not None and self._sealer is not None:
-                address = self._sealer.open(address)
-            opened.append({**message, "address": address})
+            if (message["_id"], "address") not in tokens and address is not None:
+                message["address"] = self._sealer.open(address) if self._sealer else address
+            opened.append(message)
         return opened
 
     async def _opened_message(self, message: dict[str, Any]) -> dict[str, Any]:

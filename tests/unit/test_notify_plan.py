@@ -483,6 +483,8 @@ def test_an_erasure_replaces_exactly_the_texts_that_can_name_the_reporter() -> N
         texts = {t.stem: t.read_text() for t in (folder / locale).glob("*.j2")}
         naming = {name for name, text in texts.items() if REPORTER_VARIABLE.search(text)}
         assert naming == NAMES_THE_REPORTER, locale
+        # Only the body is sealed under the report's key: no subject (first line) names them.
+        assert not [n for n, text in texts.items() if REPORTER_VARIABLE.search(text.split("\n")[0])]
     named = held(filed(submitted()))
     [notice] = [
         m
