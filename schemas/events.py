@@ -551,10 +551,6 @@ COMPLAINT_EVENT_TYPES: dict[str, type[EventPayload]] = {
         NotificationFailedV1,
     )
 }
-NOTIFICATION_EVENT_TYPES: dict[str, type[EventPayload]] = {
-    NotificationSent.event_type(): NotificationSent,
-    NotificationFailed.event_type(): NotificationFailed,
-}
 PUBLIC_EVENT_TYPES: dict[str, type[EventPayload]] = {
     PublicComplaintSnapshot.event_type(): PublicComplaintSnapshot
 }

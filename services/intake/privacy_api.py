@@ -47,6 +47,10 @@ class PersonalDataExport(BaseModel):
         description="Every report the caller filed, with the contact details given."
     )
     complaints_truncated: bool
+    seen_by_truncated: bool = Field(
+        description="True when there were more disclosures than the export lists (the "
+        "auditor's access log has them all)."
+    )
     seen_by: list[AccessEntry] = Field(
         description="Who else saw the caller's name or contact details, when and why."
     )
@@ -113,14 +117,17 @@ def privacy_router(
         me = require_role(actor, Role.CITIZEN)
         records = await service.list({"reporter_id": me.subject}, limit=EXPORT_LIMIT + 1, offset=0)
         mine = records[:EXPORT_LIMIT]
-        seen = await access_log.entries(complaint_ids=[r["_id"] for r in mine], limit=EXPORT_LIMIT)
+        seen = await access_log.entries(
+            complaint_ids=[r["_id"] for r in mine], limit=EXPORT_LIMIT + 1
+        )
         response.headers["Content-Disposition"] = 'attachment; filename="lapor-my-data.json"'
         return PersonalDataExport(
             subject=me.subject,
             exported_at=datetime.now(UTC),
             complaints=[detail_view(record, me) for record in mine],
             complaints_truncated=len(records) > EXPORT_LIMIT,
-            seen_by=[AccessEntry.model_validate(entry) for entry in seen],
+            seen_by=[AccessEntry.model_validate(entry) for entry in seen[:EXPORT_LIMIT]],
+            seen_by_truncated=len(seen) > EXPORT_LIMIT,
         )
 
     return api

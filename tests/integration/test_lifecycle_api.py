@@ -988,6 +988,7 @@ async def test_a_reporter_downloads_everything_intake_holds_about_them(
     assert export.headers["content-disposition"] == 'attachment; filename="lapor-my-data.json"'
     data = export.json()
     assert data["subject"] == "warga-export" and data["complaints_truncated"] is False
+    assert data["seen_by_truncated"] is False
     assert sorted(c["tracking_id"] for c in data["complaints"]) == sorted(mine)
     assert {c["reporter"]["email"] for c in data["complaints"]} == {
         "dewi0@example.id",

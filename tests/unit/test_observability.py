@@ -16,11 +16,11 @@ import yaml
 from prometheus_client import REGISTRY
 
 import kernel.metrics  # noqa: F401  (registers every platform metric)
+from ops.prometheus.slos import RUNBOOK_BASE
 from tests.kubernetes_model import scrape_label_sets
 from tests.unit.test_k8s import rendered as k8s_rendered
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNBOOK_BASE = "https://github.com/lapor-platform/lapor/blob/main/docs/operations.md"
 RULES = sorted((ROOT / "ops/prometheus/rules").glob("*.yml"))
 PROMQL_FUNCTIONS = {
     "sum",
