@@ -17,13 +17,14 @@ run: $(STAMP)
 	$(BIN)/lapor-devstack
 
 ## tools: promtool and Prometheus (alert rule tests, a real scrape), kubectl (kustomize),
-## docker-compose (the compose file as Debian's reads it) and Node (the operators' custom resource
-## schemas, pinned in tests/crd), from Debian's packages and npm when missing
+## docker-compose (the compose file as Debian's reads it), Chromium and its driver (browser
+## tests) and Node (the operators' custom resource schemas, pinned in tests/crd), from Debian's
+## packages and npm when missing
 CRD_STAMP := tests/crd/node_modules/.installed
 tools: $(CRD_STAMP)
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v kubectl >/dev/null && command -v docker-compose >/dev/null || { \
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v kubectl >/dev/null && command -v docker-compose >/dev/null && command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) apt-get install -y -qq --no-install-recommends prometheus kubectl docker-compose >/dev/null; }
+	  $(SUDO) apt-get install -y -qq --no-install-recommends prometheus kubectl docker-compose chromium chromium-driver >/dev/null; }
 	@$(SUDO) systemctl disable --now prometheus >/dev/null 2>&1 || true  # tests start their own
 
 $(CRD_STAMP): tests/crd/package.json tests/crd/package-lock.json
