@@ -79,8 +79,7 @@ class ReporterKeys:
 
     async def destroy(self, complaint_id: str, *, session: Session | None = None) -> None:
         """Destroy a report's key: every copy of what was sealed under it stops opening. Call
-        ``forget`` once the transaction commits (a read meanwhile may keep it again)."""
-        self.forget(complaint_id)
+        ``forget`` once the transaction commits (a read before then may keep it again)."""
         await self._keys.delete_one({"_id": complaint_id}, session=session)
 
     def forget(self, complaint_id: str) -> None:

@@ -47,11 +47,10 @@ def _to_reporter(message: dict[str, Any]) -> bool:
     return bool(message["recipient_role"] == RecipientRole.COMPLAINANT.value)
 
 
-# What of a logged message may be personal: where it goes, and a text that names the reporter
-# (never its subject: no template puts the reporter in its first line).
-MESSAGE_PERSONAL_FIELDS = ("address", "body")
-# What a field sealed under a destroyed key reads as.
-_SHREDDED: dict[str, Any] = {"address": None, "body": ERASED_TEXT}
+# What of a logged message may be personal (where it goes, and a text that names the reporter;
+# never its subject: no template puts the reporter in its first line), and what each reads as
+# once sealed under a destroyed key.
+SHREDDED: dict[str, Any] = {"address": None, "body": ERASED_TEXT}
 
 
 def _sealed_fields(message: dict[str, Any]) -> list[str]:
@@ -60,10 +59,6 @@ def _sealed_fields(message: dict[str, Any]) -> list[str]:
     if message.get("template") in NAMES_THE_REPORTER:
         fields.append("body")
     return fields
-
-
-def _personal(message: dict[str, Any]) -> bool:
-    return bool(_sealed_fields(message))
 
 
 class KeySource(Protocol):
@@ -243,11 +238,10 @@ class NotifyStore:
         doc["complaint_id"] = complaint_id = doc.pop("_id")
         token = report_token(doc["reporter"])
         if token is not None:
-            key = (await self._keys.find([complaint_id])).get(complaint_id)
-            reporter = key.open(token) if key is not None else {}
+            doc["reporter"] = await self.reporter_of(complaint_id, token)
         else:
             reporter = self._sealer.open(doc["reporter"]) if self._sealer else doc["reporter"]
-        doc["reporter"] = ReporterContact.model_validate(reporter or {})
+            doc["reporter"] = ReporterContact.model_validate(reporter or {})
         doc["sealed_reporter"] = token
         doc["supporters"] = tuple(doc.get("supporters", ()))
         doc.pop(APPLIED, None)
@@ -269,17 +263,15 @@ class NotifyStore:
         (``reporter_keyed``): the address of a message to the reporter (their e-mail or phone
         is theirs, not the log's to show), and the text of one that names them (to officers,
         of a report that is not anonim); otherwise the address under ``PII_KEYS``."""
-        wanted = {m["complaint_id"] for m in messages if reporter_keyed and _personal(m)}
+        personal = [_sealed_fields(m) if reporter_keyed else [] for m in messages]
+        wanted = {m["complaint_id"] for m, fields in zip(messages, personal, strict=True) if fields}
         keys = await self._keys.find(wanted) if wanted else {}
         sealed = []
-        for message in messages:
-            key = keys.get(message["complaint_id"]) if _personal(message) else None
+        for message, fields in zip(messages, personal, strict=True):
+            key = keys.get(message["complaint_id"]) if fields else None
             address = message.get("address")
             if key is not None:
-                message = {
-                    **message,
-                    **{f: report_sealed(key.seal(message[f])) for f in _sealed_fields(message)},
-                }
+                message = {**message, **{f: report_sealed(key.seal(message[f])) for f in fields}}
             elif address is not None and self._sealer is not None:
                 message = {**message, "address": self._sealer.seal(address)}
             sealed.append(message)
@@ -288,28 +280,17 @@ class NotifyStore:
     async def _opened_messages(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Messages with what was sealed opened. Once the report's key is destroyed, an address
         reads as none, and a text as what erasure leaves of it."""
-        tokens = {
-            (m["_id"], f): t
-            for m in messages
-            for f in MESSAGE_PERSONAL_FIELDS
-            if (t := report_token(m.get(f)))
-        }
-        wanted = {
-            m["complaint_id"]
-            for m in messages
-            if any((m["_id"], f) in tokens for f in MESSAGE_PERSONAL_FIELDS)
-        }
+        tokens = [{f: t for f in SHREDDED if (t := report_token(m.get(f)))} for m in messages]
+        wanted = {m["complaint_id"] for m, sealed in zip(messages, tokens, strict=True) if sealed}
         keys = await self._keys.find(wanted) if wanted else {}
         opened = []
-        for message in messages:
+        for message, sealed in zip(messages, tokens, strict=True):
             message = dict(message)
             key = keys.get(message["complaint_id"])
-            for field in MESSAGE_PERSONAL_FIELDS:
-                token = tokens.get((message["_id"], field))
-                if token is not None:
-                    message[field] = key.open(token) if key is not None else _SHREDDED[field]
+            for field, token in sealed.items():
+                message[field] = key.open(token) if key is not None else SHREDDED[field]
             address = message.get("address")
-            if (message["_id"], "address") not in tokens and address is not None:
+            if "address" not in sealed and address is not None:
                 message["address"] = self._sealer.open(address) if self._sealer else address
             opened.append(message)
         return opened
