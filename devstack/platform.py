@@ -123,8 +123,9 @@ def start_platform(
             server.stop()
         raise
     chosen = {name: (ports or {}).get(name) or infra.free_port() for name in services}
+    embedded_broker = any(server.name == "kafka" for server in infrastructure)
+    wiring = dict(infra.EMBEDDED_BROKER_ENV) if embedded_broker else {}
     # Notify asks intake for the keys that open reporters' contact details.
-    wiring = {}
     if "intake" in chosen:
         wiring["NOTIFY_INTAKE_URL"] = f"http://127.0.0.1:{chosen['intake']}"
     platform = Platform(kafka_bootstrap, mongo_url, infrastructure=infrastructure, wiring=wiring)

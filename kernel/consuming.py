@@ -51,7 +51,7 @@ BatchTransaction = Callable[[Sequence[str]], contextlib.AbstractAsyncContextMana
 SendRecord = Callable[..., Awaitable[None]]
 # Share of max_poll_interval_ms one batch may take before the rest is left for the next poll.
 BATCH_BUDGET_SHARE = 0.5
-IDLE_WAIT_MS = 50
+IDLE_WAIT_MS = 10
 
 log = get_logger(__name__)
 
@@ -144,6 +144,7 @@ class GroupConsumer:
             # FastStream sleeps this long again after an empty fetch: short, so an event that
             # arrives while the group is idle waits at most this much more.
             batch_timeout_ms=IDLE_WAIT_MS,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             session_timeout_ms=settings.kafka_session_timeout_ms,

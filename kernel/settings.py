@@ -104,6 +104,14 @@ class ServiceSettings(BaseSettings):
         description="Longest an instance may go between polls before the group hands its "
         "partitions to another; a batch stops at half of it and the rest is fetched again.",
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=1,
+        le=500,
+        description="Longest the broker may hold a consumer's fetch when it has nothing new. "
+        "Kafka answers as soon as a record arrives, so its default suits it; the embedded "
+        "broker answers only when the time is up, so the development stack sets 20.",
+    )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT",
         description="How every Kafka client of the service connects: SSL encrypts, SASL_* "

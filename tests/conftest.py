@@ -86,6 +86,7 @@ def service_env(bootstrap: str, mongo_url: str, database: str) -> dict[str, obje
         "http_public_rate_per_minute": 0,
         "kafka_session_timeout_ms": 3_000,
         "kafka_heartbeat_interval_ms": 300,
+        "kafka_fetch_max_wait_ms": int(infra.EMBEDDED_BROKER_ENV["KAFKA_FETCH_MAX_WAIT_MS"]),
     }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from devstack.infra import free_port
+from devstack.infra import EMBEDDED_BROKER_ENV, free_port
 from devstack.mailsink import MailSink
 from devstack.platform import start_service, wait_ready
 from schemas.complaint import ReporterContact
@@ -58,6 +58,7 @@ async def test_kill_9_mid_batch_loses_and_doubles_nothing(
 ) -> None:
     database = f"e2e_notify_crash_{db_suffix}"
     env = {
+        **EMBEDDED_BROKER_ENV,
         "MONGO_DATABASE": database,
         "NOTIFY_INTAKE_URL": intake_keys,
         "NOTIFY_SMTP_HOST": "127.0.0.1",
