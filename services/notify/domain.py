@@ -10,9 +10,7 @@ through the channel they gave.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -31,7 +29,7 @@ from schemas.events import (
     SlaStage,
     SlaWarningIssued,
 )
-from schemas.regions import time_zone_of
+from schemas.regions import local_time, time_zone_of
 from services.notify.policy import KINDS, QuietHours
 
 ANONYMOUS_DISPLAY = "Anonim"
@@ -275,7 +273,7 @@ class _Planner:
 
     def plan(self, payload: EventPayload) -> list[PlannedMessage]:
         if isinstance(payload, ComplaintSubmission):
-            at = _local(payload.submitted_at, self.zone)
+            at = local_time(payload.submitted_at, self.zone)
             return self.complainant("complaint_submitted", submitted_at=at)
         if isinstance(payload, ComplaintMerged):
             return self.complainant("complaint_merged", into=payload.complaint_id)
@@ -294,7 +292,7 @@ class _Planner:
                 unit_id=None,
                 roles={"liaison", "admin"},
                 stage=payload.stage,
-                due_local=_local(payload.due_at, payload.time_zone),
+                due_local=local_time(payload.due_at, payload.time_zone),
                 working_days=payload.working_days,
             )
         return []
@@ -370,7 +368,7 @@ class _Planner:
         return []
 
     def warning(self, warning: SlaWarningIssued) -> list[PlannedMessage]:
-        due = _local(warning.due_at, self.zone)
+        due = local_time(warning.due_at, self.zone)
         if warning.holder == "complainant":
             return self.complainant("complaint_reply_window_closing", due_local=due)
         if warning.agency_id is None or warning.holder not in ("agency", "unit"):
@@ -527,8 +525,3 @@ def _labelled(context: dict[str, Any], locale: Locale) -> dict[str, Any]:
             labelled.pop("reporter_name") or REPORTER_LABELS[locale][kind]
         )
     return labelled
-
-
-def _local(moment: datetime, time_zone: str) -> str:
-    local = moment.astimezone(ZoneInfo(time_zone))
-    return local.strftime("%d-%m-%Y %H:%M ") + (local.tzname() or time_zone)

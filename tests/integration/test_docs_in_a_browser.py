@@ -4,40 +4,24 @@ without internet."""
 
 import asyncio
 import importlib
-import shutil
 from collections.abc import Iterator
 
 import pytest
 import uvicorn
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from devstack.infra import free_port, wait_for_port
 from kernel.runner import SERVICES
+from tests.browser import headless_chromium, logged_errors
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "chromium"
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        # Offline: every name resolves to nothing except this machine.
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(
-        options=options, service=Service(shutil.which("chromedriver") or "chromedriver")
-    )
-    yield driver
-    driver.quit()
+    with headless_chromium() as driver:
+        yield driver
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -79,9 +63,7 @@ async def test_swagger_ui_renders_every_operation_with_no_internet(
             }
 
         assert await asyncio.to_thread(rendered) == operations
-        logged = browser.get_log("browser")  # type: ignore[no-untyped-call]
-        failures = [entry["message"] for entry in logged if entry["level"] == "SEVERE"]
-        assert failures == []
+        assert logged_errors(browser) == []
     finally:
         server.should_exit = True
         await task

@@ -1,0 +1,58 @@
+"""Composition root of the portal."""
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Self
+
+from fastapi import FastAPI
+from pydantic import model_validator
+from starlette.staticfiles import StaticFiles
+
+from kernel import http
+from services.portal.citizen_pages import citizen_router
+from services.portal.config import PortalSettings
+from services.portal.console_pages import console_router
+from services.portal.platform_api import PlatformApi
+from services.portal.session import SessionCookies
+from services.portal.texts import translator
+from services.sla.calendar import WorkingCalendar
+
+DESCRIPTION = "The citizen portal and the officer console, over the services' public APIs."
+STATIC = Path(__file__).parent / "static"
+
+
+class Settings(PortalSettings):
+    @model_validator(mode="after")
+    def _no_development_sign_in_in_production(self) -> Self:
+        if self.environment == "production" and self.portal_dev_sign_in:
+            raise ValueError("production refuses the development sign-in: PORTAL_DEV_SIGN_IN=false")
+        return self
+
+
+def create_app(settings: PortalSettings) -> FastAPI:
+    """The pages, their assets, and the platform's probes and metrics."""
+    api = PlatformApi(settings)
+
+    async def intake_answers() -> None:
+        answer = await api._call(api.intake, "GET", "/healthz")
+        if not answer.ok:
+            raise RuntimeError(f"intake answered {answer.status}")
+
+    app = http.create_app(
+        service=settings.service_name,
+        title="LAPOR portal",
+        description=DESCRIPTION,
+        components=[api],
+        readiness=[intake_answers],
+    )
+    app.state.cookies = SessionCookies(
+        key=settings.session_key(),
+        secure=settings.portal_cookie_secure,
+        lifetime=timedelta(hours=settings.portal_session_hours),
+    )
+    app.state.calendar = WorkingCalendar()
+    app.state.t = translator
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(citizen_router(api))
+    app.include_router(console_router(api, settings))
+    return app

@@ -1,0 +1,158 @@
+"""Sign-in and the officer console: queues, a report's history, the actions the role allows."""
+
+import re
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from kernel.auth import issue_token
+from kernel.http import ProblemError
+from schemas.complaint import Actor, Role
+from services.portal import present
+from services.portal.config import PortalSettings
+from services.portal.platform_api import PlatformApi
+from services.portal.web import Visit, visit
+
+Visitor = Annotated[Visit, Depends(visit)]
+OFFICER_ROLES = (Role.NATIONAL_ADMIN, Role.AGENCY_ADMIN, Role.UNIT_OFFICER, Role.AUDITOR)
+SIGN_IN_ROLES = (Role.CITIZEN, *OFFICER_ROLES)
+ID = re.compile(r"^[a-z0-9-]{2,80}$")
+
+
+def console_router(api: PlatformApi, settings: PortalSettings) -> APIRouter:
+    pages = APIRouter(include_in_schema=False)
+
+    def officer(v: Visit) -> Actor:
+        actor = v.session.actor
+        if actor is None or actor.role not in OFFICER_ROLES:
+            raise ProblemError(401, "sign_in_required", "sign in as an officer first")
+        return actor
+
+    @pages.get("/masuk")
+    async def sign_in_form(v: Visitor) -> Response:
+        return v.render(
+            "sign_in.html",
+            dev=settings.portal_dev_sign_in,
+            roles=[r.value for r in SIGN_IN_ROLES],
+            agencies=await api.agencies(),
+            error="",
+        )
+
+    @pages.post("/masuk")
+    async def dev_sign_in(request: Request, v: Visitor) -> Response:
+        if not settings.portal_dev_sign_in:
+            raise ProblemError(404, "not_found", "the development sign-in is off")
+        form = {k: str(val).strip() for k, val in (await request.form()).items()}
+        v.check_csrf(form)
+        try:
+            role = Role(form.get("role", ""))
+        except ValueError:
+            role = Role.SYSTEM
+        agency_id = form.get("agency_id") or None
+        unit_id = form.get("unit_id") or None
+        name = form.get("name") or role.value
+        needs_agency = role in (Role.AGENCY_ADMIN, Role.UNIT_OFFICER)
+        problem = (
+            role not in SIGN_IN_ROLES
+            or (needs_agency and not (agency_id and ID.match(agency_id)))
+            or (role is Role.UNIT_OFFICER and not (unit_id and ID.match(unit_id)))
+        )
+        if problem:
+            return v.render(
+                "sign_in.html",
+                status=422,
+                dev=True,
+                roles=[r.value for r in SIGN_IN_ROLES],
+                agencies=await api.agencies(),
+                error=f"{role.value}: agency/unit",
+            )
+        subject = f"dev-{role.value}-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}"
+        actor = Actor(
+            role=role,
+            subject=subject,
+            agency_id=agency_id if needs_agency else None,
+            unit_id=unit_id if role is Role.UNIT_OFFICER else None,
+        )
+        token = issue_token(
+            settings,
+            role=role,
+            subject=subject,
+            agency_id=actor.agency_id,
+            unit_id=actor.unit_id,
+            lifetime=timedelta(hours=settings.portal_session_hours),
+        )
+        v.signed(v.session.signing_in(actor=actor, name=name, token=token))
+        return v.redirect("/konsol" if role in OFFICER_ROLES else "/")
+
+    @pages.post("/keluar")
+    async def sign_out(request: Request, v: Visitor) -> Response:
+        v.check_csrf(dict(await request.form()))
+        v.signed(v.session.signing_out())
+        return v.redirect("/")
+
+    @pages.get("/konsol")
+    async def queues(v: Visitor) -> Response:
+        actor = officer(v)
+        answer = await api.queue(token=v.session.token or "", status=None)
+        reports = answer.body if answer.ok else []
+        return v.render(
+            "console.html",
+            actor=actor,
+            queues=present.queues(reports, v.now, v.request.app.state.calendar),
+            agencies=await api.agencies(),
+            left=lambda r: present.working_days_left(
+                r["deadline"]["due_at"], v.now, v.request.app.state.calendar
+            )
+            if r.get("deadline")
+            else None,
+        )
+
+    async def report_page(
+        v: Visit, tracking_id: str, message: str = "", status: int = 200
+    ) -> Response:
+        actor = officer(v)
+        answer = await api.track(tracking_id, token=v.session.token)
+        if not answer.ok:
+            raise ProblemError(
+                answer.status,
+                answer.problem_code or "not_found",
+                str((answer.body or {}).get("detail", "")),
+            )
+        report = answer.body
+        deadline = report.get("deadline")
+        return v.render(
+            "console_report.html",
+            status=status,
+            actor=actor,
+            report=report,
+            message=message,
+            actions=present.actions_for(actor.role.value, report["status"]),
+            agencies=await api.agencies(),
+            left=present.working_days_left(deadline["due_at"], v.now, v.request.app.state.calendar)
+            if deadline
+            else None,
+        )
+
+    @pages.get("/konsol/laporan/{tracking_id}")
+    async def report(tracking_id: str, v: Visitor) -> Response:
+        return await report_page(v, tracking_id)
+
+    @pages.post("/konsol/laporan/{tracking_id}/tindakan")
+    async def act(tracking_id: str, request: Request, v: Visitor) -> Response:
+        officer(v)
+        form = {k: str(val) for k, val in (await request.form()).items()}
+        v.check_csrf(form)
+        answer = await api.act(
+            tracking_id,
+            present.action_body(form.get("action", ""), form),
+            token=v.session.token or "",
+        )
+        t = v.request.app.state.t(v.lang)
+        if answer.ok:
+            return await report_page(v, tracking_id, t("done_ok"))
+        detail = (answer.body or {}).get("detail", "") if isinstance(answer.body, dict) else ""
+        return await report_page(v, tracking_id, f"{t('refused')}: {detail}", status=answer.status)
+
+    return pages

@@ -1,0 +1,190 @@
+"""The portal and the officer console in a real browser (Debian's Chromium, headless, with no
+network beyond this machine), over the whole platform as processes on the real broker and
+database: a citizen files an anonim report and tracks it, an officer of the routed agency
+follows it up and answers, the citizen rates and replies, an officer of another agency cannot
+see it, and the national admin re-routes a report its agency returned. Every page is checked
+with axe-core for serious and critical WCAG 2.1 AA violations."""
+
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from devstack.platform import Platform, start_platform
+from tests.browser import headless_chromium, logged_errors, serious_violations
+from tests.support import QUICK_GROUPS
+
+WAIT_SECONDS = 30
+
+
+@pytest.fixture(scope="module")
+def platform(
+    bootstrap: str, mongo_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    running = start_platform(
+        kafka_bootstrap=bootstrap,
+        mongo_url=mongo_url,
+        log_dir=tmp_path_factory.mktemp("portal-logs"),
+        extra_env=QUICK_GROUPS | {"MONGO_DATABASE": "e2e_portal_{service}", "LOG_LEVEL": "WARNING"},
+        front_ends=("portal",),
+    )
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    with headless_chromium() as driver:
+        yield driver
+
+
+class Person:
+    """One person at the browser: signs in through the development sign-in, reads pages."""
+
+    def __init__(self, browser: webdriver.Chrome, portal: str) -> None:
+        self.browser = browser
+        self.portal = portal
+        self.checked: set[str] = set()
+
+    def open(self, path: str) -> None:
+        self.browser.get(self.portal + path)
+        self.accessible()
+
+    def accessible(self) -> None:
+        """No serious or critical axe-core violation on the page (once per page kind)."""
+        kind = self.browser.current_url.split("?")[0].rsplit("/", 1)[0] + self.browser.title
+        if kind not in self.checked:
+            self.checked.add(kind)
+            assert serious_violations(self.browser) == [], self.browser.current_url
+
+    def text(self) -> str:
+        return self.browser.find_element(By.TAG_NAME, "main").text
+
+    def sign_in(self, name: str, role: str, agency_id: str = "") -> None:
+        if self.browser.find_elements(By.CSS_SELECTOR, "form[action='/keluar'] button"):
+            self.browser.find_element(By.CSS_SELECTOR, "form[action='/keluar'] button").click()
+        self.open("/masuk")
+        self.browser.find_element(By.ID, "name").send_keys(name)
+        Select(self.browser.find_element(By.ID, "role")).select_by_value(role)
+        if agency_id:
+            Select(self.browser.find_element(By.ID, "agency_id")).select_by_value(agency_id)
+        self.browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+
+    def submit(self, form_id: str, **fields: str) -> None:
+        form = self.browser.find_element(By.ID, form_id)
+        for name, value in fields.items():
+            element = form.find_element(By.NAME, name)
+            if element.tag_name == "select":
+                Select(element).select_by_value(value)
+            else:
+                element.send_keys(value)
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        self.accessible()
+
+    def until(self, path: str, shows: Callable[[str], bool]) -> str:
+        """Reload ``path`` until its content shows what is awaited; fail if it never does."""
+
+        def shown(_: object) -> str | bool:
+            self.browser.get(self.portal + path)
+            text = self.text()
+            return text if shows(text) else False
+
+        return str(WebDriverWait(self.browser, WAIT_SECONDS, poll_frequency=0.5).until(shown))
+
+
+def file_report(person: Person, title: str) -> str:
+    person.open("/lapor")
+    browser = person.browser
+    browser.find_element(By.ID, "title").send_keys(title)
+    browser.find_element(By.ID, "body").send_keys(
+        "Lubang besar di Jalan Pattimura membahayakan pengendara."
+    )
+    Select(browser.find_element(By.ID, "category")).select_by_value("infrastruktur.jalan")
+    Select(browser.find_element(By.ID, "region_code")).select_by_value("81.71")
+    browser.find_element(By.NAME, "anonymous").click()
+    browser.find_element(By.ID, "email").send_keys("siti@example.id")
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    person.accessible()
+    return browser.find_element(By.ID, "tracking-id").text
+
+
+def agency_of(platform: Platform, tracking_id: str) -> str:
+    answer = httpx.get(f"{platform.url('intake')}/v1/complaints/{tracking_id}").json()
+    return str(answer["agency"]["id"])
+
+
+def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
+    platform: Platform, browser: webdriver.Chrome
+) -> None:
+    citizen = Person(browser, platform.url("portal"))
+    citizen.sign_in("Siti", "citizen")
+    tracking_id = file_report(citizen, "Jalan berlubang di depan pasar")
+    assert tracking_id.startswith("LAP-") or tracking_id
+
+    # Tracked: routed, with its agency and its deadline in the place's own zone (Ambon: WIT).
+    tracked = citizen.until(
+        f"/lacak?id={tracking_id}", lambda t: "Diteruskan ke instansi" in t and "WIT" in t
+    )
+    assert "hari kerja lagi" in tracked
+    agency = agency_of(platform, tracking_id)
+
+    officer = citizen
+    officer.sign_in("Budi", "agency_admin", agency)
+    queue = officer.until("/konsol", lambda t: tracking_id in t)
+    assert "Baru" in queue
+    officer.open(f"/konsol/laporan/{tracking_id}")
+    # The anonim reporter is not shown to the agency.
+    assert "siti@example.id" not in officer.text()
+    officer.submit("action-follow_up", text="Tim kami meninjau lokasi besok pagi.")
+    assert "Tindakan tercatat." in officer.text()
+    assert "Dalam tindak lanjut" in officer.text()
+    officer.submit("action-answer", text="Lubang sudah ditambal pada 3 Desember.")
+    assert "Dijawab" in officer.text()
+
+    # An officer of another agency: not in the queue, and the report itself is refused.
+    directory = httpx.get(f"{platform.url('routing')}/v1/directory").json()
+    other = next(a["agency_id"] for a in directory["agencies"] if a["agency_id"] != agency)
+    officer.sign_in("Ani", "agency_admin", other)
+    assert tracking_id not in officer.until("/konsol", lambda t: "Konsol petugas" in t)
+    browser.get(f"{platform.url('portal')}/konsol/laporan/{tracking_id}")
+    assert "not_your_complaint" in browser.page_source
+
+    # The citizen rates the answer, then replies to it (the report reopens).
+    citizen.sign_in("Siti", "citizen")
+    citizen.open(f"/lacak?id={tracking_id}")
+    assert "Lubang sudah ditambal" in citizen.text()
+    form = browser.find_element(By.CSS_SELECTOR, f"form[action='/lacak/{tracking_id}/nilai']")
+    Select(form.find_element(By.NAME, "score")).select_by_value("4")
+    form.find_element(By.NAME, "comment").send_keys("Cepat, terima kasih.")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "Tindakan tercatat." in citizen.text()
+    form = browser.find_element(By.CSS_SELECTOR, f"form[action='/lacak/{tracking_id}/balas']")
+    form.find_element(By.NAME, "text").send_keys("Masih ada lubang kecil di sebelahnya.")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    assert "Dibuka kembali" in citizen.text()
+
+    # A second report, returned by its agency as not its authority, re-routed by the national
+    # admin to another agency.
+    bounced = file_report(citizen, "Lampu jalan padam sepekan")
+    citizen.until(f"/lacak?id={bounced}", lambda t: "Diteruskan ke instansi" in t)
+    first = agency_of(platform, bounced)
+    officer.sign_in("Budi", "agency_admin", first)
+    officer.until("/konsol", lambda t: bounced in t)
+    officer.open(f"/konsol/laporan/{bounced}")
+    officer.submit("action-bounce", reason="Lampu jalan wewenang PLN, bukan dinas kami.")
+    assert "Dikembalikan" in officer.text()
+    admin = officer
+    admin.sign_in("Nasional", "national_admin")
+    admin.until("/konsol", lambda t: bounced in t)
+    admin.open(f"/konsol/laporan/{bounced}")
+    target = next(a["agency_id"] for a in directory["agencies"] if a["agency_id"] != first)
+    admin.submit(
+        "action-reroute", agency_id=target, reason="Diteruskan ke instansi yang berwenang."
+    )
+    assert "Tindakan tercatat." in admin.text()
+    assert agency_of(platform, bounced) == target
+
+    assert logged_errors(browser) == []
