@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow reliability bench bench-platform bench-sla bench-trace lint typecheck check clean lock tools
+.PHONY: run test test-slow reliability bench bench-platform bench-sla bench-trace screenshots lint typecheck check clean lock tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -70,6 +70,10 @@ bench-trace: $(BENCH_STAMP)
 ## bench-sla: one million open clocks, ten thousand falling due at once (BENCH_CLOCKS to change)
 bench-sla: $(STAMP)
 	$(BIN)/python -m bench.sla_timers
+
+## screenshots: the portal's main pages in headless Chromium, into docs/screenshots/
+screenshots: $(STAMP) tools
+	$(BIN)/python -m devstack.screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

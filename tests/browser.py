@@ -1,42 +1,17 @@
-"""Debian's Chromium, headless, driven by Selenium, on a network where only this machine
-resolves: what a page needs from elsewhere (a CDN, a web font) fails to load, as it would in a
-government data centre without internet."""
+"""What the browser tests ask of a page: no serious accessibility violation, no failed load.
+The browser itself is ``devstack.browser.headless_chromium``."""
 
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium_axe_python.axe import Axe
+
+from devstack.browser import headless_chromium
+
+__all__ = ["headless_chromium", "logged_errors", "serious_violations"]
 
 # WCAG 2.1 AA and the rules below it (axe-core's tags).
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-@contextmanager
-def headless_chromium() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "chromium"
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1600",
-        # Offline: every name resolves to nothing except this machine.
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(
-        options=options, service=Service(shutil.which("chromedriver") or "chromedriver")
-    )
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def serious_violations(driver: webdriver.Chrome) -> list[dict[str, Any]]:

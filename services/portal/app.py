@@ -6,6 +6,7 @@ from typing import Self
 
 from fastapi import FastAPI
 from pydantic import model_validator
+from starlette.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 
 from kernel import http
@@ -53,6 +54,12 @@ def create_app(settings: PortalSettings) -> FastAPI:
     app.state.calendar = WorkingCalendar()
     app.state.t = translator
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        # Browsers ask for it on pages that name no icon (an API error shown as JSON).
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     app.include_router(citizen_router(api))
     app.include_router(console_router(api, settings))
     return app

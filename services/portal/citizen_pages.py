@@ -92,6 +92,7 @@ def citizen_router(api: PlatformApi) -> APIRouter:
             left=left,
             message=message,
             agencies=await api.agencies(),
+            categories=dict(await api.categories()),
             may_reply=citizen
             and present.citizen_may(A.REPLY, report["status"])
             and "history" in report,

@@ -130,6 +130,7 @@ def console_router(api: PlatformApi, settings: PortalSettings) -> APIRouter:
             message=message,
             actions=present.actions_for(actor.role.value, report["status"]),
             agencies=await api.agencies(),
+            categories=dict(await api.categories()),
             left=present.working_days_left(deadline["due_at"], v.now, v.request.app.state.calendar)
             if deadline
             else None,

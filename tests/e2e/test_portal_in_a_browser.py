@@ -10,7 +10,10 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devstack.platform import Platform, start_platform
@@ -60,18 +63,27 @@ class Person:
             self.checked.add(kind)
             assert serious_violations(self.browser) == [], self.browser.current_url
 
+    def press(self, button: WebElement) -> None:
+        """Click a form's button and wait for the page it leads to."""
+        page = self.browser.find_element(By.TAG_NAME, "html")
+        button.click()
+        # Chromium may answer mid-navigation that the old node is in no document: not yet gone.
+        WebDriverWait(self.browser, WAIT_SECONDS, ignored_exceptions=(WebDriverException,)).until(
+            expected_conditions.staleness_of(page)
+        )
+
     def text(self) -> str:
         return self.browser.find_element(By.TAG_NAME, "main").text
 
     def sign_in(self, name: str, role: str, agency_id: str = "") -> None:
         if self.browser.find_elements(By.CSS_SELECTOR, "form[action='/keluar'] button"):
-            self.browser.find_element(By.CSS_SELECTOR, "form[action='/keluar'] button").click()
+            self.press(self.browser.find_element(By.CSS_SELECTOR, "form[action='/keluar'] button"))
         self.open("/masuk")
         self.browser.find_element(By.ID, "name").send_keys(name)
         Select(self.browser.find_element(By.ID, "role")).select_by_value(role)
         if agency_id:
             Select(self.browser.find_element(By.ID, "agency_id")).select_by_value(agency_id)
-        self.browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+        self.press(self.browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
 
     def submit(self, form_id: str, **fields: str) -> None:
         form = self.browser.find_element(By.ID, form_id)
@@ -81,18 +93,23 @@ class Person:
                 Select(element).select_by_value(value)
             else:
                 element.send_keys(value)
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        self.press(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
         self.accessible()
 
     def until(self, path: str, shows: Callable[[str], bool]) -> str:
         """Reload ``path`` until its content shows what is awaited; fail if it never does."""
 
+        seen = [""]
+
         def shown(_: object) -> str | bool:
             self.browser.get(self.portal + path)
-            text = self.text()
-            return text if shows(text) else False
+            seen[0] = self.text()
+            return seen[0] if shows(seen[0]) else False
 
-        return str(WebDriverWait(self.browser, WAIT_SECONDS, poll_frequency=0.5).until(shown))
+        try:
+            return str(WebDriverWait(self.browser, WAIT_SECONDS, poll_frequency=0.5).until(shown))
+        except TimeoutException:
+            raise AssertionError(f"{path} never showed it; last:\n{seen[0]}") from None
 
 
 def file_report(person: Person, title: str) -> str:
@@ -106,7 +123,7 @@ def file_report(person: Person, title: str) -> str:
     Select(browser.find_element(By.ID, "region_code")).select_by_value("81.71")
     browser.find_element(By.NAME, "anonymous").click()
     browser.find_element(By.ID, "email").send_keys("siti@example.id")
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    person.press(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     person.accessible()
     return browser.find_element(By.ID, "tracking-id").text
 
@@ -120,6 +137,7 @@ def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
     platform: Platform, browser: webdriver.Chrome
 ) -> None:
     citizen = Person(browser, platform.url("portal"))
+    citizen.open("/?lang=id")  # the browser asks for English; Bahasa Indonesia is chosen
     citizen.sign_in("Siti", "citizen")
     tracking_id = file_report(citizen, "Jalan berlubang di depan pasar")
     assert tracking_id.startswith("LAP-") or tracking_id
@@ -149,8 +167,10 @@ def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
     other = next(a["agency_id"] for a in directory["agencies"] if a["agency_id"] != agency)
     officer.sign_in("Ani", "agency_admin", other)
     assert tracking_id not in officer.until("/konsol", lambda t: "Konsol petugas" in t)
+    assert logged_errors(browser) == []  # nothing failed to load so far
     browser.get(f"{platform.url('portal')}/konsol/laporan/{tracking_id}")
     assert "not_your_complaint" in browser.page_source
+    assert ["403" in error for error in logged_errors(browser)] == [True]
 
     # The citizen rates the answer, then replies to it (the report reopens).
     citizen.sign_in("Siti", "citizen")
@@ -159,11 +179,11 @@ def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
     form = browser.find_element(By.CSS_SELECTOR, f"form[action='/lacak/{tracking_id}/nilai']")
     Select(form.find_element(By.NAME, "score")).select_by_value("4")
     form.find_element(By.NAME, "comment").send_keys("Cepat, terima kasih.")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    citizen.press(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "Tindakan tercatat." in citizen.text()
     form = browser.find_element(By.CSS_SELECTOR, f"form[action='/lacak/{tracking_id}/balas']")
     form.find_element(By.NAME, "text").send_keys("Masih ada lubang kecil di sebelahnya.")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    citizen.press(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
     assert "Dibuka kembali" in citizen.text()
 
     # A second report, returned by its agency as not its authority, re-routed by the national
@@ -181,9 +201,7 @@ def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
     admin.until("/konsol", lambda t: bounced in t)
     admin.open(f"/konsol/laporan/{bounced}")
     target = next(a["agency_id"] for a in directory["agencies"] if a["agency_id"] != first)
-    admin.submit(
-        "action-reroute", agency_id=target, reason="Diteruskan ke instansi yang berwenang."
-    )
+    admin.submit("action-reroute", agency_id=target)
     assert "Tindakan tercatat." in admin.text()
     assert agency_of(platform, bounced) == target
 

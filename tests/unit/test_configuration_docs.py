@@ -6,6 +6,7 @@ from pathlib import Path
 from kernel.settings import ServiceSettings
 from services.intake.config import IntakeSettings
 from services.notify.config import NotifySettings
+from services.portal.config import PortalSettings
 from services.routing.config import RoutingSettings
 from services.sla.config import SlaSettings
 from services.standards.config import StandardsSettings
@@ -17,6 +18,7 @@ SETTINGS: list[type[ServiceSettings]] = [
     SlaSettings,
     NotifySettings,
     StandardsSettings,
+    PortalSettings,
 ]
 
 

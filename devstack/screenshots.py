@@ -1,0 +1,86 @@
+"""``make screenshots``: the portal's main pages, as a person sees them, into docs/screenshots.
+
+Starts the whole platform on free ports (embedded broker and database), signs in with the
+development sign-in, files a report, and photographs each page in headless Chromium.
+"""
+
+import time
+from pathlib import Path
+
+import httpx
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from devstack.browser import headless_chromium
+from devstack.platform import start_platform
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+QUICK = {"KAFKA_FETCH_MAX_WAIT_MS": "20", "LOG_LEVEL": "WARNING"}
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    platform = start_platform(extra_env=QUICK, front_ends=("portal",))
+    portal = platform.url("portal")
+    try:
+        with headless_chromium(width=412, height=1400) as phone:
+            phone.get(f"{portal}/?lang=id")
+            sign_in(phone, portal, "Siti", "citizen")
+            phone.get(f"{portal}/lapor")
+            shoot(phone, "file")
+            phone.find_element(By.ID, "title").send_keys("Jalan berlubang di depan pasar")
+            phone.find_element(By.ID, "body").send_keys(
+                "Lubang besar di Jalan Pattimura membahayakan pengendara motor."
+            )
+            Select(phone.find_element(By.ID, "category")).select_by_value("infrastruktur.jalan")
+            Select(phone.find_element(By.ID, "region_code")).select_by_value("81.71")
+            phone.find_element(By.NAME, "anonymous").click()
+            phone.find_element(By.ID, "email").send_keys("siti@example.id")
+            phone.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+            tracking_id = phone.find_element(By.ID, "tracking-id").text
+            shoot(phone, "filed")
+            agency = routed_to(platform.url("intake"), tracking_id)
+            phone.get(f"{portal}/lacak?id={tracking_id}")
+            shoot(phone, "track")
+            phone.get(f"{portal}/standar")
+            shoot(phone, "standards")
+        with headless_chromium(width=1280, height=1000) as desk:
+            desk.get(f"{portal}/?lang=id")
+            sign_in(desk, portal, "Budi", "agency_admin", agency)
+            desk.get(f"{portal}/konsol")
+            shoot(desk, "console")
+            desk.get(f"{portal}/konsol/laporan/{tracking_id}")
+            shoot(desk, "console-report")
+    finally:
+        platform.stop()
+    print(f"screenshots in {OUT}")
+
+
+def routed_to(intake: str, tracking_id: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        report = httpx.get(f"{intake}/v1/complaints/{tracking_id}").json()
+        if report.get("agency") and report.get("deadline"):
+            return str(report["agency"]["id"])
+        time.sleep(0.5)
+    raise TimeoutError(f"{tracking_id} was not routed within a minute")
+
+
+def sign_in(
+    browser: webdriver.Chrome, portal: str, name: str, role: str, agency_id: str = ""
+) -> None:
+    browser.get(f"{portal}/masuk")
+    browser.find_element(By.ID, "name").send_keys(name)
+    Select(browser.find_element(By.ID, "role")).select_by_value(role)
+    if agency_id:
+        Select(browser.find_element(By.ID, "agency_id")).select_by_value(agency_id)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+
+
+def shoot(browser: webdriver.Chrome, name: str) -> None:
+    browser.save_screenshot(str(OUT / f"{name}.png"))
+
+
+if __name__ == "__main__":
+    main()
