@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow reliability bench bench-platform bench-sla bench-trace screenshots lint typecheck check clean lock tools
+.PHONY: run test test-slow reliability bench bench-platform bench-sla bench-trace bench-portal screenshots lint typecheck check clean lock tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -55,7 +55,7 @@ $(BENCH_STAMP): $(STAMP)
 	touch $(BENCH_STAMP)
 
 ## bench: every benchmark; figures and ratios go to bench/results/
-bench: bench-platform bench-sla
+bench: bench-platform bench-sla bench-portal
 
 ## bench-platform: ceilings (Kafka, MongoDB, bare ASGI), intake saturation, end-to-end rate,
 ## latency at 25/50/90 % of saturation, RSS; JSON, Markdown and a PNG plot
@@ -66,6 +66,10 @@ bench-platform: $(BENCH_STAMP)
 ## bench-trace: where one complaint's database commands go, collection by collection
 bench-trace: $(BENCH_STAMP)
 	$(BIN)/python -m bench.command_trace
+
+## bench-portal: each page of the portal and the console, timed (target: p95 under 100 ms)
+bench-portal: $(STAMP)
+	$(BIN)/python -m bench.portal_pages
 
 ## bench-sla: one million open clocks, ten thousand falling due at once (BENCH_CLOCKS to change)
 bench-sla: $(STAMP)

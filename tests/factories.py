@@ -1,5 +1,7 @@
 """Valid events with sensible defaults; a test overrides only what it is about."""
 
+import csv
+import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +24,7 @@ from schemas.events import (
     StandardChecked,
 )
 from services.intake.domain import new_tracking_id
+from services.standards.importing import COLUMNS
 
 __all__ = [
     "DATA_KEYS",
@@ -135,3 +138,43 @@ def standard_checked(complaint_id: str | None = None, **overrides: Any) -> Stand
         "checked_at": NOW,
     }
     return StandardChecked(**{**fields, **overrides})
+
+
+def standard_row(**changes: str) -> dict[str, str]:
+    """One row of a SIPP import file (every column filled), with ``changes``."""
+    base = {
+        "agency_id": "pemkot-padang",
+        "agency_name": "Pemerintah Kota Padang",
+        "unit_id": "disdukcapil",
+        "region_code": "13.71",
+        "service_name": "Penerbitan Kartu Keluarga",
+        "decree_number": "SK Walikota 7/2026",
+        "effective_date": "2026-02-01",
+        "pledge": "Kami siap melayani dengan sepenuh hati",
+        "requirements": "Formulir F-1.01\nKTP-el kepala keluarga",
+        "procedure": "1. Isi formulir; 2. Verifikasi; 3. Cetak KK",
+        "completion_time_amount": "1",
+        "completion_time_unit": "working_days",
+        "fee_free": "ya",
+        "fee_amount_idr": "",
+        "fee_basis": "UU 24/2013",
+        "product": "Kartu Keluarga",
+        "complaint_handling": "SP4N-LAPOR! dan loket pengaduan",
+        "legal_basis": "UU 24/2013; Perpres 96/2018",
+        "facilities": "Loket; Ruang tunggu",
+        "staff_competence": "Operator SIAK bersertifikat",
+        "internal_supervision": "Kepala Dinas",
+        "staff_count": "6",
+        "service_guarantee": "Selesai satu hari kerja",
+        "security_guarantee": "Data kependudukan dilindungi",
+        "performance_evaluation": "Survei kepuasan tiap triwulan",
+    }
+    return base | changes
+
+
+def standards_csv(rows: list[dict[str, str]], delimiter: str = ",") -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), delimiter=delimiter)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()

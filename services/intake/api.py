@@ -55,6 +55,7 @@ from services.intake.views import (
     public_view,
     scope_filter,
     status_view,
+    title_matching,
 )
 
 PROBLEM = PROBLEM_RESPONSE
@@ -465,12 +466,18 @@ def router(
     )
     async def public_list(
         agency_id: Annotated[str | None, Query(pattern=AGENCY_ID)] = None,
+        q: Annotated[
+            str | None,
+            Query(min_length=2, max_length=100, description="Words the title holds (any case)."),
+        ] = None,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> list[PublicComplaint]:
         query = public_filter()
         if agency_id is not None:
             query["agency.id"] = agency_id
+        if q is not None:
+            query |= title_matching(q)
         records = await service.list(query, limit=limit, offset=offset)
         return [public_view(record) for record in records]
 

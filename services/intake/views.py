@@ -7,6 +7,7 @@
 - The public sees non-rahasia reports once verified, with no reporter data at all.
 """
 
+import re
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -243,6 +244,11 @@ def scope_filter(viewer: Actor) -> dict[str, Any]:
 def public_filter() -> dict[str, Any]:
     """Reports the public may see."""
     return {"confidential": False, "status": {"$in": sorted(s.value for s in PUBLIC_STATUSES)}}
+
+
+def title_matching(words: str) -> dict[str, Any]:
+    """The filter of reports whose title holds ``words`` (any case, taken literally)."""
+    return {"title": {"$regex": re.escape(words), "$options": "i"}}
 
 
 def is_public(record: dict[str, Any]) -> bool:

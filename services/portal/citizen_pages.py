@@ -144,19 +144,26 @@ def citizen_router(api: PlatformApi) -> APIRouter:
         answer = await api.support(tracking_id, token=v.session.token or "")
         return await public_page(v, message=_outcome(v, answer, done="supported"))
 
-    async def public_page(v: Visit, *, agency_id: str = "", message: str = "") -> Response:
-        answer = await api.public_reports(agency_id=agency_id or None)
+    async def public_page(
+        v: Visit, *, agency_id: str = "", q: str = "", message: str = ""
+    ) -> Response:
+        answer = await api.public_reports(agency_id=agency_id or None, q=q if len(q) >= 2 else None)
         return v.render(
             "public.html",
             reports=answer.body if answer.ok else [],
             agencies=await api.agencies(),
             agency_id=agency_id,
+            q=q,
             message=message if answer.ok else v.request.app.state.t(v.lang)("unavailable"),
         )
 
     @pages.get("/publik")
-    async def public(v: Visitor, agency_id: Annotated[str, Query(max_length=80)] = "") -> Response:
-        return await public_page(v, agency_id=agency_id)
+    async def public(
+        v: Visitor,
+        agency_id: Annotated[str, Query(max_length=80)] = "",
+        q: Annotated[str, Query(max_length=100)] = "",
+    ) -> Response:
+        return await public_page(v, agency_id=agency_id, q=q.strip())
 
     @pages.get("/standar")
     async def standards(

@@ -2,9 +2,10 @@
 
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from kernel.auth import issue_token
@@ -18,6 +19,8 @@ from services.portal.web import Visit, visit
 Visitor = Annotated[Visit, Depends(visit)]
 OFFICER_ROLES = (Role.NATIONAL_ADMIN, Role.AGENCY_ADMIN, Role.UNIT_OFFICER, Role.AUDITOR)
 SIGN_IN_ROLES = (Role.CITIZEN, *OFFICER_ROLES)
+IMPORTERS = (Role.NATIONAL_ADMIN, Role.AGENCY_ADMIN)  # who the standards API lets import
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ID = re.compile(r"^[a-z0-9-]{2,80}$")
 
 
@@ -155,5 +158,59 @@ def console_router(api: PlatformApi, settings: PortalSettings) -> APIRouter:
             return await report_page(v, tracking_id, t("done_ok"))
         detail = (answer.body or {}).get("detail", "") if isinstance(answer.body, dict) else ""
         return await report_page(v, tracking_id, f"{t('refused')}: {detail}", status=answer.status)
+
+    async def performance_page(
+        v: Visit, *, outcome: dict[str, Any] | None = None, status: int = 200
+    ) -> Response:
+        actor = officer(v)
+        token = v.session.token or ""
+        on_time = await api.on_time(token=token, by_unit=actor.role is Role.UNIT_OFFICER)
+        scores = await api.standard_scores(token=token)
+        in_force = await api.standards_in_force(token=token)
+        names = {
+            s["standard_id"]: s["service_name"] for s in (in_force.body if in_force.ok else [])
+        }
+        return v.render(
+            "console_performance.html",
+            status=status,
+            actor=actor,
+            on_time=on_time.body if on_time.ok else [],
+            scores=scores.body if scores.ok else [],
+            names=names,
+            agencies=await api.agencies(),
+            may_import=actor.role in IMPORTERS,
+            outcome=outcome,
+        )
+
+    @pages.get("/konsol/kinerja")
+    async def performance(v: Visitor) -> Response:
+        return await performance_page(v)
+
+    @pages.post("/konsol/kinerja/impor")
+    async def import_standards(request: Request, v: Visitor) -> Response:
+        officer(v)
+        form = await request.form()
+        v.check_csrf(form)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            return await performance_page(
+                v, outcome={"ok": False, "detail": "file", "errors": []}, status=422
+            )
+        content = await upload.read()
+        media_type = XLSX if (upload.filename or "").lower().endswith(".xlsx") else "text/csv"
+        answer = await api.import_standards(
+            content, media_type, publish=form.get("publish") == "on", token=v.session.token or ""
+        )
+        body = answer.body if isinstance(answer.body, dict) else {}
+        return await performance_page(
+            v,
+            outcome={
+                "ok": answer.ok,
+                "imported": body.get("imported", 0),
+                "detail": body.get("detail", ""),
+                "errors": body.get("errors", []),
+            },
+            status=200 if answer.ok else answer.status,
+        )
 
     return pages

@@ -110,10 +110,14 @@ class PlatformApi:
             self.intake, "POST", f"/v1/complaints/{tracking_id}/actions", json=action, token=token
         )
 
-    async def public_reports(self, *, agency_id: str | None, limit: int = 50) -> Answer:
+    async def public_reports(
+        self, *, agency_id: str | None, q: str | None, limit: int = 50
+    ) -> Answer:
         params: dict[str, Any] = {"limit": limit}
         if agency_id:
             params["agency_id"] = agency_id
+        if q:
+            params["q"] = q
         return await self._call(self.intake, "GET", "/v1/public/complaints", params=params)
 
     async def categories(self) -> list[tuple[str, str]]:
@@ -161,3 +165,27 @@ class PlatformApi:
 
     async def privacy_notice(self) -> Answer:
         return await self._call(self.intake, "GET", "/v1/privacy-notice")
+
+    # SLA and standards: the agency's performance
+    async def on_time(self, *, token: str, by_unit: bool) -> Answer:
+        params = {"by_unit": "true"} if by_unit else {}
+        return await self._call(self.sla, "GET", "/v1/compliance", params=params, token=token)
+
+    async def standards_in_force(self, *, token: str) -> Answer:
+        return await self._call(self.standards, "GET", "/v1/standards", token=token)
+
+    async def standard_scores(self, *, token: str) -> Answer:
+        return await self._call(self.standards, "GET", "/v1/compliance/standards", token=token)
+
+    async def import_standards(
+        self, content: bytes, media_type: str, *, publish: bool, token: str
+    ) -> Answer:
+        return await self._call(
+            self.standards,
+            "POST",
+            "/v1/standards/import",
+            params={"status": "published" if publish else "draft"},
+            content=content,
+            headers={"Content-Type": media_type},
+            token=token,
+        )

@@ -6,6 +6,7 @@ see it, and the national admin re-routes a report its agency returned. Every pag
 with axe-core for serious and critical WCAG 2.1 AA violations."""
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devstack.platform import Platform, start_platform
 from tests.browser import headless_chromium, logged_errors, serious_violations
+from tests.factories import standard_row, standards_csv
 from tests.support import QUICK_GROUPS
 
 WAIT_SECONDS = 30
@@ -134,7 +136,7 @@ def agency_of(platform: Platform, tracking_id: str) -> str:
 
 
 def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
-    platform: Platform, browser: webdriver.Chrome
+    platform: Platform, browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
     citizen = Person(browser, platform.url("portal"))
     citizen.open("/?lang=id")  # the browser asks for English; Bahasa Indonesia is chosen
@@ -204,5 +206,32 @@ def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
     admin.submit("action-reroute", agency_id=target)
     assert "Tindakan tercatat." in admin.text()
     assert agency_of(platform, bounced) == target
+
+    # The agency's admin imports its service standards (SIPP) and finds them scored; anyone
+    # finds the published one.
+    officer.sign_in("Budi", "agency_admin", agency)
+    officer.open("/konsol/kinerja")
+    sheet = tmp_path / "standar.csv"
+    sheet.write_bytes(
+        standards_csv(
+            [
+                standard_row(
+                    agency_id=agency,
+                    agency_name="",
+                    unit_id="",
+                    region_code="81.71",
+                    service_name="Izin Galian Jalan",
+                )
+            ]
+        )
+    )
+    form = browser.find_element(By.ID, "import-form")
+    form.find_element(By.NAME, "file").send_keys(str(sheet))
+    form.find_element(By.NAME, "publish").click()
+    officer.press(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "1 standar tersimpan" in officer.text()
+    assert "Izin Galian Jalan" in browser.find_element(By.ID, "scores").text
+    found = citizen.until("/standar?q=galian", lambda t: "Izin Galian Jalan" in t)
+    assert "1 hari kerja" in found and "Gratis" in found
 
     assert logged_errors(browser) == []

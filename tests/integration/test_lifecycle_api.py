@@ -999,3 +999,23 @@ async def test_a_reporter_downloads_everything_intake_holds_about_them(
     ]
     assert "budi@example.id" not in export.text
     assert (await client.get("/v1/me/data", headers=admin)).status_code == 403
+
+
+async def test_public_reports_are_searched_by_words_of_their_title(
+    client: httpx.AsyncClient, people: People
+) -> None:
+    lamp = await submit(client, people, title="Lampu jalan (PJU) padam di Batu Merah")
+    hidden = await submit(
+        client, people, title="Lampu PJU padam, laporan rahasia", confidential=True
+    )
+
+    async def found(words: str) -> list[str]:
+        answer = await client.get("/v1/public/complaints", params={"q": words, "limit": 200})
+        assert answer.status_code == 200
+        return [c["tracking_id"] for c in answer.json()]
+
+    assert lamp in await found("pju) PADAM")  # any case, and "(" read as itself
+    assert hidden not in await found("pju")
+    assert lamp not in await found("jembatan")
+    refused = await client.get("/v1/public/complaints", params={"q": "x"})
+    assert refused.status_code == 422

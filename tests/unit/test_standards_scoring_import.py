@@ -1,6 +1,5 @@
 """Completeness scores and zones, and the bulk import's row-level checks."""
 
-import csv
 import io
 from typing import Any
 
@@ -10,48 +9,10 @@ from openpyxl import Workbook
 from services.standards.domain import StandardCreate
 from services.standards.importing import COLUMNS, UnreadableFile, parse, read_rows
 from services.standards.scoring import Thresholds, agency_scores, score
+from tests.factories import standard_row, standards_csv
 from tests.unit.test_standards_domain import full_standard
 
 ZONES = Thresholds(green=90, yellow=60)
-
-
-def row(**changes: str) -> dict[str, str]:
-    base = {
-        "agency_id": "pemkot-padang",
-        "agency_name": "Pemerintah Kota Padang",
-        "unit_id": "disdukcapil",
-        "region_code": "13.71",
-        "service_name": "Penerbitan Kartu Keluarga",
-        "decree_number": "SK Walikota 7/2026",
-        "effective_date": "2026-02-01",
-        "pledge": "Kami siap melayani dengan sepenuh hati",
-        "requirements": "Formulir F-1.01\nKTP-el kepala keluarga",
-        "procedure": "1. Isi formulir; 2. Verifikasi; 3. Cetak KK",
-        "completion_time_amount": "1",
-        "completion_time_unit": "working_days",
-        "fee_free": "ya",
-        "fee_amount_idr": "",
-        "fee_basis": "UU 24/2013",
-        "product": "Kartu Keluarga",
-        "complaint_handling": "SP4N-LAPOR! dan loket pengaduan",
-        "legal_basis": "UU 24/2013; Perpres 96/2018",
-        "facilities": "Loket; Ruang tunggu",
-        "staff_competence": "Operator SIAK bersertifikat",
-        "internal_supervision": "Kepala Dinas",
-        "staff_count": "6",
-        "service_guarantee": "Selesai satu hari kerja",
-        "security_guarantee": "Data kependudukan dilindungi",
-        "performance_evaluation": "Survei kepuasan tiap triwulan",
-    }
-    return base | changes
-
-
-def csv_bytes(rows: list[dict[str, str]], delimiter: str = ",") -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(COLUMNS), delimiter=delimiter)
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()
 
 
 def xlsx_bytes(rows: list[dict[str, Any]]) -> bytes:
@@ -99,8 +60,10 @@ def test_agency_score_is_the_mean_with_counts_per_zone() -> None:
 @pytest.mark.parametrize("kind", ["csv", "csv;", "xlsx"])
 def test_good_files_parse_into_standards(kind: str) -> None:
     rows = [
-        row(),
-        row(service_name="Penerbitan Akta Kelahiran", fee_free="tidak", fee_amount_idr="10000"),
+        standard_row(),
+        standard_row(
+            service_name="Penerbitan Akta Kelahiran", fee_free="tidak", fee_amount_idr="10000"
+        ),
     ]
     if kind == "xlsx":
         content, media = (
@@ -108,7 +71,7 @@ def test_good_files_parse_into_standards(kind: str) -> None:
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
     else:
-        content, media = csv_bytes(rows, delimiter=kind[3:] or ","), "text/csv"
+        content, media = standards_csv(rows, delimiter=kind[3:] or ","), "text/csv"
     standards, errors = parse(read_rows(content, media))
     assert errors == []
     [(row_1, kk), (row_2, akta)] = standards
@@ -121,14 +84,14 @@ def test_good_files_parse_into_standards(kind: str) -> None:
 
 def test_every_bad_row_is_named_with_its_field_and_nothing_is_returned() -> None:
     rows = [
-        row(),
-        row(service_name="Akta", effective_date="31-02-2026"),
+        standard_row(),
+        standard_row(service_name="Akta", effective_date="31-02-2026"),
         {},  # a blank line is skipped, but the rows after it keep their numbers
-        row(service_name="Surat Pindah", completion_time_unit="weeks", fee_free="mungkin"),
-        row(service_name="Penerbitan Kartu Keluarga"),  # the same service as row 2
-        row(service_name="KIA", region_code="13.99", staff_count="banyak"),
+        standard_row(service_name="Surat Pindah", completion_time_unit="weeks", fee_free="mungkin"),
+        standard_row(service_name="Penerbitan Kartu Keluarga"),  # the same service as row 2
+        standard_row(service_name="KIA", region_code="13.99", staff_count="banyak"),
     ]
-    standards, errors = parse(read_rows(csv_bytes(rows), "text/csv"))
+    standards, errors = parse(read_rows(standards_csv(rows), "text/csv"))
     assert standards == []
     found = {(e.row, e.field) for e in errors}
     assert {
@@ -148,7 +111,7 @@ def test_every_bad_row_is_named_with_its_field_and_nothing_is_returned() -> None
     [
         (b"\xff\xfe\x00garbage", "text/csv", "UTF-8"),
         (b"agency_id,service_name\nx,y\n", "text/csv", "missing columns"),
-        (csv_bytes([row()]).replace(b"pledge", b"janji"), "text/csv", "janji"),
+        (standards_csv([standard_row()]).replace(b"pledge", b"janji"), "text/csv", "janji"),
         (b"PK\x03\x04 not really a zip", "application/octet-stream", "xlsx"),
         (b"{}", "application/json", "text/csv or an .xlsx"),
         (b"", "text/csv", "empty"),
