@@ -88,3 +88,113 @@ class KeyVault:
         app = FastAPI()
         app.include_router(internal_router(self, self.sealer))
         return app
+
+
+@dataclass
+class IdentityProvider:
+    """A ministry's OpenID Connect provider as the portal meets it: discovery, published keys,
+    an authorization endpoint that signs the configured person straight in (a real one asks
+    for their password first), and a token endpoint that checks the code, the client's secret
+    and the PKCE verifier. Tokens are RS256 with the claims the services read."""
+
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+    person: dict[str, Any]  # sub, name, role, agency_id, unit_id
+    audience: str = "lapor"
+    issuer: str = ""  # set once served
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    exchanged: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.public_pem = (
+            self._key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        import jwt
+
+        now = int(time.time())
+        body = {"iss": self.issuer, "iat": now, "exp": now + 300, **claims}
+        return jwt.encode(body, self._key, algorithm="RS256", headers={"kid": "k1"})
+
+    def app(self) -> FastAPI:
+        import base64
+        import hashlib
+        import json
+        import secrets
+        from urllib.parse import urlencode
+
+        import jwt
+        from fastapi.responses import JSONResponse, RedirectResponse
+
+        provider = FastAPI()
+
+        @provider.get("/.well-known/openid-configuration")
+        async def discovery() -> dict[str, str]:
+            return {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.issuer}/authorize",
+                "token_endpoint": f"{self.issuer}/token",
+                "jwks_uri": f"{self.issuer}/jwks",
+            }
+
+        @provider.get("/jwks")
+        async def jwks() -> dict[str, Any]:
+            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
+            return {"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}
+
+        @provider.get("/authorize")
+        async def authorize(request: Request) -> Response:
+            query = request.query_params
+            if query["client_id"] != self.client_id or query["redirect_uri"] != self.redirect_uri:
+                return JSONResponse({"error": "unauthorized_client"}, status_code=400)
+            code = secrets.token_urlsafe(16)
+            self.codes[code] = {
+                "nonce": query["nonce"],
+                "challenge": query["code_challenge"],
+                "method": query["code_challenge_method"],
+            }
+            back = urlencode({"code": code, "state": query["state"]})
+            return RedirectResponse(f"{self.redirect_uri}?{back}", status_code=302)
+
+        @provider.post("/token")
+        async def token(request: Request) -> Response:
+            form = await request.form()
+            grant = self.codes.pop(str(form.get("code", "")), None)
+            verifier = str(form.get("code_verifier", ""))
+            digest = hashlib.sha256(verifier.encode()).digest()
+            expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            if (
+                grant is None
+                or form.get("client_secret") != self.client_secret
+                or form.get("redirect_uri") != self.redirect_uri
+                or grant["method"] != "S256"
+                or grant["challenge"] != expected
+            ):
+                return JSONResponse({"error": "invalid_grant"}, status_code=400)
+            self.exchanged.append(str(form.get("code")))
+            person = self.person
+            id_token = self._sign(
+                {
+                    "aud": self.client_id,
+                    "sub": person["sub"],
+                    "name": person["name"],
+                    "nonce": grant["nonce"],
+                }
+            )
+            claims = {k: v for k, v in person.items() if k != "name"}
+            access = self._sign({"aud": self.audience, **claims})
+            return JSONResponse(
+                {"access_token": access, "id_token": id_token, "token_type": "Bearer"}
+            )
+
+        return provider

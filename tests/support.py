@@ -201,13 +201,14 @@ async def eventually(
 
 
 @asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """Serve an app over real TCP on a free port (for clients that speak HTTP themselves)."""
+async def serving(app: FastAPI, *, port: int | None = None) -> AsyncIterator[str]:
+    """Serve an app over real TCP on ``port`` or a free one (for clients that speak HTTP
+    themselves)."""
     import uvicorn
 
     from devstack.infra import free_port, wait_for_port
 
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     )

@@ -13,6 +13,7 @@ from kernel import http
 from services.portal.citizen_pages import citizen_router
 from services.portal.config import PortalSettings
 from services.portal.console_pages import console_router
+from services.portal.oidc import OidcProvider
 from services.portal.platform_api import PlatformApi
 from services.portal.session import SessionCookies
 from services.portal.texts import translator
@@ -61,5 +62,6 @@ def create_app(settings: PortalSettings) -> FastAPI:
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     app.include_router(citizen_router(api))
-    app.include_router(console_router(api, settings))
+    provider = OidcProvider(settings, key=settings.session_key())
+    app.include_router(console_router(api, settings, provider))
     return app

@@ -37,6 +37,20 @@ class PortalSettings(ServiceSettings):
         description="Offer the development sign-in (pick a role and an agency, no identity "
         "provider); refused when ENVIRONMENT=production.",
     )
+    portal_oidc_issuer: str = Field(
+        default="",
+        description="OpenID Connect provider (its issuer URL; discovery at "
+        "/.well-known/openid-configuration); empty: no sign-in through a provider.",
+    )
+    portal_oidc_client_id: str = Field(default="", description="The portal's client ID there.")
+    portal_oidc_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="The portal's client secret there."
+    )
+    portal_oidc_redirect_url: str = Field(
+        default="",
+        description="Where the provider sends people back: the portal's public URL of "
+        "/masuk/oidc/callback, as registered with the provider.",
+    )
     portal_session_hours: float = Field(
         default=8.0, gt=0, le=24, description="How long a sign-in lasts."
     )

@@ -4,7 +4,8 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+import httpx
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
@@ -13,6 +14,7 @@ from kernel.http import ProblemError
 from schemas.complaint import Actor, Role
 from services.portal import present
 from services.portal.config import PortalSettings
+from services.portal.oidc import PENDING_COOKIE, PENDING_SECONDS, OidcProvider, SignInFailed
 from services.portal.platform_api import PlatformApi
 from services.portal.web import Visit, visit
 
@@ -24,7 +26,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ID = re.compile(r"^[a-z0-9-]{2,80}$")
 
 
-def console_router(api: PlatformApi, settings: PortalSettings) -> APIRouter:
+def console_router(api: PlatformApi, settings: PortalSettings, provider: OidcProvider) -> APIRouter:
     pages = APIRouter(include_in_schema=False)
 
     def officer(v: Visit) -> Actor:
@@ -38,6 +40,7 @@ def console_router(api: PlatformApi, settings: PortalSettings) -> APIRouter:
         return v.render(
             "sign_in.html",
             dev=settings.portal_dev_sign_in,
+            provider=provider.configured,
             roles=[r.value for r in SIGN_IN_ROLES],
             agencies=await api.agencies(),
             error="",
@@ -67,6 +70,7 @@ def console_router(api: PlatformApi, settings: PortalSettings) -> APIRouter:
                 "sign_in.html",
                 status=422,
                 dev=True,
+                provider=provider.configured,
                 roles=[r.value for r in SIGN_IN_ROLES],
                 agencies=await api.agencies(),
                 error=f"{role.value}: agency/unit",
@@ -88,6 +92,46 @@ def console_router(api: PlatformApi, settings: PortalSettings) -> APIRouter:
         )
         v.signed(v.session.signing_in(actor=actor, name=name, token=token))
         return v.redirect("/konsol" if role in OFFICER_ROLES else "/")
+
+    @pages.get("/masuk/oidc")
+    async def provider_sign_in(v: Visitor) -> Response:
+        if not provider.configured:
+            raise ProblemError(404, "not_found", "no identity provider is configured")
+        try:
+            url, pending = await provider.start()
+        except (SignInFailed, httpx.HTTPError) as exc:
+            raise ProblemError(503, "provider_unavailable", str(exc)) from exc
+        response = v.redirect(url)
+        response.set_cookie(
+            PENDING_COOKIE,
+            pending,
+            max_age=PENDING_SECONDS,
+            httponly=True,
+            secure=settings.portal_cookie_secure,
+            samesite="lax",  # sent on the provider's top-level redirect back
+            path="/masuk/oidc",
+        )
+        return response
+
+    @pages.get("/masuk/oidc/callback")
+    async def provider_callback(
+        request: Request,
+        v: Visitor,
+        code: Annotated[str, Query(min_length=1, max_length=2000)],
+        state: Annotated[str, Query(min_length=1, max_length=200)],
+    ) -> Response:
+        try:
+            person = await provider.finish(
+                code=code, state=state, cookie=request.cookies.get(PENDING_COOKIE)
+            )
+        except SignInFailed as exc:
+            raise ProblemError(400, exc.code, str(exc)) from exc
+        except httpx.HTTPError as exc:
+            raise ProblemError(503, "provider_unavailable", str(exc)) from exc
+        v.signed(v.session.signing_in(actor=person.actor, name=person.name, token=person.token))
+        response = v.redirect("/konsol" if person.actor.role in OFFICER_ROLES else "/")
+        response.delete_cookie(PENDING_COOKIE, path="/masuk/oidc")
+        return response
 
     @pages.post("/keluar")
     async def sign_out(request: Request, v: Visitor) -> Response:
