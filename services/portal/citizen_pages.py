@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from schemas.complaint import ATTACHMENT_TYPES
 from schemas.complaint import LifecycleAction as A
 from services.portal import present
 from services.portal.platform_api import PlatformApi
@@ -24,6 +25,8 @@ def citizen_router(api: PlatformApi) -> APIRouter:
             categories=await api.categories(),
             regions=present.provinces_and_regencies(),
             report_types=REPORT_TYPES,
+            attachment_rows=range(1, present.ATTACHMENT_ROWS + 1),
+            attachment_types=ATTACHMENT_TYPES,
             form=context.pop("form", {}),
             errors=context.pop("errors", {}),
             **context,

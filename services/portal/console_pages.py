@@ -1,5 +1,7 @@
 """Sign-in and the officer console: queues, a report's history, the actions the role allows."""
 
+import csv
+import io
 import re
 from datetime import timedelta
 from typing import Annotated, Any
@@ -17,11 +19,26 @@ from services.portal.config import PortalSettings
 from services.portal.oidc import PENDING_COOKIE, PENDING_SECONDS, OidcProvider, SignInFailed
 from services.portal.platform_api import PlatformApi
 from services.portal.web import Visit, visit
+from services.standards.domain import TimeUnit
+from services.standards.importing import COLUMNS, LIST_COLUMNS, to_row
 
 Visitor = Annotated[Visit, Depends(visit)]
 OFFICER_ROLES = (Role.NATIONAL_ADMIN, Role.AGENCY_ADMIN, Role.UNIT_OFFICER, Role.AUDITOR)
 SIGN_IN_ROLES = (Role.CITIZEN, *OFFICER_ROLES)
 IMPORTERS = (Role.NATIONAL_ADMIN, Role.AGENCY_ADMIN)  # who the standards API lets import
+# Columns edited in a text area (one item per line for the lists).
+LONG_COLUMNS = frozenset(
+    {
+        *LIST_COLUMNS,
+        "pledge",
+        "product",
+        "complaint_handling",
+        "staff_competence",
+        "service_guarantee",
+        "security_guarantee",
+        "performance_evaluation",
+    }
+)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ID = re.compile(r"^[a-z0-9-]{2,80}$")
 
@@ -256,5 +273,56 @@ def console_router(api: PlatformApi, settings: PortalSettings, provider: OidcPro
             },
             status=200 if answer.ok else answer.status,
         )
+
+    def editor(
+        v: Visit, row: dict[str, str], errors: dict[str, str], status: int = 200
+    ) -> Response:
+        return v.render(
+            "console_standard.html",
+            status=status,
+            actor=officer(v),
+            row=row,
+            errors=errors,
+            columns=COLUMNS,
+            long_columns=LONG_COLUMNS,
+            units=[u.value for u in TimeUnit],
+        )
+
+    @pages.get("/konsol/standar/baru")
+    async def new_standard(v: Visitor) -> Response:
+        actor = officer(v)
+        return editor(v, {c: "" for c in COLUMNS} | {"agency_id": actor.agency_id or ""}, {})
+
+    @pages.get("/konsol/standar/{standard_id}")
+    async def edit_standard(standard_id: str, v: Visitor) -> Response:
+        officer(v)
+        answer = await api.standard(standard_id, token=v.session.token or "")
+        if not answer.ok:
+            raise ProblemError(
+                answer.status, answer.problem_code or "not_found", "no such standard"
+            )
+        return editor(v, to_row(answer.body), {})
+
+    @pages.post("/konsol/standar")
+    async def save_standard(request: Request, v: Visitor) -> Response:
+        officer(v)
+        form = {k: str(val) for k, val in (await request.form()).items()}
+        v.check_csrf(form)
+        row = {c: form.get(c, "").strip() for c in COLUMNS}
+        sheet = io.StringIO()
+        writer = csv.DictWriter(sheet, fieldnames=list(COLUMNS))
+        writer.writeheader()
+        writer.writerow(row)
+        answer = await api.import_standards(
+            sheet.getvalue().encode(),
+            "text/csv",
+            publish=form.get("publish") == "on",
+            token=v.session.token or "",
+        )
+        if answer.ok:
+            return await performance_page(v, outcome={"ok": True, "imported": 1, "errors": []})
+        body = answer.body if isinstance(answer.body, dict) else {}
+        errors = {str(e.get("field")): str(e.get("message")) for e in body.get("errors", [])}
+        return editor(v, row, errors or {"": str(body.get("detail", ""))}, status=answer.status)
 
     return pages

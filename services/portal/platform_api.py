@@ -174,6 +174,9 @@ class PlatformApi:
     async def standards_in_force(self, *, token: str) -> Answer:
         return await self._call(self.standards, "GET", "/v1/standards", token=token)
 
+    async def standard(self, standard_id: str, *, token: str) -> Answer:
+        return await self._call(self.standards, "GET", f"/v1/standards/{standard_id}", token=token)
+
     async def standard_scores(self, *, token: str) -> Answer:
         return await self._call(self.standards, "GET", "/v1/compliance/standards", token=token)
 

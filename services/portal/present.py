@@ -30,6 +30,8 @@ OFFERED = (
     A.REROUTE,
     A.ESCALATE,
 )
+ATTACHMENT_ROWS = 2
+ATTACHMENT_FIELDS = ("filename", "content_type", "size_kb", "url")
 NEW = ("submitted", "forwarded_to_agency", "forwarded_to_unit", "escalated", "bounced")
 IN_FOLLOW_UP = ("in_follow_up", "reopened")
 
@@ -141,10 +143,30 @@ def report_body(form: Mapping[str, str], *, signed_in: bool) -> dict[str, Any]:
         report["region_code"] = form["region_code"].strip()
     if (form.get("address") or "").strip():
         report["address"] = form["address"].strip()
+    attachments = [
+        attachment for n in range(1, ATTACHMENT_ROWS + 1) if (attachment := _attachment(form, n))
+    ]
+    if attachments:
+        report["attachments"] = attachments
     lat, long = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
     if lat and long:
         report["location"] = {"lat": _number(lat), "long": _number(long)}
     return report
+
+
+def _attachment(form: Mapping[str, str], n: int) -> dict[str, Any] | None:
+    """Row ``n`` of the form's attachment descriptions (the file itself is in the agency's
+    object storage, as the API expects); None when the row is empty."""
+    fields = {k: (form.get(f"attachment_{n}_{k}") or "").strip() for k in ATTACHMENT_FIELDS}
+    if not fields["url"]:
+        return None
+    size = _number(fields["size_kb"])
+    return {
+        "filename": fields["filename"],
+        "content_type": fields["content_type"],
+        "size_bytes": int(size * 1024) if isinstance(size, float) else size,
+        "url": fields["url"],
+    }
 
 
 def _number(text: str) -> float | str:

@@ -239,3 +239,41 @@ def parse(
         seen[sid] = index
         standards.append((index, standard))
     return (standards, errors) if not errors else ([], errors)
+
+
+def to_row(standard: dict[str, Any]) -> dict[str, str]:
+    """One standard as a row of the import file, every column (what ``to_standard`` reads
+    back): lists one item per line, the fee's flag as ``ya``/``tidak``."""
+    delivery, management = standard["delivery"], standard["management"]
+
+    def text(value: Any) -> str:
+        return "" if value is None else str(value)
+
+    fee = delivery["fee"]
+    return {
+        "agency_id": text(standard.get("agency_id")),
+        "agency_name": text(standard.get("agency_name")),
+        "unit_id": text(standard.get("unit_id")),
+        "region_code": text(standard.get("region_code")),
+        "service_name": text(standard.get("service_name")),
+        "decree_number": text(standard.get("decree_number")),
+        "effective_date": text(standard.get("effective_date")),
+        "pledge": text(standard.get("pledge")),
+        "requirements": "\n".join(delivery["requirements"]),
+        "procedure": "\n".join(delivery["procedure"]),
+        "completion_time_amount": text(delivery["completion_time"]["amount"]),
+        "completion_time_unit": text(delivery["completion_time"]["unit"]),
+        "fee_free": "ya" if fee["free"] else "tidak",
+        "fee_amount_idr": "" if fee["free"] else text(fee.get("amount_idr")),
+        "fee_basis": text(fee.get("basis")),
+        "product": text(delivery["product"]),
+        "complaint_handling": text(delivery["complaint_handling"]),
+        "legal_basis": "\n".join(management["legal_basis"]),
+        "facilities": "\n".join(management["facilities"]),
+        "staff_competence": text(management["staff_competence"]),
+        "internal_supervision": text(management["internal_supervision"]),
+        "staff_count": text(management["staff_count"]),
+        "service_guarantee": text(management["service_guarantee"]),
+        "security_guarantee": text(management["security_guarantee"]),
+        "performance_evaluation": text(management["performance_evaluation"]),
+    }

@@ -23,6 +23,7 @@ from tests.factories import standard_row, standards_csv
 from tests.support import QUICK_GROUPS
 
 WAIT_SECONDS = 30
+PHOTO = "https://files.example.go.id/lapor/lubang.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +126,10 @@ def file_report(person: Person, title: str) -> str:
     Select(browser.find_element(By.ID, "region_code")).select_by_value("81.71")
     browser.find_element(By.NAME, "anonymous").click()
     browser.find_element(By.ID, "email").send_keys("siti@example.id")
+    browser.find_element(By.TAG_NAME, "summary").click()  # the attachments, folded away
+    browser.find_element(By.ID, "attachment_1_url").send_keys(PHOTO)
+    browser.find_element(By.ID, "attachment_1_filename").send_keys("lubang.jpg")
+    browser.find_element(By.ID, "attachment_1_size_kb").send_keys("250")
     person.press(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     person.accessible()
     return browser.find_element(By.ID, "tracking-id").text
@@ -156,8 +161,10 @@ def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
     queue = officer.until("/konsol", lambda t: tracking_id in t)
     assert "Baru" in queue
     officer.open(f"/konsol/laporan/{tracking_id}")
-    # The anonim reporter is not shown to the agency.
+    # The anonim reporter is not shown to the agency; the photo's description is.
     assert "siti@example.id" not in officer.text()
+    photo = browser.find_element(By.LINK_TEXT, "lubang.jpg")
+    assert photo.get_attribute("href") == PHOTO
     officer.submit("action-follow_up", text="Tim kami meninjau lokasi besok pagi.")
     assert "Tindakan tercatat." in officer.text()
     assert "Dalam tindak lanjut" in officer.text()
@@ -207,6 +214,17 @@ def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
     assert "Tindakan tercatat." in admin.text()
     assert agency_of(platform, bounced) == target
 
+    # Another citizen finds the first report by words of its title and supports it.
+    neighbour = citizen
+    neighbour.sign_in("Ani", "citizen")
+    listed = neighbour.until("/publik?q=berlubang", lambda t: "Jalan berlubang di depan pasar" in t)
+    assert "Lampu jalan padam" not in listed
+    support = browser.find_element(
+        By.CSS_SELECTOR, f"form[action='/publik/{tracking_id}/dukung'] button"
+    )
+    neighbour.press(support)
+    assert "Dukungan tercatat." in neighbour.text()
+
     # The agency's admin imports its service standards (SIPP) and finds them scored; anyone
     # finds the published one.
     officer.sign_in("Budi", "agency_admin", agency)
@@ -233,5 +251,22 @@ def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
     assert "Izin Galian Jalan" in browser.find_element(By.ID, "scores").text
     found = citizen.until("/standar?q=galian", lambda t: "Izin Galian Jalan" in t)
     assert "1 hari kerja" in found and "Gratis" in found
+
+    # The admin edits it in the SIPP editor: a new version, published, with a fee.
+    officer.sign_in("Budi", "agency_admin", agency)
+    officer.open("/konsol/kinerja")
+    officer.press(browser.find_element(By.LINK_TEXT, "Izin Galian Jalan"))
+    officer.accessible()
+    editor = browser.find_element(By.ID, "standard-form")
+    Select(editor.find_element(By.NAME, "fee_free")).select_by_value("tidak")
+    editor.find_element(By.NAME, "fee_amount_idr").send_keys("150000")
+    basis = editor.find_element(By.NAME, "fee_basis")
+    basis.clear()
+    basis.send_keys("Perda 3/2025")
+    editor.find_element(By.NAME, "publish").click()
+    officer.press(editor.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "1 standar tersimpan" in officer.text()
+    priced = citizen.until("/standar?q=galian", lambda t: "Rp 150.000" in t)
+    assert "Perda 3/2025" in priced
 
     assert logged_errors(browser) == []

@@ -1008,6 +1008,10 @@ async def test_public_reports_are_searched_by_words_of_their_title(
     hidden = await submit(
         client, people, title="Lampu PJU padam, laporan rahasia", confidential=True
     )
+    for cid in (lamp, hidden):  # public once with an agency
+        await ok(
+            client, cid, people.admin, action="forward", agency_id=AMBON, needs_examination=False
+        )
 
     async def found(words: str) -> list[str]:
         answer = await client.get("/v1/public/complaints", params={"q": words, "limit": 200})

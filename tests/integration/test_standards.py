@@ -21,9 +21,10 @@ from services.standards.config import StandardsSettings
 from services.standards.store import FEEDBACK, STANDARDS, VERSIONS
 from tests import factories
 from tests.conftest import service_env
+from tests.factories import standard_row, standards_csv
 from tests.support import as_event, bearer, eventually, publish, read_topic, running
 from tests.unit.test_standards_domain import full_standard
-from tests.unit.test_standards_scoring_import import csv_bytes, row, xlsx_bytes
+from tests.unit.test_standards_scoring_import import xlsx_bytes
 
 AGENCY = bearer(Role.AGENCY_ADMIN, "dinkes-admin", agency="dinkes-kota-ambon")
 ADMIN = bearer(Role.NATIONAL_ADMIN, "admin")
@@ -180,11 +181,11 @@ async def test_import_is_all_or_nothing_with_every_row_error_named(
 ) -> None:
     versions = mongo[settings.database_name][VERSIONS]
     before = await versions.count_documents({})
-    bad = csv_bytes(
+    bad = standards_csv(
         [
-            row(),
-            row(service_name="Akta", effective_date="kemarin"),
-            row(service_name="KIA", staff_count="-3"),
+            standard_row(),
+            standard_row(service_name="Akta", effective_date="kemarin"),
+            standard_row(service_name="KIA", staff_count="-3"),
         ]
     )
     refused = await client.post(
@@ -198,7 +199,7 @@ async def test_import_is_all_or_nothing_with_every_row_error_named(
     }
     assert await versions.count_documents({}) == before  # nothing half-imported
 
-    others = csv_bytes([row(agency_id="pemkot-ambon", region_code="81.71")])
+    others = standards_csv([standard_row(agency_id="pemkot-ambon", region_code="81.71")])
     not_yours = await client.post(
         "/v1/standards/import", content=others, headers=PADANG | {"Content-Type": "text/csv"}
     )
@@ -208,7 +209,7 @@ async def test_import_is_all_or_nothing_with_every_row_error_named(
     )
     assert wrong.status_code == 415
 
-    many = [row(service_name=f"Layanan Kependudukan {n:03d}") for n in range(300)]
+    many = [standard_row(service_name=f"Layanan Kependudukan {n:03d}") for n in range(300)]
     imported = await client.post(
         "/v1/standards/import", content=xlsx_bytes(many), headers=PADANG | {"Content-Type": XLSX}
     )

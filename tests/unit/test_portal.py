@@ -13,6 +13,7 @@ from services.portal.app import Settings
 from services.portal.session import COOKIE, Session, SessionCookies
 from services.portal.texts import STATUS, TEXTS
 from services.sla.calendar import WorkingCalendar
+from services.standards.importing import COLUMNS
 
 CALENDAR = WorkingCalendar()
 # Thursday 3 December 2026, 10:00 WIT.
@@ -86,6 +87,29 @@ def test_a_filing_form_becomes_the_apis_submission() -> None:
     assert body["location"] == {"lat": -3.69, "long": "east"}
 
 
+def test_attachment_rows_become_the_apis_descriptions_and_empty_rows_are_left_out() -> None:
+    body = present.report_body(
+        {
+            "attachment_1_url": "https://files.example.go.id/lubang.jpg",
+            "attachment_1_filename": "lubang.jpg",
+            "attachment_1_content_type": "image/jpeg",
+            "attachment_1_size_kb": "250",
+            "attachment_2_url": "",
+            "attachment_2_filename": "forgotten.pdf",
+        },
+        signed_in=True,
+    )
+    assert body["attachments"] == [
+        {
+            "filename": "lubang.jpg",
+            "content_type": "image/jpeg",
+            "size_bytes": 256_000,
+            "url": "https://files.example.go.id/lubang.jpg",
+        }
+    ]
+    assert "attachments" not in present.report_body({}, signed_in=False)
+
+
 def test_times_read_in_the_places_own_zone() -> None:
     assert present.when("2026-12-03T01:00:00+00:00", "Asia/Jayapura") == "03-12-2026 10:00 WIT"
     assert present.when("2026-12-03T01:00:00+00:00", "Asia/Makassar") == "03-12-2026 09:00 WITA"
@@ -128,6 +152,8 @@ def test_a_form_is_accepted_only_with_the_sessions_own_csrf_token() -> None:
 
 def test_every_text_and_status_reads_in_both_languages() -> None:
     assert TEXTS["id"].keys() == TEXTS["en"].keys()
+    # The SIPP editor labels each column of the import file.
+    assert set(COLUMNS) <= TEXTS["id"].keys()
     assert STATUS["id"].keys() == STATUS["en"].keys()
 
 

@@ -7,7 +7,7 @@ import pytest
 from openpyxl import Workbook
 
 from services.standards.domain import StandardCreate
-from services.standards.importing import COLUMNS, UnreadableFile, parse, read_rows
+from services.standards.importing import COLUMNS, UnreadableFile, parse, read_rows, to_row
 from services.standards.scoring import Thresholds, agency_scores, score
 from tests.factories import standard_row, standards_csv
 from tests.unit.test_standards_domain import full_standard
@@ -120,3 +120,17 @@ def test_every_bad_row_is_named_with_its_field_and_nothing_is_returned() -> None
 def test_unreadable_files_are_refused_whole(content: bytes, media: str, message: str) -> None:
     with pytest.raises(UnreadableFile, match=message):
         read_rows(content, media)
+
+
+@pytest.mark.parametrize("free", [True, False])
+def test_a_standard_written_as_a_row_reads_back_as_the_same_standard(free: bool) -> None:
+    original = StandardCreate.model_validate(full_standard())
+    if not free:
+        fee = {"free": False, "amount_idr": 150_000, "basis": "Perda 3/2025"}
+        delivery = original.delivery.model_copy(update={"fee": type(original.delivery.fee)(**fee)})
+        original = original.model_copy(update={"delivery": delivery})
+    row = to_row(original.model_dump(mode="json"))
+    assert set(row) == set(COLUMNS)
+    [(_, read)], errors = parse([row])
+    assert errors == []
+    assert read == original
