@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 
 @contextmanager
@@ -32,3 +34,16 @@ def headless_chromium(*, width: int = 1280, height: int = 1600) -> Iterator[webd
         yield driver
     finally:
         driver.quit()
+
+
+def fill_filing_form(browser: webdriver.Chrome, title: str) -> None:
+    """An anonim pothole report in Ambon on the portal's filing form (the page shown), not yet
+    sent: what ``make screenshots`` files, and the browser tests before adding to it."""
+    browser.find_element(By.ID, "title").send_keys(title)
+    browser.find_element(By.ID, "body").send_keys(
+        "Lubang besar di Jalan Pattimura membahayakan pengendara motor."
+    )
+    Select(browser.find_element(By.ID, "category")).select_by_value("infrastruktur.jalan")
+    Select(browser.find_element(By.ID, "region_code")).select_by_value("81.71")
+    browser.find_element(By.NAME, "anonymous").click()
+    browser.find_element(By.ID, "email").send_keys("siti@example.id")

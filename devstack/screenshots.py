@@ -12,7 +12,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from devstack.browser import headless_chromium
+from devstack.browser import fill_filing_form, headless_chromium
 from devstack.platform import start_platform
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
@@ -29,22 +29,15 @@ def main() -> None:
             sign_in(phone, portal, "Siti", "citizen")
             phone.get(f"{portal}/lapor")
             shoot(phone, "file")
-            phone.find_element(By.ID, "title").send_keys("Jalan berlubang di depan pasar")
-            phone.find_element(By.ID, "body").send_keys(
-                "Lubang besar di Jalan Pattimura membahayakan pengendara motor."
-            )
-            Select(phone.find_element(By.ID, "category")).select_by_value("infrastruktur.jalan")
-            Select(phone.find_element(By.ID, "region_code")).select_by_value("81.71")
-            phone.find_element(By.NAME, "anonymous").click()
-            phone.find_element(By.ID, "email").send_keys("siti@example.id")
+            fill_filing_form(phone, "Jalan berlubang di depan pasar")
             phone.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
             tracking_id = phone.find_element(By.ID, "tracking-id").text
             shoot(phone, "filed")
             agency = routed_to(platform.url("intake"), tracking_id)
             phone.get(f"{portal}/lacak?id={tracking_id}")
             shoot(phone, "track")
-            phone.get(f"{portal}/standar")
-            shoot(phone, "standards")
+            phone.get(f"{portal}/publik")
+            shoot(phone, "public")
         with headless_chromium(width=1280, height=1000) as desk:
             desk.get(f"{portal}/?lang=id")
             sign_in(desk, portal, "Budi", "agency_admin", agency)

@@ -150,7 +150,7 @@ def citizen_router(api: PlatformApi) -> APIRouter:
     async def public_page(
         v: Visit, *, agency_id: str = "", q: str = "", message: str = ""
     ) -> Response:
-        answer = await api.public_reports(agency_id=agency_id or None, q=q if len(q) >= 2 else None)
+        answer = await api.public_reports(agency_id=agency_id or None, q=_words(q))
         return v.render(
             "public.html",
             reports=answer.body if answer.ok else [],
@@ -175,7 +175,7 @@ def citizen_router(api: PlatformApi) -> APIRouter:
         agency_id: Annotated[str, Query(max_length=80)] = "",
     ) -> Response:
         answer = await api.public_standards(
-            agency_id=agency_id or None, region_code=None, q=q if len(q) >= 2 else None
+            agency_id=agency_id or None, region_code=None, q=_words(q)
         )
         return v.render(
             "standards.html",
@@ -186,6 +186,11 @@ def citizen_router(api: PlatformApi) -> APIRouter:
         )
 
     return pages
+
+
+def _words(q: str) -> str | None:
+    """Search words worth sending: the APIs take two characters at least."""
+    return q if len(q) >= 2 else None
 
 
 def _outcome(v: Visit, answer: Any, *, done: str = "done_ok") -> str:

@@ -17,6 +17,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from devstack.browser import fill_filing_form
 from devstack.platform import Platform, start_platform
 from tests.browser import headless_chromium, logged_errors, serious_violations
 from tests.factories import standard_row, standards_csv
@@ -118,14 +119,7 @@ class Person:
 def file_report(person: Person, title: str) -> str:
     person.open("/lapor")
     browser = person.browser
-    browser.find_element(By.ID, "title").send_keys(title)
-    browser.find_element(By.ID, "body").send_keys(
-        "Lubang besar di Jalan Pattimura membahayakan pengendara."
-    )
-    Select(browser.find_element(By.ID, "category")).select_by_value("infrastruktur.jalan")
-    Select(browser.find_element(By.ID, "region_code")).select_by_value("81.71")
-    browser.find_element(By.NAME, "anonymous").click()
-    browser.find_element(By.ID, "email").send_keys("siti@example.id")
+    fill_filing_form(browser, title)
     browser.find_element(By.TAG_NAME, "summary").click()  # the attachments, folded away
     browser.find_element(By.ID, "attachment_1_url").send_keys(PHOTO)
     browser.find_element(By.ID, "attachment_1_filename").send_keys("lubang.jpg")

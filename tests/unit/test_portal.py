@@ -154,6 +154,7 @@ def test_every_text_and_status_reads_in_both_languages() -> None:
     assert TEXTS["id"].keys() == TEXTS["en"].keys()
     # The SIPP editor labels each column of the import file.
     assert set(COLUMNS) <= TEXTS["id"].keys()
+    assert {f"role_{role.value}" for role in Role if role is not Role.SYSTEM} <= TEXTS["id"].keys()
     assert STATUS["id"].keys() == STATUS["en"].keys()
 
 
