@@ -111,9 +111,13 @@ class Person:
             return seen[0] if shows(seen[0]) else False
 
         try:
-            return str(WebDriverWait(self.browser, WAIT_SECONDS, poll_frequency=0.5).until(shown))
+            shows_it = str(
+                WebDriverWait(self.browser, WAIT_SECONDS, poll_frequency=0.5).until(shown)
+            )
         except TimeoutException:
             raise AssertionError(f"{path} never showed it; last:\n{seen[0]}") from None
+        self.accessible()
+        return shows_it
 
 
 def file_report(person: Person, title: str) -> str:
@@ -139,6 +143,8 @@ def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
 ) -> None:
     citizen = Person(browser, platform.url("portal"))
     citizen.open("/?lang=id")  # the browser asks for English; Bahasa Indonesia is chosen
+    citizen.open("/privasi")
+    assert "dimusnahkan" in citizen.text()  # intake's notice, in Bahasa Indonesia
     citizen.sign_in("Siti", "citizen")
     tracking_id = file_report(citizen, "Jalan berlubang di depan pasar")
     assert tracking_id.startswith("LAP-") or tracking_id
