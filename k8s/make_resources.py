@@ -52,6 +52,8 @@ class Workload:
     min_replicas: int
     max_replicas: int
     role: str | None = None
+    # A front end (the portal) calls the services' APIs: no database, no broker, no indexes.
+    front_end: bool = False
 
     @property
     def name(self) -> str:
@@ -74,8 +76,10 @@ WORKLOADS = (
     Workload("sla", 2, 4),
     Workload("notify", 2, 8),
     Workload("standards", 2, 4),
+    Workload("portal", 2, 10, front_end=True),
 )
 SERVICES = tuple(dict.fromkeys(w.service for w in WORKLOADS))
+BACK_ENDS = tuple(dict.fromkeys(w.service for w in WORKLOADS if not w.front_end))
 
 
 def _hardened() -> dict[str, Any]:
@@ -98,6 +102,24 @@ def _probe(path: str, *, every: int, failures: int) -> dict[str, Any]:
         "httpGet": {"path": path, "port": "http"},
         "periodSeconds": every,
         "failureThreshold": failures,
+    }
+
+
+def _migrate(service: str) -> dict[str, Any]:
+    """The service's own indexes before it serves: a new index is in place before code that
+    relies on it runs, in the order the rollout starts pods (idempotent, so every pod may run
+    it)."""
+    return {
+        "name": "migrate",
+        "image": IMAGE,
+        "command": ["lapor-admin", "migrate", "--service", service],
+        "env": [_mongo_url()],
+        "envFrom": [{"configMapRef": {"name": "lapor-config"}}],
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "128Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
+        },
+        "securityContext": _hardened(),
     }
 
 
@@ -127,23 +149,7 @@ def deployment(workload: Workload) -> dict[str, Any]:
                         "runAsUser": UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    # The service's own indexes before it serves: a new index is in place
-                    # before code that relies on it runs, in the order the rollout starts pods
-                    # (idempotent, so every pod may run it).
-                    "initContainers": [
-                        {
-                            "name": "migrate",
-                            "image": IMAGE,
-                            "command": ["lapor-admin", "migrate", "--service", service],
-                            "env": [_mongo_url()],
-                            "envFrom": [{"configMapRef": {"name": "lapor-config"}}],
-                            "resources": {
-                                "requests": {"cpu": "50m", "memory": "128Mi"},
-                                "limits": {"cpu": "500m", "memory": "256Mi"},
-                            },
-                            "securityContext": _hardened(),
-                        }
-                    ],
+                    **({} if workload.front_end else {"initContainers": [_migrate(service)]}),
                     "containers": [
                         {
                             "name": service,
@@ -153,7 +159,7 @@ def deployment(workload: Workload) -> dict[str, Any]:
                             "env": [
                                 {"name": "HTTP_PORT", "value": str(port)},
                                 *roles,
-                                _mongo_url(),
+                                *([] if workload.front_end else [_mongo_url()]),
                             ],
                             "envFrom": [{"configMapRef": {"name": "lapor-config"}}],
                             "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
@@ -273,8 +279,8 @@ def _api_paths() -> dict[str, list[str]]:
     from kernel.http import OPERATIONS_PATHS
     from services.asyncapi import PRODUCTION_KAFKA
 
-    paths = {}
-    for service in SERVICES:
+    paths = {"portal": _portal_paths()}
+    for service in BACK_ENDS:
         module = importlib.import_module(f"services.{service}.app")
         settings = module.Settings(
             **PRODUCTION_KAFKA, kafka_sasl_username=f"lapor-{service}", service_name=service
@@ -282,6 +288,21 @@ def _api_paths() -> dict[str, list[str]]:
         listed = module.create_app(settings).openapi()["paths"]
         paths[service] = sorted(p for p in listed if p not in OPERATIONS_PATHS)
     return paths
+
+
+def _portal_paths() -> list[str]:
+    """The portal's pages and assets (pages are in no OpenAPI document), without its probes,
+    metrics and API docs: it has no API."""
+    from kernel.http import DOCS_ASSETS, OPERATIONS_PATHS
+    from services.portal.app import STATIC_PATH, create_app
+    from services.portal.config import PortalSettings
+
+    app = create_app(PortalSettings())
+    routers = [getattr(r, "original_router", None) for r in app.routes]
+    pages = {route.path for router in routers if router for route in router.routes}
+    pages |= {f"{STATIC_PATH}/{{asset}}", "/favicon.ico"}
+    hidden = {*OPERATIONS_PATHS, DOCS_ASSETS, "/docs", "/redoc", "/openapi.json"}
+    return sorted(p for p in pages if p not in hidden)
 
 
 def _static(path: str) -> list[str]:
@@ -308,6 +329,9 @@ def ingress_rules(paths: dict[str, list[str]]) -> list[tuple[str, str, str]]:
         for path in listed:
             static = _static(path)
             shared = len(areas[tuple(static[:2])]) > 1
+            if path == "/":  # the home page alone, not a prefix of everything
+                rules.add(("/", "Exact", service))
+                continue
             rules.add(("/" + "/".join(static if shared else static[:2]), "Prefix", service))
     return sorted(rules)
 
@@ -448,6 +472,7 @@ def kafka_credentials() -> list[dict[str, Any]]:
             },
         }
         for workload in WORKLOADS
+        if not workload.front_end
     ]
 
 

@@ -21,13 +21,20 @@ from services.sla.calendar import WorkingCalendar
 
 DESCRIPTION = "The citizen portal and the officer console, over the services' public APIs."
 STATIC = Path(__file__).parent / "static"
+STATIC_PATH = "/static"  # where the pages' stylesheet and icon are served
 
 
 class Settings(PortalSettings):
     @model_validator(mode="after")
     def _no_development_sign_in_in_production(self) -> Self:
-        if self.environment == "production" and self.portal_dev_sign_in:
+        if self.environment != "production":
+            return self
+        if self.portal_dev_sign_in:
             raise ValueError("production refuses the development sign-in: PORTAL_DEV_SIGN_IN=false")
+        # The fallback, AUTH_JWT_SECRET, may be the development one where the services verify
+        # with a public key: a session key known to everyone would let anyone forge a session.
+        if len(self.portal_session_secret.get_secret_value()) < 32:
+            raise ValueError("production needs PORTAL_SESSION_SECRET of 32+ characters")
         return self
 
 
@@ -54,7 +61,7 @@ def create_app(settings: PortalSettings) -> FastAPI:
     )
     app.state.calendar = WorkingCalendar()
     app.state.t = translator
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount(STATIC_PATH, StaticFiles(directory=STATIC), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:

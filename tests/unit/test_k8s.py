@@ -41,6 +41,7 @@ COMMON_LABELS = (
 )
 KUBERNETES = "1.33.0"
 SERVICES = ("intake", "routing", "sla", "notify", "standards")
+FRONT_ENDS = ("portal",)
 # Custom resources the Kubernetes schemas do not know; checked field by field below.
 CUSTOM = {"KafkaTopic", "KafkaUser", "ServiceMonitor", "PrometheusRule", "ExternalSecret"}
 # Custom resources the vendored operator schemas cover (tests/crd).
@@ -186,7 +187,7 @@ def _kafka_port(overlay: str) -> int:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_pod_reaches_dns_kafka_and_mongodb_and_only_notify_the_outside(
+def test_every_pod_reaches_dns_kafka_and_mongodb_and_only_notify_and_the_portal_the_outside(
     overlay: str,
 ) -> None:
     """Simulated from the rendered NetworkPolicies: Strimzi's brokers run beside the platform
@@ -205,8 +206,11 @@ def test_every_pod_reaches_dns_kafka_and_mongodb_and_only_notify_the_outside(
         assert egress_allowed(everything, pod, broker, _kafka_port(overlay), "TCP"), pod.workload
         assert egress_allowed(everything, pod, mongodb, 27017, "TCP"), pod.workload
         assert not egress_allowed(everything, pod, other_pod, 8080, "TCP"), pod.workload
-        sends_mail = pod.labels["app.kubernetes.io/component"] == "notify"
-        assert egress_allowed(everything, pod, internet, 443, "TCP") is sends_mail, pod.workload
+        component = pod.labels["app.kubernetes.io/component"]
+        sends_mail = component == "notify"
+        # HTTPS: notify's gateways and webhooks, the portal's identity provider.
+        https = sends_mail or component == "portal"
+        assert egress_allowed(everything, pod, internet, 443, "TCP") is https, pod.workload
         assert egress_allowed(everything, pod, internet, 587, "TCP") is sends_mail, pod.workload
 
 
@@ -226,22 +230,42 @@ def test_only_the_ingress_controller_and_prometheus_reach_the_pods(overlay: str)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_only_notify_reaches_intakes_api_for_the_reporter_keys(overlay: str) -> None:
-    """The one call between services outside Kafka: notify's pods to intake's API pods on the
-    port NOTIFY_INTAKE_URL names, in both directions; no other pod, and not intake's workers
-    (which answer only probes and /metrics)."""
+def test_only_notify_and_the_portal_reach_intakes_api(overlay: str) -> None:
+    """The calls to intake outside Kafka: notify's pods (for the reporter keys) and the
+    portal's (like any client) to intake's API pods on the port NOTIFY_INTAKE_URL names, in
+    both directions; no other pod, and not intake's workers (which answer only probes and
+    /metrics)."""
     everything = rendered(overlay)
     [ns] = of_kind(overlay, "Namespace")
     port = int(platform_config(overlay)["data"]["NOTIFY_INTAKE_URL"].rsplit(":", 1)[1])
     by_workload = {pod.workload: pod for pod in pods(everything)}
     intake_api, intake_workers = by_workload["lapor-intake"], by_workload["lapor-intake-workers"]
     for pod in pods(everything):
-        is_notify = pod.labels["app.kubernetes.io/component"] == "notify"
+        calls = pod.labels["app.kubernetes.io/component"] in ("notify", "portal")
         as_peer = Peer(ns, pod.labels)
         api = Peer(ns, intake_api.labels)
-        assert egress_allowed(everything, pod, api, port, "TCP") is is_notify, pod.workload
-        assert ingress_allowed(everything, intake_api, as_peer, port) is is_notify, pod.workload
+        assert egress_allowed(everything, pod, api, port, "TCP") is calls, pod.workload
+        assert ingress_allowed(everything, intake_api, as_peer, port) is calls, pod.workload
         assert not ingress_allowed(everything, intake_workers, as_peer, port), pod.workload
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_portal_reaches_the_apis_it_calls_and_no_service_reaches_the_portal(
+    overlay: str,
+) -> None:
+    everything = rendered(overlay)
+    [ns] = of_kind(overlay, "Namespace")
+    config = platform_config(overlay)["data"]
+    by_workload = {pod.workload: pod for pod in pods(everything)}
+    portal = by_workload["lapor-portal"]
+    for service in ("intake", "routing", "sla", "standards"):
+        port = int(config[f"PORTAL_{service.upper()}_URL"].rsplit(":", 1)[1])
+        api = by_workload[f"lapor-{service}"]
+        assert egress_allowed(everything, portal, Peer(ns, api.labels), port, "TCP"), service
+        assert ingress_allowed(everything, api, Peer(ns, portal.labels), port), service
+    for pod in pods(everything):
+        if pod.workload != "lapor-portal":
+            assert not ingress_allowed(everything, portal, Peer(ns, pod.labels), 8000)
 
 
 def test_the_ingress_sends_every_api_path_to_its_service_and_hides_operations() -> None:
@@ -292,6 +316,7 @@ def test_overlays_differ_where_they_promise_to() -> None:
         "lapor-notify": 3,
         "lapor-sla": 2,
         "lapor-standards": 2,
+        "lapor-portal": 3,
     }
     prod_config = platform_config("prod")
     assert prod_config["data"]["ENVIRONMENT"] == "production"
@@ -324,10 +349,13 @@ def test_each_pod_builds_its_own_indexes_before_it_serves(overlay: str) -> None:
     is each pod's init container, for its own service's database."""
     assert of_kind(overlay, "Job") == {}
     for deployment in of_kind(overlay, "Deployment").values():
-        [init] = deployment["spec"]["template"]["spec"]["initContainers"]
         service = deployment["spec"]["template"]["metadata"]["labels"][
             "app.kubernetes.io/component"
         ]
+        if service in FRONT_ENDS:  # no database of its own
+            assert "initContainers" not in deployment["spec"]["template"]["spec"]
+            continue
+        [init] = deployment["spec"]["template"]["spec"]["initContainers"]
         assert init["command"] == ["lapor-admin", "migrate", "--service", service]
         assert init["image"] == deployment["spec"]["template"]["spec"]["containers"][0]["image"]
 
@@ -438,10 +466,13 @@ def test_production_talks_to_kafka_over_tls_as_each_services_own_user() -> None:
     for name, workload in of_kind("prod", "Deployment").items():
         pod = workload["spec"]["template"]["spec"]
         env = {e["name"]: e for e in pod["containers"][0]["env"]}
-        user = (
-            "lapor-"
-            + workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
-        )  # the service's, whichever of its Deployments
+        component = workload["spec"]["template"]["metadata"]["labels"][
+            "app.kubernetes.io/component"
+        ]
+        if component in FRONT_ENDS:  # no broker: no Kafka user, no password
+            assert not {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"} & env.keys(), name
+            continue
+        user = "lapor-" + component  # the service's, whichever of its Deployments
         assert env["KAFKA_SASL_USERNAME"]["value"] == user
         password = env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
         assert password == {"name": user, "key": "password"}, name  # the User Operator's

@@ -1,6 +1,7 @@
 """The portal's own logic: what it shows and offers, its session cookie and CSRF token."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -158,10 +159,15 @@ def test_every_text_and_status_reads_in_both_languages() -> None:
     assert STATUS["id"].keys() == STATUS["en"].keys()
 
 
-def test_production_refuses_the_development_sign_in() -> None:
+def test_production_refuses_the_development_sign_in_and_a_borrowed_session_key() -> None:
+    production: dict[str, Any] = {
+        "environment": "production",
+        "auth_jwt_public_key": "-----BEGIN PUBLIC KEY-----x",
+        "pii_keys": ["a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="],
+        "portal_session_secret": "s" * 32,
+    }
     with pytest.raises(ValueError, match="development sign-in"):
-        Settings(
-            environment="production",
-            auth_jwt_public_key="-----BEGIN PUBLIC KEY-----x",
-            pii_keys=["a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U="],
-        )
+        Settings(**production)
+    with pytest.raises(ValueError, match="PORTAL_SESSION_SECRET"):
+        Settings(**production | {"portal_dev_sign_in": False, "portal_session_secret": ""})
+    assert not Settings(**production | {"portal_dev_sign_in": False}).portal_dev_sign_in
