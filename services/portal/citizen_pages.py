@@ -72,6 +72,7 @@ def citizen_router(api: PlatformApi) -> APIRouter:
             return v.render(
                 "track.html",
                 status=404 if answer.status in (404, 422) else answer.status,
+                unavailable=answer.unavailable,
                 tracking_id=tracking_id,
                 report=None,
                 message=message,
@@ -157,7 +158,8 @@ def citizen_router(api: PlatformApi) -> APIRouter:
             agencies=await api.agencies(),
             agency_id=agency_id,
             q=q,
-            message=message if answer.ok else v.request.app.state.t(v.lang)("unavailable"),
+            message=message,
+            unavailable=answer.unavailable,
         )
 
     @pages.get("/publik")
@@ -180,6 +182,7 @@ def citizen_router(api: PlatformApi) -> APIRouter:
         return v.render(
             "standards.html",
             standards=answer.body if answer.ok else [],
+            unavailable=answer.unavailable,
             agencies=await api.agencies(),
             q=q,
             agency_id=agency_id,

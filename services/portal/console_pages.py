@@ -160,9 +160,13 @@ def console_router(api: PlatformApi, settings: PortalSettings, provider: OidcPro
     async def queues(v: Visitor) -> Response:
         actor = officer(v)
         answer = await api.queue(token=v.session.token or "", status=None)
+        if answer.status == 401:  # the token ran out before the session: sign in again
+            v.signed(v.session.signing_out())
+            return v.redirect("/masuk")
         reports = answer.body if answer.ok else []
         return v.render(
             "console.html",
+            unavailable=answer.unavailable,
             actor=actor,
             queues=present.queues(reports, v.now, v.request.app.state.calendar),
             agencies=await api.agencies(),
@@ -234,6 +238,7 @@ def console_router(api: PlatformApi, settings: PortalSettings, provider: OidcPro
         return v.render(
             "console_performance.html",
             status=status,
+            unavailable=any(a.unavailable for a in (on_time, scores, in_force)),
             actor=actor,
             on_time=on_time.body if on_time.ok else [],
             scores=scores.body if scores.ok else [],

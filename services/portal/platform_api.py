@@ -27,6 +27,11 @@ class Answer:
         return 200 <= self.status < 300
 
     @property
+    def unavailable(self) -> bool:
+        """The service did not answer, or answered that it cannot now (5xx)."""
+        return self.status >= 500
+
+    @property
     def problem_code(self) -> str:
         return str(self.body.get("code", "")) if isinstance(self.body, dict) else ""
 

@@ -40,9 +40,16 @@ class Visit:
     cookies: SessionCookies
     new_session: bool
 
-    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def render(
+        self, template: str, status: int = 200, *, unavailable: bool = False, **context: Any
+    ) -> HTMLResponse:
+        """The page; with ``unavailable``, a service it needs did not answer: said at the top,
+        and a 503, so that an empty list is never mistaken for an empty queue."""
         t = translator(self.lang)
+        if unavailable:
+            status = 503
         html = PAGES.get_template(template).render(
+            unavailable=unavailable,
             t=t,
             lang=self.lang,
             other_lang="en" if self.lang == "id" else "id",
