@@ -269,4 +269,10 @@ def test_a_report_goes_from_a_citizens_phone_to_an_officers_queue_and_back(
     priced = citizen.until("/standar?q=galian", lambda t: "Rp 150.000" in t)
     assert "Perda 3/2025" in priced
 
+    # The English pages pass the same checks (their texts differ, not their structure).
+    citizen.open("/lapor?lang=en")
+    assert "File a report" in citizen.text()
+    citizen.open(f"/lacak?id={tracking_id}")
+    assert "Reopened" in citizen.text()  # the status by name, in English
+
     assert logged_errors(browser) == []
