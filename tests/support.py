@@ -2,10 +2,11 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from devstack.infra import EMBEDDED_BROKER_ENV
+from devstack.platform import Platform
 from kernel.auth import issue_token
 from kernel.consuming import BatchTransaction, DeadLetters, GroupConsumer
 from kernel.kafka import Publisher, ensure_topics
@@ -198,6 +200,32 @@ async def eventually(
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s; last value: {last!r}")
+
+
+@contextmanager
+def platform_on(
+    bootstrap: str,
+    mongo_url: str,
+    log_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    front_ends: tuple[str, ...] = (),
+) -> Iterator[Platform]:
+    """The whole platform as processes on a test module's broker and the session's database,
+    with quick group joins (and ``env``); stopped when the block ends."""
+    from devstack.platform import start_platform
+
+    running = start_platform(
+        kafka_bootstrap=bootstrap,
+        mongo_url=mongo_url,
+        log_dir=log_dir,
+        extra_env=QUICK_GROUPS | (env or {}),
+        front_ends=front_ends,
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @asynccontextmanager

@@ -18,10 +18,10 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from devstack.browser import fill_filing_form
-from devstack.platform import Platform, start_platform
+from devstack.platform import Platform
 from tests.browser import headless_chromium, logged_errors, serious_violations
 from tests.factories import standard_row, standards_csv
-from tests.support import QUICK_GROUPS
+from tests.support import platform_on
 
 WAIT_SECONDS = 30
 PHOTO = "https://files.example.go.id/lapor/lubang.jpg"
@@ -31,15 +31,14 @@ PHOTO = "https://files.example.go.id/lapor/lubang.jpg"
 def platform(
     bootstrap: str, mongo_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    running = start_platform(
-        kafka_bootstrap=bootstrap,
-        mongo_url=mongo_url,
-        log_dir=tmp_path_factory.mktemp("portal-logs"),
-        extra_env=QUICK_GROUPS | {"MONGO_DATABASE": "e2e_portal_{service}", "LOG_LEVEL": "WARNING"},
+    with platform_on(
+        bootstrap,
+        mongo_url,
+        tmp_path_factory.mktemp("portal-logs"),
+        env={"MONGO_DATABASE": "e2e_portal_{service}", "LOG_LEVEL": "WARNING"},
         front_ends=("portal",),
-    )
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from devstack.platform import Platform, start_platform
+from devstack.platform import Platform
 from schemas.complaint import Role
 from tests.figures import Figures
-from tests.support import QUICK_GROUPS, bearer
+from tests.support import bearer, platform_on
 
 pytestmark = pytest.mark.reliability
 
@@ -26,20 +26,18 @@ CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance
 def platform(
     bootstrap: str, mongo_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    running = start_platform(
-        kafka_bootstrap=bootstrap,
-        mongo_url=mongo_url,
-        log_dir=tmp_path_factory.mktemp("fuzz-logs"),
-        extra_env=QUICK_GROUPS
-        | {
+    with platform_on(
+        bootstrap,
+        mongo_url,
+        tmp_path_factory.mktemp("fuzz-logs"),
+        env={
             # A database per service, as in production: two services' "standards" (or
             # "complaints") collections in one database overwrite each other.
             "MONGO_DATABASE": "e2e_fuzz_{service}",
             "LOG_LEVEL": "WARNING",
         },
-    )
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 def schemathesis() -> str:

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack.platform import Platform, start_platform
+from devstack.platform import Platform
 from schemas.complaint import Role
 from schemas.events import SlaBreached, SlaEscalated, SlaWarningIssued, SlaWindowExpired
 from schemas.topics import COMPLAINT_EVENTS
-from tests.support import QUICK_GROUPS, P, bearer, eventually, payloads, read_topic
+from tests.support import P, bearer, eventually, payloads, platform_on, read_topic
 
 ADMIN = bearer(Role.NATIONAL_ADMIN, "e2e-admin")
 PUPR = bearer(Role.AGENCY_ADMIN, "e2e-pupr", agency="dinas-pupr-kota-ambon")
@@ -35,15 +35,13 @@ COMPLAINT = {
 def platform(
     bootstrap: str, mongo_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    running = start_platform(
-        kafka_bootstrap=bootstrap,
-        mongo_url=mongo_url,
-        log_dir=tmp_path_factory.mktemp("time-travel-logs"),
-        extra_env=QUICK_GROUPS
-        | {"SLA_ESCALATION_CHAIN": '["agency_admin", "national_admin", "ombudsman"]'},
-    )
-    yield running
-    running.stop()
+    with platform_on(
+        bootstrap,
+        mongo_url,
+        tmp_path_factory.mktemp("time-travel-logs"),
+        env={"SLA_ESCALATION_CHAIN": '["agency_admin", "national_admin", "ombudsman"]'},
+    ) as running:
+        yield running
 
 
 async def test_one_report_through_warning_breach_escalation_and_auto_close(
