@@ -46,7 +46,7 @@ def citizen_router(api: PlatformApi) -> APIRouter:
         v.check_csrf(form)
         fields = {k: str(val) for k, val in form.items()}
         answer = await api.file(
-            present.report_body(fields, signed_in=v.session.signed_in),
+            present.report_body(fields),
             token=v.session.token if v.session.role == "citizen" else None,
         )
         if answer.ok:

@@ -126,7 +126,7 @@ def action_body(action: str, form: Mapping[str, str]) -> dict[str, Any]:
     return body
 
 
-def report_body(form: Mapping[str, str], *, signed_in: bool) -> dict[str, Any]:
+def report_body(form: Mapping[str, str]) -> dict[str, Any]:
     """The API's submission from the filing form: the portal checks nothing the API checks."""
     report: dict[str, Any] = {
         "title": form.get("title", ""),

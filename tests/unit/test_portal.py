@@ -79,7 +79,6 @@ def test_a_filing_form_becomes_the_apis_submission() -> None:
             "lat": "-3.69",
             "long": "east",
         },
-        signed_in=False,
     )
     assert body["anonymous"] is True and body["confidential"] is False
     assert body["reporter"] == {"email": "siti@example.id"}
@@ -98,7 +97,6 @@ def test_attachment_rows_become_the_apis_descriptions_and_empty_rows_are_left_ou
             "attachment_2_url": "",
             "attachment_2_filename": "forgotten.pdf",
         },
-        signed_in=True,
     )
     assert body["attachments"] == [
         {
@@ -108,7 +106,7 @@ def test_attachment_rows_become_the_apis_descriptions_and_empty_rows_are_left_ou
             "url": "https://files.example.go.id/lubang.jpg",
         }
     ]
-    assert "attachments" not in present.report_body({}, signed_in=False)
+    assert "attachments" not in present.report_body({})
 
 
 def test_times_read_in_the_places_own_zone() -> None:
