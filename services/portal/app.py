@@ -16,7 +16,6 @@ from services.portal.console_pages import console_router
 from services.portal.oidc import OidcProvider
 from services.portal.platform_api import PlatformApi
 from services.portal.session import SessionCookies
-from services.portal.texts import translator
 from services.sla.calendar import WorkingCalendar
 
 DESCRIPTION = "The citizen portal and the officer console, over the services' public APIs."
@@ -43,7 +42,7 @@ def create_app(settings: PortalSettings) -> FastAPI:
     api = PlatformApi(settings)
 
     async def intake_answers() -> None:
-        answer = await api._call(api.intake, "GET", "/healthz")
+        answer = await api.intake_health()
         if not answer.ok:
             raise RuntimeError(f"intake answered {answer.status}")
 
@@ -60,7 +59,6 @@ def create_app(settings: PortalSettings) -> FastAPI:
         lifetime=timedelta(hours=settings.portal_session_hours),
     )
     app.state.calendar = WorkingCalendar()
-    app.state.t = translator
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC), name="static")
 
     @app.get("/favicon.ico", include_in_schema=False)

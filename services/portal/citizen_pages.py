@@ -135,7 +135,7 @@ def citizen_router(api: PlatformApi) -> APIRouter:
     async def rate(tracking_id: str, request: Request, v: Visitor) -> Response:
         form = dict(await request.form())
         v.check_csrf(form)
-        rating: dict[str, Any] = {"score": present._number(str(form.get("score", "")))}
+        rating: dict[str, Any] = {"score": present.number(str(form.get("score", "")))}
         if str(form.get("comment", "")).strip():
             rating["comment"] = str(form["comment"]).strip()
         answer = await api.rate(tracking_id, rating, token=v.session.token or "")
@@ -197,7 +197,7 @@ def _words(q: str) -> str | None:
 
 
 def _outcome(v: Visit, answer: Any, *, done: str = "done_ok") -> str:
-    t = v.request.app.state.t(v.lang)
+    t = v.t
     if answer.ok:
         return str(t(done))
     detail = (answer.body or {}).get("detail", "") if isinstance(answer.body, dict) else ""

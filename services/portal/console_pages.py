@@ -218,7 +218,7 @@ def console_router(api: PlatformApi, settings: PortalSettings, provider: OidcPro
             present.action_body(form.get("action", ""), form),
             token=v.session.token or "",
         )
-        t = v.request.app.state.t(v.lang)
+        t = v.t
         if answer.ok:
             return await report_page(v, tracking_id, t("done_ok"))
         detail = (answer.body or {}).get("detail", "") if isinstance(answer.body, dict) else ""

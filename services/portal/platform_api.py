@@ -98,6 +98,9 @@ class PlatformApi:
         return Answer(response.status_code, body)
 
     # Intake
+    async def intake_health(self) -> Answer:
+        return await self._call(self.intake, "GET", "/healthz")
+
     async def file(self, report: dict[str, Any], *, token: str | None) -> Answer:
         return await self._call(self.intake, "POST", "/v1/complaints", json=report, token=token)
 

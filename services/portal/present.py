@@ -150,7 +150,7 @@ def report_body(form: Mapping[str, str]) -> dict[str, Any]:
         report["attachments"] = attachments
     lat, long = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
     if lat and long:
-        report["location"] = {"lat": _number(lat), "long": _number(long)}
+        report["location"] = {"lat": number(lat), "long": number(long)}
     return report
 
 
@@ -160,7 +160,7 @@ def _attachment(form: Mapping[str, str], n: int) -> dict[str, Any] | None:
     fields = {k: (form.get(f"attachment_{n}_{k}") or "").strip() for k in ATTACHMENT_FIELDS}
     if not fields["url"]:
         return None
-    size = _number(fields["size_kb"])
+    size = number(fields["size_kb"])
     return {
         "filename": fields["filename"],
         "content_type": fields["content_type"],
@@ -169,7 +169,7 @@ def _attachment(form: Mapping[str, str], n: int) -> dict[str, Any] | None:
     }
 
 
-def _number(text: str) -> float | str:
+def number(text: str) -> float | str:
     try:
         return float(text)
     except ValueError:

@@ -1,6 +1,6 @@
 """What every page handler shares: the visitor's session and language, CSRF checks, rendering."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +45,7 @@ class Visit:
     ) -> HTMLResponse:
         """The page; with ``unavailable``, a service it needs did not answer: said at the top,
         and a 503, so that an empty list is never mistaken for an empty queue."""
-        t = translator(self.lang)
+        t = self.t
         if unavailable:
             status = 503
         html = PAGES.get_template(template).render(
@@ -89,7 +89,12 @@ class Visit:
     def check_csrf(self, form: Mapping[str, Any]) -> None:
         token = form.get(CSRF_FIELD)
         if not self.session.accepts(token if isinstance(token, str) else None):
-            raise ProblemError(403, "csrf_failed", translator(self.lang)("csrf"))
+            raise ProblemError(403, "csrf_failed", self.t("csrf"))
+
+    @property
+    def t(self) -> Callable[[str], str]:
+        """The page's texts in the visitor's language."""
+        return translator(self.lang)
 
     @property
     def now(self) -> datetime:
